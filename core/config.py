@@ -1,0 +1,247 @@
+"""Provider configuration: one frozen, validated value per provider instance."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import secrets as _secrets
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from .errors import ConfigurationError
+from .types import ModelTier
+
+__all__ = ["AuthMethod", "ProviderConfig", "Secret", "parse_tier"]
+
+AuthMethod: TypeAlias = Literal["bearer", "api-key", "x-api-key", "none"]
+AUTH_METHODS: frozenset[str] = frozenset({"bearer", "api-key", "x-api-key", "none"})
+
+# A per-process salt, so a key's fingerprint cannot be looked up or compared across runs.
+_FINGERPRINT_SALT = _secrets.token_bytes(16)
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str`` or formatted output."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise ConfigurationError("api_key must be a string", field="api_key")
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself; call only where it must go on the wire."""
+        return self._value
+
+    def fingerprint(self) -> str:
+        """A salted hash that tells two secrets apart without revealing either."""
+        return hashlib.sha256(_FINGERPRINT_SALT + self._value.encode()).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and _secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def _to_secret(value: str | Secret | None) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(value)
+
+
+def parse_tier(value: str | ModelTier) -> ModelTier:
+    """Turn ``"hosted_large"`` (or ``hosted-large``) into a :class:`ModelTier`."""
+    if isinstance(value, ModelTier):
+        return value
+    try:
+        return ModelTier(str(value).strip().lower().replace("-", "_"))
+    except ValueError:
+        known = ", ".join(t.value for t in ModelTier)
+        raise ConfigurationError(
+            f"unknown tier {value!r}; known tiers: {known}", field="tier"
+        ) from None
+
+
+def _to_tier_map(value: Mapping[Any, str] | None) -> dict[ModelTier, str]:
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError("tier_models must be a mapping of tier to model", field="tier_models")
+    out: dict[ModelTier, str] = {}
+    for k, v in value.items():
+        if not isinstance(v, str) or not v:
+            raise ConfigurationError(
+                f"tier_models[{k!r}] must be a non-empty model name", field="tier_models"
+            )
+        out[parse_tier(k)] = v
+    return out
+
+
+def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value) if value else {}
+
+
+def _fail(field: str, why: str, value: Any) -> ConfigurationError:
+    shown = "<secret>" if field == "api_key" else repr(value)
+    return ConfigurationError(f"invalid {field}: {why} (got {shown})", field=field)
+
+
+def _optional_number(
+    field: str, value: Any, *, low: float, high: float = math.inf, low_open: bool = False
+) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise _fail(field, "must be a number", value)
+    if value < low or (low_open and value == low) or value > high:
+        lo = f"> {low}" if low_open else f">= {low}"
+        hi = "" if high == math.inf else f" and <= {high}"
+        raise _fail(field, f"must be {lo}{hi}", value)
+
+
+def _optional_int(field: str, value: Any, *, low: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(field, "must be an integer", value)
+    if value < low:
+        raise _fail(field, f"must be >= {low}", value)
+
+
+def _optional_str(field: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise _fail(field, "must be a non-empty string", value)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ProviderConfig:
+    """Everything that configures one provider instance.
+
+    ``api_key`` is held as a :class:`Secret`: it never appears in ``repr``, logs, errors
+    or cache keys. ``None`` fields fall back to the provider's defaults. Invalid values
+    raise :class:`ConfigurationError` naming the field.
+    """
+
+    api_key: Secret | None = attrs.field(default=None, converter=_to_secret, repr=False)
+    api_key_env: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float = 60.0
+    connect_timeout: float | None = 10.0
+    max_retries: int = 2
+    retry_deadline: float | None = None
+    auth_method: AuthMethod | None = None
+    extra_headers: dict[str, str] = attrs.field(factory=dict, converter=_dict, hash=False)
+    api_version: str | None = None
+    deployment: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    context_window: int | None = None
+    reasoning: bool | str | None = None
+    tier_models: dict[ModelTier, str] = attrs.field(
+        factory=dict, converter=_to_tier_map, hash=False
+    )
+    max_connections: int = 100
+    max_response_bytes: int = 64 * 1024 * 1024
+    extra: dict[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        _optional_str("api_key_env", self.api_key_env)
+        _optional_str("model", self.model)
+        _optional_str("api_version", self.api_version)
+        _optional_str("deployment", self.deployment)
+        _optional_str("organization", self.organization)
+        _optional_str("project", self.project)
+        if self.base_url is not None:
+            if not isinstance(self.base_url, str) or not self.base_url.startswith(
+                ("http://", "https://")
+            ):
+                raise _fail("base_url", "must start with http:// or https://", self.base_url)
+        _optional_number("temperature", self.temperature, low=0.0, high=2.0)
+        _optional_int("max_tokens", self.max_tokens, low=1)
+        _optional_number("timeout", self.timeout, low=0.0, low_open=True)
+        _optional_number("connect_timeout", self.connect_timeout, low=0.0, low_open=True)
+        _optional_int("max_retries", self.max_retries, low=0)
+        if self.max_retries is None:
+            raise _fail("max_retries", "must be an integer", None)
+        _optional_number("retry_deadline", self.retry_deadline, low=0.0, low_open=True)
+        if self.auth_method is not None and self.auth_method not in AUTH_METHODS:
+            raise _fail("auth_method", f"must be one of {sorted(AUTH_METHODS)}", self.auth_method)
+        for k, v in self.extra_headers.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise _fail("extra_headers", "names and values must be strings", {k: "..."})
+            if "\n" in k or "\r" in k or "\n" in v or "\r" in v:
+                raise _fail("extra_headers", "must not contain line breaks", k)
+        _optional_int("context_window", self.context_window, low=1)
+        if self.reasoning is not None and not isinstance(self.reasoning, bool | str):
+            raise _fail("reasoning", "must be a bool or an effort name", self.reasoning)
+        _optional_int("max_connections", self.max_connections, low=1)
+        _optional_int("max_response_bytes", self.max_response_bytes, low=1)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ProviderConfig:
+        """Build a config from a dict (a TOML profile, say); unknown keys are an error."""
+        names = {f.name for f in attrs.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown config field(s): {', '.join(unknown)}", field=unknown[0]
+            )
+        try:
+            return cls(**data)
+        except TypeError as exc:  # pragma: no cover - attrs reports bad arguments as TypeError
+            raise ConfigurationError(str(exc)) from None
+
+    def evolve(self, **changes: Any) -> ProviderConfig:
+        """A copy with some fields changed; unknown fields are a ``ConfigurationError``."""
+        names = {f.name for f in attrs.fields(type(self))}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown config field(s): {', '.join(unknown)}", field=unknown[0]
+            )
+        return attrs.evolve(self, **changes)
+
+    def resolve_api_key(self, default_env: str | None) -> Secret | None:
+        """The key: explicit, else ``$api_key_env``, else the provider's default variable."""
+        if self.api_key:
+            return self.api_key
+        for env in (self.api_key_env, default_env):
+            if env:
+                value = os.environ.get(env)
+                if value:
+                    return Secret(value)
+        return None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the whole config with the key replaced by its salted hash."""
+        parts: list[str] = []
+        for f in attrs.fields(type(self)):
+            value = getattr(self, f.name)
+            if f.name == "api_key":
+                value = value.fingerprint() if value else None
+            elif isinstance(value, dict):
+                value = sorted((str(k), repr(v)) for k, v in value.items())
+            parts.append(f"{f.name}={value!r}")
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -1,0 +1,131 @@
+"""Hook specifications: the points where a plugin extends plugboard.
+
+Plugins implement hooks with :data:`plugboard.hookimpl`. Implementations may accept
+fewer arguments than the specification names. Hooks are called with keyword arguments
+only; a hook marked *firstresult* stops at the first implementation that returns
+something other than ``None``. Observer hooks see no secrets: requests never carry the
+API key, and providers and errors redact it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .errors import ProviderError
+    from .provider import Provider
+    from .types import Message, ModelTier, Request, Response, ToolSpec
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT_NAME = "plugboard"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+"""Marker for hook specifications (used by plugboard itself)."""
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marker for hook implementations: decorate your plugin's ``plugboard_*`` functions."""
+
+
+@hookspec
+def plugboard_register_providers(register: Callable[..., None]) -> None:
+    """Register provider classes.
+
+    :param register: call ``register(ProviderClass, name=None, aliases=())``; the name
+        defaults to the class's ``name`` attribute.
+
+    Called once per registry, the first time a provider is looked up. An implementation
+    that raises is isolated: its plugin is reported by ``plugboard plugins`` and the
+    others still load.
+    """
+
+
+@hookspec(firstresult=True)
+def plugboard_model_for_tier(provider: Provider, tier: ModelTier) -> str | None:
+    """Choose the model for ``tier`` on ``provider``.
+
+    :param provider: the provider instance asking.
+    :param tier: the requested :class:`~plugboard.ModelTier`.
+    :return: a model id, or ``None`` to leave the choice to the provider's table.
+
+    Called by :meth:`Provider.model_for_tier` after ``config.tier_models`` (which wins)
+    and before the provider's own ``tier_models``. Stops at the first non-``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def plugboard_estimate_tokens(
+    provider: Provider, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+) -> int | None:
+    """Estimate the prompt tokens of ``messages`` (and ``tools``) for ``model``.
+
+    :return: a token count, or ``None`` to fall back to plugboard's estimator.
+
+    Called by :meth:`Provider.estimate_tokens`; must not do network I/O. Stops at the
+    first non-``None``.
+    """
+
+
+@hookspec
+def plugboard_request_started(provider: Provider, request: Request, attempt: int) -> None:
+    """Observe a request about to be sent.
+
+    :param request: the validated request (no secrets: keys live in the config).
+    :param attempt: 1 for the first attempt, 2 for the first retry, and so on.
+
+    Called once per attempt, before any I/O. Return values are ignored.
+    """
+
+
+@hookspec
+def plugboard_response_received(
+    provider: Provider, request: Request, response: Response, duration: float
+) -> None:
+    """Observe a successful answer.
+
+    :param response: the final response (for a stream, the one ``StreamEnd`` carries).
+    :param duration: seconds from the call to its completion, retries included.
+
+    Called once per successful call, cache hits included (``response.cached``).
+    """
+
+
+@hookspec
+def plugboard_request_failed(
+    provider: Provider, request: Request, error: ProviderError, duration: float
+) -> None:
+    """Observe a call that failed for good (after any retries).
+
+    :param error: the :class:`ProviderError` about to be raised; ``error.attempts`` is set.
+    """
+
+
+@hookspec
+def plugboard_retrying(
+    provider: Provider, request: Request, error: ProviderError, attempt: int, wait: float
+) -> None:
+    """Observe a retry about to happen.
+
+    :param error: the retryable error of attempt ``attempt``.
+    :param wait: the seconds the policy will sleep before the next attempt.
+    """
+
+
+@hookspec
+def plugboard_register_cache_backends(register: Callable[..., None]) -> None:
+    """Register response-cache backends.
+
+    :param register: call ``register(name, factory)``, where ``factory(**options)``
+        returns an object implementing :class:`plugboard.cache.CacheBackend`.
+
+    Called once per registry, when a cache backend is first looked up by name.
+    """
+
+
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name in list(globals()) if name.startswith("plugboard_")
+)
+

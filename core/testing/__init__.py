@@ -1,0 +1,1 @@
+"""Test helpers for plugboard users and plugin authors: fake servers, fixtures, conformance."""

@@ -1,0 +1,330 @@
+"""Value types shared by every provider: messages, tools, requests and responses.
+
+All are frozen, slotted attrs classes. They are the neutral form: each plugin converts
+them to its own wire format and back.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+__all__ = [
+    "ContentPart",
+    "FinishReason",
+    "ImagePart",
+    "Message",
+    "MessageInput",
+    "ModelTier",
+    "Request",
+    "Response",
+    "Role",
+    "TextPart",
+    "Thinking",
+    "ToolCall",
+    "ToolChoice",
+    "ToolSpec",
+    "Usage",
+]
+
+Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
+ROLES: frozenset[str] = frozenset({"system", "user", "assistant", "tool"})
+
+
+class ModelTier(str, enum.Enum):
+    """A size class of model; each provider maps every tier to one of its model ids."""
+
+    LOCAL_SMALL = "local_small"
+    HOSTED_SMALL = "hosted_small"
+    HOSTED_LARGE = "hosted_large"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class FinishReason(str, enum.Enum):
+    """Why the model stopped, normalised across providers."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    REFUSAL = "refusal"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(slots=True)
+class TextPart:
+    """A block of text inside a message."""
+
+    text: str
+    type: Literal["text"] = "text"
+
+
+@attrs.frozen(slots=True)
+class ImagePart:
+    """An image inside a user message, given by URL or by base64 data."""
+
+    url: str | None = None
+    data: str | None = None
+    media_type: str | None = None
+    type: Literal["image"] = "image"
+
+
+ContentPart: TypeAlias = TextPart | ImagePart
+
+
+@attrs.frozen(slots=True)
+class Thinking:
+    """A block of model reasoning; the signature lets it be sent back unchanged."""
+
+    text: str
+    signature: str | None = None
+    redacted: bool = False
+
+
+def _freeze_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value) if value else {}
+
+
+@attrs.frozen(slots=True)
+class ToolCall:
+    """A call the model asked for: an id to answer with, a tool name and parsed arguments."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict, hash=False)
+    raw_arguments: str | None = attrs.field(default=None, eq=False, repr=False)
+    """The argument text as streamed, kept when it was not valid JSON."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the call as a JSON-ready dict."""
+        d: dict[str, Any] = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        if self.raw_arguments is not None:
+            d["raw_arguments"] = self.raw_arguments
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
+        """Build a call from :meth:`to_dict` output."""
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            arguments=dict(data.get("arguments") or {}),
+            raw_arguments=data.get("raw_arguments"),
+        )
+
+
+@attrs.frozen(slots=True)
+class ToolSpec:
+    """A tool the model may call; ``parameters`` is a JSON schema of type object."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = attrs.field(
+        factory=lambda: {"type": "object", "properties": {}}, converter=_freeze_dict, hash=False
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a JSON-ready dict."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+
+def _to_content(value: str | Iterable[ContentPart]) -> str | tuple[ContentPart, ...]:
+    if isinstance(value, str):
+        return value
+    return tuple(value)
+
+
+def _to_tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
+    return tuple(value) if value else ()
+
+
+@attrs.frozen(slots=True)
+class Message:
+    """One turn of a conversation.
+
+    ``content`` is text or a sequence of :class:`TextPart` / :class:`ImagePart`. An
+    assistant turn may carry ``tool_calls`` and ``thinking``; a tool turn answers the
+    call named by ``tool_call_id``.
+    """
+
+    role: Role
+    content: str | tuple[ContentPart, ...] = attrs.field(default="", converter=_to_content)
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tuple)
+    tool_call_id: str | None = None
+    thinking: tuple[Thinking, ...] = attrs.field(default=(), converter=_to_tuple)
+
+    @classmethod
+    def system(cls, content: str) -> Message:
+        """A system instruction."""
+        return cls("system", content)
+
+    @classmethod
+    def user(cls, content: str | Iterable[ContentPart], *, name: str | None = None) -> Message:
+        """A user turn."""
+        return cls("user", content, name=name)
+
+    @classmethod
+    def assistant(
+        cls,
+        content: str | Iterable[ContentPart] = "",
+        *,
+        tool_calls: Iterable[ToolCall] = (),
+        thinking: Iterable[Thinking] = (),
+    ) -> Message:
+        """An assistant turn, optionally with the tool calls and thinking it produced."""
+        return cls("assistant", content, tool_calls=tuple(tool_calls), thinking=tuple(thinking))
+
+    @classmethod
+    def tool(cls, tool_call_id: str, content: str, *, name: str | None = None) -> Message:
+        """The result of the tool call ``tool_call_id``."""
+        return cls("tool", content, name=name, tool_call_id=tool_call_id)
+
+    @property
+    def text(self) -> str:
+        """The message's text, with content parts joined."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+MessageInput: TypeAlias = "str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]"
+
+ToolChoice: TypeAlias = str
+"""``"auto"``, ``"none"``, ``"required"`` or the name of one tool."""
+
+
+@attrs.frozen(slots=True)
+class Usage:
+    """Token counts for one call, as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """A complete answer from a provider."""
+
+    content: str
+    model: str
+    provider: str
+    usage: Usage = attrs.field(factory=Usage)
+    finish_reason: FinishReason | str = FinishReason.STOP
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tuple)
+    thinking: tuple[Thinking, ...] = attrs.field(default=(), converter=_to_tuple)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+    request_id: str | None = attrs.field(default=None, eq=False)
+    cached: bool = attrs.field(default=False, eq=False)
+
+    @property
+    def thinking_text(self) -> str:
+        """All thinking blocks' text joined."""
+        return "".join(t.text for t in self.thinking)
+
+    def to_message(self) -> Message:
+        """This answer as an assistant turn, ready to send back (thinking included)."""
+        return Message.assistant(self.content, tool_calls=self.tool_calls, thinking=self.thinking)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field but ``raw``."""
+        return {
+            "content": self.content,
+            "model": self.model,
+            "provider": self.provider,
+            "usage": attrs.asdict(self.usage),
+            "finish_reason": str(self.finish_reason),
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "thinking": [attrs.asdict(t) for t in self.thinking],
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Response:
+        """Build a response from :meth:`to_dict` output."""
+        reason = data.get("finish_reason", "stop")
+        try:
+            reason = FinishReason(reason)
+        except ValueError:
+            pass
+        return cls(
+            content=data["content"],
+            model=data["model"],
+            provider=data["provider"],
+            usage=Usage(**data.get("usage", {})),
+            finish_reason=reason,
+            tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("tool_calls", ())),
+            thinking=tuple(Thinking(**t) for t in data.get("thinking", ())),
+            request_id=data.get("request_id"),
+        )
+
+
+def _message_to_dict(m: Message) -> dict[str, Any]:
+    content: Any = (
+        m.content if isinstance(m.content, str) else [attrs.asdict(p) for p in m.content]
+    )
+    d: dict[str, Any] = {"role": m.role, "content": content}
+    if m.name is not None:
+        d["name"] = m.name
+    if m.tool_calls:
+        d["tool_calls"] = [c.to_dict() for c in m.tool_calls]
+    if m.tool_call_id is not None:
+        d["tool_call_id"] = m.tool_call_id
+    if m.thinking:
+        d["thinking"] = [attrs.asdict(t) for t in m.thinking]
+    return d
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """Everything one call needs, after validation and tier resolution.
+
+    ``extra`` holds provider-specific keyword arguments passed through to the wire.
+    """
+
+    messages: tuple[Message, ...] = attrs.field(converter=tuple)
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=_to_tuple)
+    tool_choice: ToolChoice | None = None
+    json_mode: bool = False
+    stop: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    reasoning: bool | str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A canonical JSON-ready dict of the request (stable across dict ordering)."""
+        return {
+            "messages": [_message_to_dict(m) for m in self.messages],
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "tools": [t.to_dict() for t in self.tools],
+            "tool_choice": self.tool_choice,
+            "json_mode": self.json_mode,
+            "stop": list(self.stop),
+            "reasoning": self.reasoning,
+            "extra": self.extra,
+        }
+
+    def canonical_json(self) -> str:
+        """The request as compact JSON with sorted keys: the input of cache keys."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
