@@ -165,6 +165,9 @@ class ProviderConfig:
     max_connections: int = 100
     max_response_bytes: int = 64 * 1024 * 1024
     extra: dict[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+    _fingerprint: str | None = attrs.field(
+        default=None, init=False, eq=False, repr=False, hash=False
+    )
 
     def __attrs_post_init__(self) -> None:
         _optional_str("api_key_env", self.api_key_env)
@@ -202,7 +205,7 @@ class ProviderConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ProviderConfig:
         """Build a config from a dict (a TOML profile, say); unknown keys are an error."""
-        names = {f.name for f in attrs.fields(cls)}
+        names = {f.name for f in attrs.fields(cls) if f.init}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigurationError(
@@ -215,7 +218,7 @@ class ProviderConfig:
 
     def evolve(self, **changes: Any) -> ProviderConfig:
         """A copy with some fields changed; unknown fields are a ``ConfigurationError``."""
-        names = {f.name for f in attrs.fields(type(self))}
+        names = {f.name for f in attrs.fields(type(self)) if f.init}
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ConfigurationError(
@@ -236,12 +239,18 @@ class ProviderConfig:
 
     def fingerprint(self) -> str:
         """A stable hash of the whole config with the key replaced by its salted hash."""
+        if self._fingerprint is not None:
+            return self._fingerprint
         parts: list[str] = []
         for f in attrs.fields(type(self)):
+            if f.name == "_fingerprint":
+                continue
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = value.fingerprint() if value else None
             elif isinstance(value, dict):
                 value = sorted((str(k), repr(v)) for k, v in value.items())
             parts.append(f"{f.name}={value!r}")
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+        fingerprint = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+        object.__setattr__(self, "_fingerprint", fingerprint)
+        return fingerprint

@@ -1,0 +1,60 @@
+"""A thin, fast relay from providers to a registry's pluggy hooks.
+
+Hot paths ask :meth:`HookRelay.has` first, so a hook with no implementation costs one
+dict lookup. Observer hooks that raise are logged and isolated: an observer never breaks
+a call.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pluggy
+
+__all__ = ["HookRelay"]
+
+log = logging.getLogger("plugboard.hooks")
+
+OBSERVERS = frozenset(
+    {
+        "plugboard_request_started",
+        "plugboard_response_received",
+        "plugboard_request_failed",
+        "plugboard_retrying",
+    }
+)
+
+
+class HookRelay:
+    """Calls a plugin manager's hooks, skipping those nobody implements."""
+
+    __slots__ = ("_active", "_pm")
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+        self._active: dict[str, bool] = {}
+
+    def invalidate(self) -> None:
+        """Forget which hooks are implemented (call after registering a plugin)."""
+        self._active.clear()
+
+    def has(self, name: str) -> bool:
+        """Whether any plugin implements hook ``name``."""
+        active = self._active.get(name)
+        if active is None:
+            caller = getattr(self._pm.hook, name, None)
+            active = bool(caller is not None and caller.get_hookimpls())
+            self._active[name] = active
+        return active
+
+    def call(self, name: str, **kwargs: Any) -> Any:
+        """Call hook ``name``; observer hooks that raise are logged, not propagated."""
+        caller = getattr(self._pm.hook, name)
+        if name not in OBSERVERS:
+            return caller(**kwargs)
+        try:
+            return caller(**kwargs)
+        except Exception:
+            log.exception("observer hook %s raised; ignored", name)
+            return None

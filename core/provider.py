@@ -1,0 +1,599 @@
+"""The provider contract: the abstract base class every provider plugin subclasses.
+
+The public methods (:meth:`Provider.generate`, :meth:`Provider.stream`,
+:meth:`Provider.estimate_tokens`, :meth:`Provider.model_for_tier`) are template methods:
+they validate input, resolve tiers, run hooks, consult the response cache, retry and map
+every exception to a :class:`ProviderError`, once for all providers. A plugin writes
+``name``, ``tier_models``, ``_generate`` and, optionally, ``_stream`` and
+``map_exception``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .assembler import events_for_response
+from .config import AuthMethod, ProviderConfig, Secret, parse_tier
+from .errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    NetworkError,
+    ProviderError,
+    ProviderTimeoutError,
+    StreamError,
+    UnknownError,
+    redact,
+)
+from .events import StreamEnd, StreamEvent, StreamStart, TextDelta
+from .retry import RetryPolicy
+from .types import ModelTier, Request, Response, ToolSpec
+from .validation import build_request, normalize_messages, normalize_tools
+
+if TYPE_CHECKING:
+    from .hooks import HookRelay
+
+__all__ = ["Provider", "ProviderStream"]
+
+
+class Provider(ABC):
+    """Base class of every provider.
+
+    Subclasses set the class attributes below and implement :meth:`_generate`
+    (and optionally :meth:`_stream` and :meth:`map_exception`).
+    """
+
+    name: ClassVar[str] = ""
+    """The registry name, lower case (``"openai"``)."""
+    description: ClassVar[str] = ""
+    """One line shown by ``plugboard providers``."""
+    tier_models: ClassVar[Mapping[ModelTier, str]] = {}
+    """The provider's own tier table: :class:`ModelTier` -> model id."""
+    default_model: ClassVar[str | None] = None
+    """The model used when a call names neither model nor tier (else ``hosted_small``)."""
+    default_base_url: ClassVar[str | None] = None
+    api_key_env: ClassVar[str | None] = None
+    """The environment variable read for the key when the config gives none."""
+    default_auth_method: ClassVar[AuthMethod] = "bearer"
+    requires_api_key: ClassVar[bool] = True
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Importable modules the provider needs (checked at creation, never at discovery)."""
+    extra: ClassVar[str | None] = None
+    """The ``plugboard[extra]`` that installs :attr:`requires`."""
+    tokenizer: ClassVar[str] = "heuristic"
+    """``"tiktoken"`` for OpenAI-family token counting, else ``"heuristic"``."""
+
+    def __init__(
+        self,
+        config: ProviderConfig | None = None,
+        *,
+        hooks: HookRelay | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Create the provider; ``overrides`` are :class:`ProviderConfig` fields.
+
+        Raises :class:`ConfigurationError` for a bad config and
+        :class:`MissingDependencyError` for a missing SDK, before any I/O.
+        """
+        config = config if config is not None else ProviderConfig()
+        if overrides:
+            config = config.evolve(**overrides)
+        self.config = config
+        self.hooks = hooks
+        self.retry_policy = retry_policy or RetryPolicy(
+            max_retries=config.max_retries, deadline=config.retry_deadline
+        )
+        self._api_key: Secret | None = config.resolve_api_key(self.api_key_env)
+        self._check_dependencies()
+        self.validate_config()
+
+    # -- configuration -----------------------------------------------------------------
+
+    @property
+    def auth_method(self) -> AuthMethod:
+        """How the key is sent: the config's choice, else the provider's default."""
+        return self.config.auth_method or self.default_auth_method
+
+    @property
+    def base_url(self) -> str | None:
+        """The endpoint: the config's ``base_url``, else the provider's default."""
+        return (self.config.base_url or self.default_base_url or "").rstrip("/") or None
+
+    @property
+    def api_key(self) -> Secret | None:
+        """The resolved key as a :class:`Secret` (explicit, ``api_key_env``, default env)."""
+        return self._api_key
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._api_key.get_secret_value(),) if self._api_key else ()
+
+    def _check_dependencies(self) -> None:
+        for module in self.requires:
+            if importlib.util.find_spec(module) is None:
+                raise MissingDependencyError(self.name, module, self.extra)
+
+    def validate_config(self) -> None:
+        """Check the config; a subclass extends this. Runs at creation, before any I/O."""
+        if self.requires_api_key and self.auth_method != "none" and not self._api_key:
+            env = self.config.api_key_env or self.api_key_env
+            where = f"set ${env} or " if env else ""
+            raise ConfigurationError(
+                f"{self.name}: no API key; {where}pass api_key=...",
+                field="api_key",
+                provider=self.name,
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} name={self.name!r} base_url={self.base_url!r} "
+            f"model={self.config.model!r}>"
+        )
+
+    # -- tiers and models ----------------------------------------------------------------
+
+    def model_for_tier(self, tier: ModelTier | str) -> str:
+        """The model for ``tier``: config override, then hook, then the provider's table."""
+        parsed = parse_tier(tier)
+        model = self.config.tier_models.get(parsed)
+        if model:
+            return model
+        hooks = self.hooks
+        if hooks is not None and hooks.has("plugboard_model_for_tier"):
+            chosen = hooks.call("plugboard_model_for_tier", provider=self, tier=parsed)
+            if chosen:
+                return str(chosen)
+        model = self.tier_models.get(parsed)
+        if model:
+            return model
+        raise ConfigurationError(
+            f"{self.name} has no model for tier {parsed.value!r}; "
+            f"set tier_models={{'{parsed.value}': '...'}} in its config",
+            field="tier_models",
+            provider=self.name,
+        )
+
+    def resolve_model(self, model: str | None = None, tier: ModelTier | str | None = None) -> str:
+        """The model a call uses: explicit, tier, config, provider default, ``hosted_small``."""
+        if model:
+            return model
+        if tier is not None:
+            return self.model_for_tier(tier)
+        if self.config.model:
+            return self.config.model
+        if self.default_model:
+            return self.default_model
+        return self.model_for_tier(ModelTier.HOSTED_SMALL)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        tier: ModelTier | str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        json_mode: bool = False,
+        stop: str | Sequence[str] | None = None,
+        reasoning: bool | str | None = None,
+        **extra: Any,
+    ) -> Request:
+        """Validate a call's arguments and apply config defaults; no I/O."""
+        cfg = self.config
+        return build_request(
+            messages,
+            model=self.resolve_model(model, tier),
+            provider=self.name,
+            temperature=cfg.temperature if temperature is None else temperature,
+            max_tokens=cfg.max_tokens if max_tokens is None else max_tokens,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_mode=json_mode,
+            stop=stop,
+            reasoning=cfg.reasoning if reasoning is None else reasoning,
+            extra=extra,
+        )
+
+    async def generate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        tier: ModelTier | str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        json_mode: bool = False,
+        stop: str | Sequence[str] | None = None,
+        reasoning: bool | str | None = None,
+        **extra: Any,
+    ) -> Response:
+        """Send ``messages`` and return the complete :class:`Response`.
+
+        ``messages`` is a string (one user turn), a :class:`Message`, a dict, or a list
+        of them. Every failure raises a :class:`ProviderError` subclass.
+        """
+        request = self.build_request(
+            messages,
+            model=model,
+            tier=tier,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_mode=json_mode,
+            stop=stop,
+            reasoning=reasoning,
+            **extra,
+        )
+        return await self.generate_request(request)
+
+    async def generate_request(self, request: Request) -> Response:
+        """Run an already-built :class:`Request` (hooks, retries, error mapping)."""
+        hooks = self.hooks
+        started = time.perf_counter()
+        attempt = 0
+
+        async def once() -> Response:
+            nonlocal attempt
+            attempt += 1
+            if hooks is not None and hooks.has("plugboard_request_started"):
+                hooks.call(
+                    "plugboard_request_started", provider=self, request=request, attempt=attempt
+                )
+            try:
+                return await self._generate(request)
+            except ProviderError as exc:
+                raise self._finish_error(exc, request) from exc.__cause__
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                raise self._error_from(exc, request) from exc
+
+        try:
+            response = await self.retry_policy.call(once, on_retry=self._on_retry(request))
+        except ProviderError as exc:
+            if hooks is not None and hooks.has("plugboard_request_failed"):
+                hooks.call(
+                    "plugboard_request_failed",
+                    provider=self,
+                    request=request,
+                    error=exc,
+                    duration=time.perf_counter() - started,
+                )
+            raise
+        if hooks is not None and hooks.has("plugboard_response_received"):
+            hooks.call(
+                "plugboard_response_received",
+                provider=self,
+                request=request,
+                response=response,
+                duration=time.perf_counter() - started,
+            )
+        return response
+
+    def stream(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        tier: ModelTier | str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        json_mode: bool = False,
+        stop: str | Sequence[str] | None = None,
+        reasoning: bool | str | None = None,
+        **extra: Any,
+    ) -> ProviderStream:
+        """Send ``messages`` and iterate typed :class:`StreamEvent` objects.
+
+        The input is validated now, before any I/O. The request is retried only while
+        nothing has been yielded; leaving the ``async for`` closes the connection.
+        """
+        request = self.build_request(
+            messages,
+            model=model,
+            tier=tier,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_mode=json_mode,
+            stop=stop,
+            reasoning=reasoning,
+            **extra,
+        )
+        return self.stream_request(request)
+
+    def stream_request(self, request: Request) -> ProviderStream:
+        """Stream an already-built :class:`Request`."""
+        return ProviderStream(self._run_stream(request))
+
+    async def _run_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
+        hooks = self.hooks
+        started = time.perf_counter()
+        attempt = 0
+
+        async def open_stream() -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+            # One attempt: read up to the first content event. Until then nothing has
+            # reached the caller, so a failure here may be retried.
+            nonlocal attempt
+            attempt += 1
+            if hooks is not None and hooks.has("plugboard_request_started"):
+                hooks.call(
+                    "plugboard_request_started", provider=self, request=request, attempt=attempt
+                )
+            events = self._stream(request)
+            head: list[StreamEvent] = []
+            try:
+                async for event in events:
+                    head.append(event)
+                    if not isinstance(event, StreamStart):
+                        break
+            except BaseException as exc:
+                await _aclose(events)
+                raise self._as_provider_error(exc, request) from _cause(exc)
+            return events, head
+
+        events: AsyncIterator[StreamEvent] | None = None
+        last: StreamEvent | None = None
+        try:
+            try:
+                events, head = await self.retry_policy.call(
+                    open_stream, on_retry=self._on_retry(request)
+                )
+                for event in head:
+                    last = event
+                    yield event
+                if not isinstance(last, StreamEnd):
+                    try:
+                        async for event in events:
+                            last = event
+                            yield event
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:
+                        err = self._as_provider_error(exc, request)
+                        err.attempts = attempt
+                        raise err from _cause(exc)
+                if not isinstance(last, StreamEnd):
+                    raise self._finish_error(
+                        StreamError(
+                            "the stream ended before its final event (truncated?)",
+                            model=request.model,
+                        ),
+                        request,
+                        attempts=attempt,
+                    )
+            except ProviderError as exc:
+                if hooks is not None and hooks.has("plugboard_request_failed"):
+                    hooks.call(
+                        "plugboard_request_failed",
+                        provider=self,
+                        request=request,
+                        error=exc,
+                        duration=time.perf_counter() - started,
+                    )
+                raise
+        finally:
+            if events is not None:
+                await _aclose(events)
+        if hooks is not None and hooks.has("plugboard_response_received"):
+            hooks.call(
+                "plugboard_response_received",
+                provider=self,
+                request=request,
+                response=last.response,
+                duration=time.perf_counter() - started,
+            )
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def estimate_tokens(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Estimate the prompt's tokens offline (no network); a hook can override."""
+        msgs = normalize_messages(messages, self.name)
+        specs = normalize_tools(tools, self.name)
+        resolved = self.resolve_model(model)
+        hooks = self.hooks
+        if hooks is not None and hooks.has("plugboard_estimate_tokens"):
+            count = hooks.call(
+                "plugboard_estimate_tokens",
+                provider=self,
+                model=resolved,
+                messages=msgs,
+                tools=specs,
+            )
+            if count is not None:
+                return int(count)
+        from .tokens import estimate_tokens
+
+        return estimate_tokens(msgs, model=resolved, tools=specs, tokenizer=self.tokenizer)
+
+    # -- errors --------------------------------------------------------------------------
+
+    def map_exception(self, exc: BaseException) -> ProviderError | None:
+        """Turn an SDK's or HTTP client's exception into a :class:`ProviderError`.
+
+        Plugins override this for their client; return ``None`` to fall back to the
+        generic mapping (timeouts, connection errors, aiohttp errors).
+        """
+        return None
+
+    def _as_provider_error(self, exc: BaseException, request: Request) -> ProviderError:
+        if isinstance(exc, ProviderError):
+            return self._finish_error(exc, request)
+        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+            raise exc
+        return self._error_from(exc, request)
+
+    def _error_from(self, exc: BaseException, request: Request) -> ProviderError:
+        err = self.map_exception(exc)
+        if err is None:
+            err = _generic_error(exc)
+        return self._finish_error(err, request)
+
+    def _finish_error(
+        self, err: ProviderError, request: Request, attempts: int | None = None
+    ) -> ProviderError:
+        """Fill in provider and model, and scrub the key from message and body."""
+        if err.provider is None:
+            err.provider = self.name
+        if err.model is None:
+            err.model = request.model
+        if attempts is not None:
+            err.attempts = attempts
+        secrets = self._secrets()
+        if secrets:
+            err.message = redact(err.message, secrets)
+            err.args = (err.message,)
+            if err.body is not None:
+                err.body = redact(err.body, secrets)
+        return err
+
+    def _on_retry(self, request: Request) -> Any:
+        hooks = self.hooks
+        if hooks is None or not hooks.has("plugboard_retrying"):
+            return None
+
+        def notify(error: ProviderError, attempt: int, wait: float) -> None:
+            assert hooks is not None
+            hooks.call(
+                "plugboard_retrying",
+                provider=self,
+                request=request,
+                error=error,
+                attempt=attempt,
+                wait=wait,
+            )
+
+        return notify
+
+    # -- what a plugin writes --------------------------------------------------------------
+
+    @abstractmethod
+    async def _generate(self, request: Request) -> Response:
+        """Send one request and return the response; raise on failure (no retries here)."""
+
+    async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        """Stream one request. The default derives the events from :meth:`_generate`."""
+        response = await self._generate(request)
+        for event in events_for_response(response):
+            yield event
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Release connections; the provider may still be used afterwards (it reconnects)."""
+
+    def close_nowait(self) -> None:
+        """Release what can be released without awaiting (used by ``clear_cache``)."""
+
+    async def __aenter__(self) -> Provider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    return exc.__cause__ if isinstance(exc, ProviderError) else exc
+
+
+async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:  # closing a broken stream must not hide the original error
+            pass
+
+
+def _generic_error(exc: BaseException) -> ProviderError:
+    if isinstance(exc, TimeoutError):
+        return ProviderTimeoutError(f"request timed out: {exc or type(exc).__name__}")
+    import sys
+
+    if "aiohttp" in sys.modules:
+        from .aiohttp_errors import error_from_aiohttp
+
+        mapped = error_from_aiohttp(exc)
+        if mapped is not None:
+            return mapped
+    if isinstance(exc, ConnectionError | OSError):
+        return NetworkError(f"connection failed: {type(exc).__name__}: {exc}")
+    return UnknownError(f"{type(exc).__name__}: {exc}")
+
+
+class ProviderStream(AsyncIterator[StreamEvent]):
+    """The iterator :meth:`Provider.stream` returns.
+
+    Iterate it with ``async for``; use it as an async context manager (or call
+    :meth:`aclose`) to close the connection deterministically when stopping early.
+    After the stream ends, :attr:`response` holds the final :class:`Response`.
+    """
+
+    __slots__ = ("_events", "response")
+
+    def __init__(self, events: AsyncGenerator[StreamEvent, None]) -> None:
+        self._events = events
+        self.response: Response | None = None
+
+    def __aiter__(self) -> ProviderStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        event = await self._events.__anext__()
+        if isinstance(event, StreamEnd):
+            self.response = event.response
+        return event
+
+    async def aclose(self) -> None:
+        """Stop the stream and close its connection."""
+        await self._events.aclose()
+
+    async def __aenter__(self) -> ProviderStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def collect(self) -> Response:
+        """Consume the whole stream and return the final response."""
+        async for _ in self:
+            pass
+        assert self.response is not None
+        return self.response
+
+    async def text(self) -> AsyncIterator[str]:
+        """Iterate only the answer's text deltas."""
+        async for event in self:
+            if isinstance(event, TextDelta):
+                yield event.text

@@ -1,0 +1,553 @@
+"""The provider registry: plugin discovery, lookup by name, and the caching factory.
+
+A :class:`Registry` owns a pluggy ``PluginManager`` named ``plugboard``. The first
+lookup loads the ``plugboard`` entry-point group one entry at a time, isolating a
+plugin that fails, then runs each plugin's ``plugboard_register_providers`` hook once.
+The module-level functions act on one process-wide registry (:func:`get_registry`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import importlib.util
+import os
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .config import ProviderConfig
+from .errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
+from .hooks import HookRelay
+from .provider import Provider
+
+__all__ = [
+    "PluginFailure",
+    "ProviderInfo",
+    "Registry",
+    "clear_cache",
+    "create_provider",
+    "get_provider_class",
+    "get_registry",
+    "is_registered",
+    "list_providers",
+    "register_provider",
+    "unregister_provider",
+]
+
+ENTRY_POINT_GROUP = "plugboard"
+
+
+def normalize_name(name: str) -> str:
+    """Registry names are case-insensitive, and ``-`` and ``_`` are alike."""
+    return name.strip().lower().replace("_", "-")
+
+
+@attrs.frozen(slots=True)
+class ProviderInfo:
+    """What ``list_providers`` tells about one registered provider."""
+
+    name: str
+    aliases: tuple[str, ...]
+    plugin: str
+    plugin_version: str | None
+    description: str
+    auth_method: str
+    extra: str | None
+    extra_installed: bool
+    provider_class: type[Provider] = attrs.field(repr=False, eq=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (for ``plugboard providers --json``)."""
+        data = attrs.asdict(self, filter=lambda a, _: a.name != "provider_class")
+        data["aliases"] = list(self.aliases)
+        return data
+
+
+@attrs.frozen(slots=True)
+class PluginFailure:
+    """A plugin that failed to load or register, with the traceback to show."""
+
+    plugin: str
+    stage: str
+    error: str
+    traceback: str
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-ready dict (for ``plugboard plugins --json``)."""
+        return attrs.asdict(self)
+
+
+@attrs.define(slots=True)
+class _Entry:
+    cls: type[Provider]
+    name: str
+    aliases: tuple[str, ...]
+    plugin: str
+
+
+class Registry:
+    """Providers by name, the plugins that supply them, and cached instances.
+
+    :param entry_points: load the ``plugboard`` entry-point group on first lookup.
+    :param plugins: entry-point names to load (default: ``$PLUGBOARD_PLUGINS`` if set,
+        a comma list where empty means none; else all).
+    :param strict: raise :class:`PluginLoadError` on a broken plugin (default:
+        ``$PLUGBOARD_STRICT_PLUGINS``).
+    :param config_path: TOML file of named profiles (default ``$PLUGBOARD_CONFIG``, else
+        ``~/.config/plugboard/config.toml`` if it exists).
+    """
+
+    def __init__(
+        self,
+        *,
+        entry_points: bool = True,
+        plugins: Iterable[str] | None = None,
+        strict: bool | None = None,
+        config_path: str | os.PathLike[str] | None = None,
+        group: str = ENTRY_POINT_GROUP,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.hooks = HookRelay(self.pm)
+        self.failures: list[PluginFailure] = []
+        self._group = group
+        self._load_entry_points = entry_points
+        env_plugins = os.environ.get("PLUGBOARD_PLUGINS")
+        if plugins is not None:
+            self._allowed: frozenset[str] | None = frozenset(plugins)
+        elif env_plugins is not None:
+            self._allowed = frozenset(p.strip() for p in env_plugins.split(",") if p.strip())
+        else:
+            self._allowed = None
+        if strict is None:
+            strict = os.environ.get("PLUGBOARD_STRICT_PLUGINS", "") not in ("", "0", "false")
+        self.strict = strict
+        self._config_path = config_path
+        self._lock = threading.RLock()
+        self._loaded = False
+        self._registered_plugins: set[str] = set()
+        self._plugin_versions: dict[str, tuple[str, str | None]] = {}
+        self._providers: dict[str, _Entry] = {}
+        self._aliases: dict[str, str] = {}
+        self._instances: dict[str, Provider] = {}
+        self._profiles: dict[str, dict[str, Any]] | None = None
+
+    # -- discovery ---------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load entry points and run registration hooks (once; later calls are free)."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            if self._load_entry_points:
+                self._load_group()
+            self._run_registrations()
+            self._loaded = True
+
+    def _record(self, plugin: str, stage: str, exc: BaseException) -> None:
+        failure = PluginFailure(
+            plugin=plugin,
+            stage=stage,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        self.failures.append(failure)
+        if self.strict:
+            raise PluginLoadError(plugin, f"{stage}: {failure.error}") from exc
+
+    def _load_group(self) -> None:
+        for ep in importlib.metadata.entry_points(group=self._group):
+            if self._allowed is not None and ep.name not in self._allowed:
+                continue
+            if self.pm.has_plugin(ep.name) or self.pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._record(ep.name, "import", exc)
+                continue
+            dist = ep.dist
+            self._plugin_versions[ep.name] = (
+                dist.name if dist else ep.name,
+                dist.version if dist else None,
+            )
+            self._add_plugin(plugin, ep.name)
+
+    def _add_plugin(self, plugin: object, name: str) -> bool:
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._record(name, "register", exc)
+            return False
+        # check_pending(), one plugin at a time, so a misspelled hook isolates its plugin.
+        for caller in self.pm.get_hookcallers(plugin) or ():
+            if caller.spec is None:
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin and not impl.optionalhook:
+                        self.pm.unregister(plugin)
+                        self._record(
+                            name,
+                            "validate",
+                            pluggy.PluginValidationError(
+                                plugin, f"unknown hook {caller.name!r} (misspelled?)"
+                            ),
+                        )
+                        return False
+        self.hooks.invalidate()
+        return True
+
+    def _run_registrations(self) -> None:
+        for plugin_name, plugin in self.pm.list_name_plugin():
+            if plugin_name in self._registered_plugins or plugin is None:
+                continue
+            self._registered_plugins.add(plugin_name)
+            func = getattr(plugin, "plugboard_register_providers", None)
+            if func is None or not self.pm.parse_hookimpl_opts(plugin, "plugboard_register_providers"):
+                continue
+            try:
+                func(register=self._registrar(plugin_name))
+            except Exception as exc:
+                if isinstance(exc, PluginLoadError):
+                    raise
+                self._record(plugin_name, "register_providers", exc)
+
+    def _registrar(self, plugin_name: str) -> Callable[..., None]:
+        def register(
+            cls: type[Provider], name: str | None = None, aliases: Iterable[str] = ()
+        ) -> None:
+            try:
+                self._register(cls, name, aliases, plugin_name, replace=False)
+            except RegistryError as exc:
+                self._record(plugin_name, "register_providers", exc)
+
+        return register
+
+    def register_plugin(self, plugin: object, name: str | None = None) -> str:
+        """Add a pluggy plugin object or module (hook implementations) by hand."""
+        self.load()
+        with self._lock:
+            plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
+            if self._add_plugin(plugin, plugin_name):
+                self._run_registrations()
+            return plugin_name
+
+    # -- registration ------------------------------------------------------------------
+
+    def _register(
+        self,
+        cls: Any,
+        name: str | None,
+        aliases: Iterable[str],
+        plugin: str,
+        *,
+        replace: bool,
+    ) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise RegistryError(f"{cls!r} is not a plugboard.Provider subclass")
+        raw = name or cls.name
+        if not raw or not isinstance(raw, str):
+            raise RegistryError(f"{cls.__name__} has no name; set its `name` attribute")
+        key = normalize_name(raw)
+        with self._lock:
+            existing = self._providers.get(key) or self._providers.get(
+                self._aliases.get(key, "")
+            )
+            if existing is not None and not replace and existing.cls is not cls:
+                raise RegistryError(
+                    f"provider name {key!r} is taken by {existing.cls.__name__} "
+                    f"from plugin {existing.plugin!r}"
+                )
+            if existing is not None and key in self._providers:
+                self._drop(key)
+            alias_keys = tuple(normalize_name(a) for a in aliases if normalize_name(a) != key)
+            for alias in alias_keys:
+                owner = self._aliases.get(alias)
+                if alias in self._providers or (owner is not None and owner != key and not replace):
+                    raise RegistryError(f"alias {alias!r} of {key!r} is already taken")
+            self._providers[key] = _Entry(cls, key, alias_keys, plugin)
+            for alias in alias_keys:
+                self._aliases[alias] = key
+
+    def _drop(self, key: str) -> None:
+        entry = self._providers.pop(key)
+        for alias in entry.aliases:
+            if self._aliases.get(alias) == key:
+                del self._aliases[alias]
+
+    def register_provider(
+        self,
+        cls: type[Provider],
+        name: str | None = None,
+        *,
+        aliases: Iterable[str] = (),
+        replace: bool = False,
+    ) -> None:
+        """Register a provider class by hand (plugins use their hook instead)."""
+        self.load()
+        self._register(cls, name, aliases, "<register_provider>", replace=replace)
+
+    def unregister_provider(self, name: str) -> None:
+        """Remove a provider and close its cached instances."""
+        self.load()
+        with self._lock:
+            key = self._canonical(name)
+            if key is None:
+                raise self._not_found(name)
+            self._drop(key)
+            for cache_key in [k for k, p in self._instances.items() if p.name == key]:
+                self._instances.pop(cache_key).close_nowait()
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def _canonical(self, name: str) -> str | None:
+        key = normalize_name(name)
+        if key in self._providers:
+            return key
+        return self._aliases.get(key)
+
+    def _not_found(self, name: str) -> ProviderNotFoundError:
+        known = [*self._providers, *self._aliases, *self.profiles()]
+        close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.6)
+        return ProviderNotFoundError(name, close)
+
+    def is_registered(self, name: str) -> bool:
+        """Whether ``name`` (or its alias) is a registered provider."""
+        self.load()
+        return self._canonical(name) is not None
+
+    def split_spec(self, spec: str) -> tuple[str, str | None]:
+        """Split ``"provider:model"`` on the first ``:`` when the prefix is a provider.
+
+        ``"ollama:llama3:8b"`` gives ``("ollama", "llama3:8b")``; a name that is a
+        provider or profile as a whole is returned unsplit.
+        """
+        self.load()
+        profiles = self.profiles()
+        if self._canonical(spec) is not None or normalize_name(spec) in profiles:
+            return spec, None
+        prefix, sep, rest = spec.partition(":")
+        if sep and rest and (
+            self._canonical(prefix) is not None or normalize_name(prefix) in profiles
+        ):
+            return prefix, rest
+        return spec, None
+
+    def get_provider_class(self, name: str) -> type[Provider]:
+        """The class registered as ``name``; raises :class:`ProviderNotFoundError`."""
+        self.load()
+        key = self._canonical(name)
+        if key is None:
+            key = self._canonical(self.split_spec(name)[0])
+        if key is None:
+            raise self._not_found(name)
+        return self._providers[key].cls
+
+    def list_providers(self) -> list[ProviderInfo]:
+        """Every registered provider, sorted by name."""
+        self.load()
+        out = []
+        for key in sorted(self._providers):
+            entry = self._providers[key]
+            cls = entry.cls
+            dist, version = self._plugin_versions.get(entry.plugin, (entry.plugin, None))
+            installed = all(importlib.util.find_spec(m) is not None for m in cls.requires)
+            out.append(
+                ProviderInfo(
+                    name=key,
+                    aliases=entry.aliases,
+                    plugin=dist,
+                    plugin_version=version,
+                    description=cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+                    auth_method="none" if not cls.requires_api_key else cls.default_auth_method,
+                    extra=cls.extra,
+                    extra_installed=installed,
+                    provider_class=cls,
+                )
+            )
+        return out
+
+    # -- profiles ----------------------------------------------------------------------
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """Named profiles from the TOML config file (``[profiles.NAME]`` tables)."""
+        if self._profiles is None:
+            from .profiles import load_profiles
+
+            self._profiles = load_profiles(self._config_path)
+        return self._profiles
+
+    # -- the caching factory -----------------------------------------------------------
+
+    def create_provider(
+        self,
+        name: str,
+        config: ProviderConfig | Mapping[str, Any] | None = None,
+        *,
+        cache_key: str | None = None,
+        cache: bool = True,
+        **overrides: Any,
+    ) -> Provider:
+        """A ready provider instance, cached.
+
+        ``name`` is a provider name or alias, a profile name, or ``"provider:model"``.
+        The same ``cache_key`` (by default: same provider and config) gives the same
+        instance, under threads and concurrent tasks alike; ``cache=False`` always
+        builds a new one. ``overrides`` are :class:`ProviderConfig` fields.
+        """
+        if cache and cache_key is not None:
+            found = self._instances.get(cache_key)
+            if found is not None:
+                return found
+        self.load()
+        cls, cfg = self._resolve(name, config, overrides)
+        if not cache:
+            return cls(cfg, hooks=self.hooks)
+        key = cache_key
+        if key is None:
+            key = self._default_key(cls, cfg)
+            found = self._instances.get(key)
+            if found is not None:
+                return found
+        with self._lock:
+            found = self._instances.get(key)
+            if found is None:
+                found = cls(cfg, hooks=self.hooks)
+                self._instances[key] = found
+            return found
+
+    def _default_key(self, cls: type[Provider], cfg: ProviderConfig) -> str:
+        key = f"{cls.name}|{cls.__module__}.{cls.__qualname__}|{cfg.fingerprint()}"
+        if cfg.api_key is None:
+            secret = cfg.resolve_api_key(cls.api_key_env)
+            if secret is not None:
+                key += f"|env:{secret.fingerprint()}"
+        return key
+
+    def cache_keys(self) -> list[str]:
+        """The keys of the cached instances (they never contain an API key)."""
+        return list(self._instances)
+
+    def _resolve(
+        self,
+        name: str,
+        config: ProviderConfig | Mapping[str, Any] | None,
+        overrides: Mapping[str, Any],
+    ) -> tuple[type[Provider], ProviderConfig]:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError("provider name must be a non-empty string", field="name")
+        base, model = self.split_spec(name)
+        fields: dict[str, Any] = {}
+        profile = self.profiles().get(normalize_name(base))
+        if profile is not None:
+            fields.update(profile)
+            base = str(fields.pop("provider"))
+        key = self._canonical(base)
+        if key is None:
+            raise self._not_found(name)
+        cls = self._providers[key].cls
+        if isinstance(config, ProviderConfig):
+            cfg = config.evolve(**fields) if fields else config
+        else:
+            cfg = ProviderConfig.from_mapping({**fields, **dict(config or {})})
+        changes = dict(overrides)
+        if model is not None and "model" not in changes:
+            changes["model"] = model
+        if changes:
+            cfg = cfg.evolve(**changes)
+        return cls, cfg
+
+    def clear_cache(self, key: str | None = None) -> None:
+        """Evict one cached instance (or all) and close what it holds."""
+        with self._lock:
+            if key is None:
+                evicted = list(self._instances.values())
+                self._instances.clear()
+            else:
+                found = self._instances.pop(key, None)
+                evicted = [found] if found is not None else []
+        for provider in evicted:
+            provider.close_nowait()
+
+    async def aclear_cache(self, key: str | None = None) -> None:
+        """Evict one cached instance (or all) and await closing their connections."""
+        with self._lock:
+            if key is None:
+                evicted = list(self._instances.values())
+                self._instances.clear()
+            else:
+                found = self._instances.pop(key, None)
+                evicted = [found] if found is not None else []
+        for provider in evicted:
+            await provider.aclose()
+
+
+_global: Registry | None = None
+_global_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry (created on first use)."""
+    global _global
+    if _global is None:
+        with _global_lock:
+            if _global is None:
+                _global = Registry()
+    return _global
+
+
+def create_provider(
+    name: str,
+    config: ProviderConfig | Mapping[str, Any] | None = None,
+    *,
+    cache_key: str | None = None,
+    cache: bool = True,
+    **overrides: Any,
+) -> Provider:
+    """A cached, ready provider from the global registry (see :meth:`Registry.create_provider`)."""
+    return get_registry().create_provider(
+        name, config, cache_key=cache_key, cache=cache, **overrides
+    )
+
+
+def get_provider_class(name: str) -> type[Provider]:
+    """The provider class registered as ``name`` in the global registry."""
+    return get_registry().get_provider_class(name)
+
+
+def list_providers() -> list[ProviderInfo]:
+    """Every provider in the global registry."""
+    return get_registry().list_providers()
+
+
+def is_registered(name: str) -> bool:
+    """Whether the global registry knows ``name``."""
+    return get_registry().is_registered(name)
+
+
+def register_provider(
+    cls: type[Provider],
+    name: str | None = None,
+    *,
+    aliases: Iterable[str] = (),
+    replace: bool = False,
+) -> None:
+    """Register a provider class in the global registry by hand."""
+    get_registry().register_provider(cls, name, aliases=aliases, replace=replace)
+
+
+def unregister_provider(name: str) -> None:
+    """Remove a provider from the global registry."""
+    get_registry().unregister_provider(name)
+
+
+def clear_cache(key: str | None = None) -> None:
+    """Evict cached instances from the global registry and close them."""
+    get_registry().clear_cache(key)
