@@ -1,0 +1,214 @@
+"""The ``plugboard`` command line.
+
+``plugboard prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
+``tiers`` and ``tokens`` inspect the registry. Bad input prints one line to stderr and
+exits non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from .errors import PlugboardError, ProviderError
+
+__all__ = ["main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, no usage dump
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="plugboard", description="One registry for every LLM provider.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("prompt", help="send a prompt and stream the answer")
+    p.add_argument("text", nargs="?", help="the prompt (read from stdin if omitted)")
+    p.add_argument("-p", "--provider", help="provider, profile or provider:model")
+    p.add_argument("-m", "--model", help="model id")
+    p.add_argument("-t", "--tier", help="local_small, hosted_small or hosted_large")
+    p.add_argument("-s", "--system", help="system prompt")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
+    p.add_argument("--json", action="store_true", help="print the final response as JSON")
+
+    p = sub.add_parser("providers", help="list registered providers")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("plugins", help="list loaded plugins and load failures")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("tiers", help="show a provider's tier-to-model table")
+    p.add_argument("provider")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("tokens", help="estimate the tokens of a prompt (offline)")
+    p.add_argument("text", nargs="?", help="the text (read from stdin if omitted)")
+    p.add_argument("-p", "--provider")
+    p.add_argument("-m", "--model")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _provider_name(args: argparse.Namespace, err: TextIO) -> str:
+    name = args.provider or os.environ.get("PLUGBOARD_PROVIDER")
+    if not name:
+        err.write("plugboard: no provider given (-p or $PLUGBOARD_PROVIDER); using the mock\n")
+        return "mock"
+    return str(name)
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        return str(args.text)
+    if sys.stdin is None or sys.stdin.isatty():
+        raise _UsageError("no text given")
+    return sys.stdin.read()
+
+
+async def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .registry import create_provider
+    from .types import Message
+
+    provider = create_provider(_provider_name(args, err))
+    messages = [Message.system(args.system)] if args.system else []
+    messages.append(Message.user(_read_text(args)))
+    options: dict[str, Any] = {
+        "model": args.model,
+        "tier": args.tier,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+    }
+    try:
+        if args.no_stream or args.json:
+            response = await provider.generate(messages, **options)
+            if args.json:
+                out.write(json.dumps(response.to_dict(), indent=2) + "\n")
+            else:
+                out.write(response.content + "\n")
+            return 0
+        stream = provider.stream(messages, **options)
+        async with stream:
+            async for text in stream.text():
+                out.write(text)
+                out.flush()
+        out.write("\n")
+        return 0
+    finally:
+        await provider.aclose()
+
+
+def _providers(args: argparse.Namespace, out: TextIO) -> int:
+    from .registry import list_providers
+
+    infos = list_providers()
+    if args.json:
+        out.write(json.dumps([i.to_dict() for i in infos], indent=2) + "\n")
+        return 0
+    for i in infos:
+        extra = ""
+        if i.extra:
+            extra = f"  [needs plugboard[{i.extra}]{'' if i.extra_installed else ', not installed'}]"
+        aliases = f" (aliases: {', '.join(i.aliases)})" if i.aliases else ""
+        out.write(f"{i.name}{aliases}: {i.description}{extra}\n")
+    return 0
+
+
+def _plugins(args: argparse.Namespace, out: TextIO) -> int:
+    from .registry import get_registry
+
+    registry = get_registry()
+    registry.load()
+    plugins = sorted(name for name, _ in registry.pm.list_name_plugin())
+    failures = registry.failures
+    if args.json:
+        data = {"plugins": plugins, "failures": [f.to_dict() for f in failures]}
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    for name in plugins:
+        out.write(f"{name}\n")
+    for f in failures:
+        out.write(f"FAILED {f.plugin} ({f.stage}): {f.error}\n{f.traceback}\n")
+    return 0
+
+
+def _tiers(args: argparse.Namespace, out: TextIO) -> int:
+    from .registry import create_provider
+    from .types import ModelTier
+
+    provider = create_provider(args.provider)
+    table: dict[str, str | None] = {}
+    for tier in ModelTier:
+        try:
+            table[tier.value] = provider.model_for_tier(tier)
+        except ProviderError:
+            table[tier.value] = None
+    if args.json:
+        out.write(json.dumps(table, indent=2) + "\n")
+    else:
+        for tier_name, model in table.items():
+            out.write(f"{tier_name}: {model or '-'}\n")
+    return 0
+
+
+def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .registry import create_provider
+
+    provider = create_provider(_provider_name(args, err))
+    count = provider.estimate_tokens(_read_text(args), model=args.model)
+    if args.json:
+        out.write(json.dumps({"tokens": count}) + "\n")
+    else:
+        out.write(f"{count}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (0 success, 1 failure, 2 bad usage)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(out)
+            return EXIT_USAGE
+        if args.command == "prompt":
+            return asyncio.run(_prompt(args, out, err))
+        if args.command == "providers":
+            return _providers(args, out)
+        if args.command == "plugins":
+            return _plugins(args, out)
+        if args.command == "tiers":
+            return _tiers(args, out)
+        return _tokens(args, out, err)
+    except _UsageError as exc:
+        err.write(f"plugboard: {exc}\n")
+        return EXIT_USAGE
+    except PlugboardError as exc:
+        err.write(f"plugboard: {type(exc).__name__}: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write("plugboard: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

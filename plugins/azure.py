@@ -1,0 +1,65 @@
+"""``azure``: Azure OpenAI deployments.
+
+Calls ``{base_url}/openai/deployments/{deployment}/chat/completions?api-version=...``
+with the ``api-key`` header. ``base_url`` defaults to ``$AZURE_OPENAI_ENDPOINT``; the
+deployment is ``config.deployment`` or the call's model (tiers map to deployments
+through ``tier_models``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import quote
+
+from plugboard import ConfigurationError, Request, hookimpl
+from plugboard.openai_compatible import OpenAICompatibleProvider
+
+DEFAULT_API_VERSION = "2024-10-21"
+
+
+class AzureOpenAIProvider(OpenAICompatibleProvider):
+    """Azure OpenAI: a deployment path, an ``api-version`` and the ``api-key`` header."""
+
+    name = "azure"
+    description = "Azure OpenAI deployments (api-key header, api-version)"
+    api_key_env = "AZURE_OPENAI_API_KEY"
+    requires_api_key = True
+    default_auth_method = "api-key"
+
+    @property
+    def base_url(self) -> str | None:
+        """``config.base_url``, else ``$AZURE_OPENAI_ENDPOINT``."""
+        url = self.config.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT") or ""
+        return url.rstrip("/") or None
+
+    def validate_config(self) -> None:
+        """An endpoint and a deployment (or model) are required."""
+        super().validate_config()
+        if not (self.config.deployment or self.config.model or self.config.tier_models):
+            raise ConfigurationError(
+                "azure: set deployment (or model) to the deployment name",
+                field="deployment",
+                provider=self.name,
+            )
+
+    def resolve_model(self, model: str | None = None, tier: Any = None) -> str:
+        """The deployment: explicit model, tier, then ``config.deployment``."""
+        if model is None and tier is None and self.config.deployment:
+            return self.config.deployment
+        return super().resolve_model(model, tier)
+
+    def chat_url(self, request: Request) -> str:
+        """The deployment's chat URL with the ``api-version`` query."""
+        version = self.config.api_version or DEFAULT_API_VERSION
+        deployment = quote(request.model, safe="")
+        return (
+            f"{self.base_url}/openai/deployments/{deployment}/chat/completions"
+            f"?api-version={quote(version, safe='')}"
+        )
+
+
+@hookimpl
+def plugboard_register_providers(register: Any) -> None:
+    """Register the Azure OpenAI provider."""
+    register(AzureOpenAIProvider, aliases=["azure-openai"])

@@ -1,0 +1,29 @@
+"""``ollama``: a local Ollama server through its OpenAI-compatible endpoint; no key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugboard import ModelTier, hookimpl
+from plugboard.openai_compatible import OpenAICompatibleProvider
+
+
+class OllamaProvider(OpenAICompatibleProvider):
+    """Ollama at ``http://localhost:11434/v1`` (set ``base_url`` for another host)."""
+
+    name = "ollama"
+    description = "Local Ollama server (OpenAI-compatible API, no key)"
+    default_base_url = "http://localhost:11434/v1"
+    default_auth_method = "none"
+    tokenizer = "heuristic"
+    tier_models = {
+        ModelTier.LOCAL_SMALL: "llama3.2:3b",
+        ModelTier.HOSTED_SMALL: "llama3.1:8b",
+        ModelTier.HOSTED_LARGE: "llama3.3:70b",
+    }
+
+
+@hookimpl
+def plugboard_register_providers(register: Any) -> None:
+    """Register the Ollama provider."""
+    register(OllamaProvider)

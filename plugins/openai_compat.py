@@ -1,0 +1,16 @@
+"""``openai-compat``: any OpenAI-compatible Chat Completions endpoint (set ``base_url``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugboard import hookimpl
+from plugboard.openai_compatible import OpenAICompatibleProvider
+
+__all__ = ["OpenAICompatibleProvider"]
+
+
+@hookimpl
+def plugboard_register_providers(register: Any) -> None:
+    """Register the generic OpenAI-compatible provider."""
+    register(OpenAICompatibleProvider, aliases=["openai-compatible", "compat"])

@@ -1,0 +1,28 @@
+"""``vllm``: a vLLM server's OpenAI-compatible endpoint; no key unless it was started with one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugboard import hookimpl
+from plugboard.openai_compatible import OpenAICompatibleProvider
+
+
+class VLLMProvider(OpenAICompatibleProvider):
+    """vLLM at ``http://localhost:8000/v1``; every tier is the served ``model``.
+
+    Reasoning models served by vLLM stream ``delta.reasoning_content``, which arrives
+    as thinking events.
+    """
+
+    name = "vllm"
+    description = "vLLM server (OpenAI-compatible API; key optional via VLLM_API_KEY)"
+    default_base_url = "http://localhost:8000/v1"
+    api_key_env = "VLLM_API_KEY"
+    tokenizer = "heuristic"
+
+
+@hookimpl
+def plugboard_register_providers(register: Any) -> None:
+    """Register the vLLM provider."""
+    register(VLLMProvider)
