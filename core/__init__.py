@@ -110,73 +110,180 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .assembler import StreamAssembler
-    from .config import ProviderConfig, Secret
+    from .assembler import StreamAssembler as StreamAssembler
+    from .config import ProviderConfig as ProviderConfig
+    from .config import Secret as Secret
     from .errors import (
-        APIError,
-        AuthenticationError,
-        BadRequestError,
-        ConfigurationError,
-        ContentFilterError,
-        ContextWindowExceededError,
-        MissingDependencyError,
-        NetworkError,
-        NotFoundError,
-        OverloadedError,
-        PermissionDeniedError,
-        PlugboardError,
-        PluginLoadError,
-        ProviderError,
-        ProviderNotFoundError,
-        ProviderTimeoutError,
-        QuotaExceededError,
-        RateLimitError,
-        RegistryError,
-        ServerError,
-        StreamError,
-        UnknownError,
+        APIError as APIError,
+    )
+    from .errors import (
+        AuthenticationError as AuthenticationError,
+    )
+    from .errors import (
+        BadRequestError as BadRequestError,
+    )
+    from .errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from .errors import (
+        ContentFilterError as ContentFilterError,
+    )
+    from .errors import (
+        ContextWindowExceededError as ContextWindowExceededError,
+    )
+    from .errors import (
+        MissingDependencyError as MissingDependencyError,
+    )
+    from .errors import (
+        NetworkError as NetworkError,
+    )
+    from .errors import (
+        NotFoundError as NotFoundError,
+    )
+    from .errors import (
+        OverloadedError as OverloadedError,
+    )
+    from .errors import (
+        PermissionDeniedError as PermissionDeniedError,
+    )
+    from .errors import (
+        PlugboardError as PlugboardError,
+    )
+    from .errors import (
+        PluginLoadError as PluginLoadError,
+    )
+    from .errors import (
+        ProviderError as ProviderError,
+    )
+    from .errors import (
+        ProviderNotFoundError as ProviderNotFoundError,
+    )
+    from .errors import (
+        ProviderTimeoutError as ProviderTimeoutError,
+    )
+    from .errors import (
+        QuotaExceededError as QuotaExceededError,
+    )
+    from .errors import (
+        RateLimitError as RateLimitError,
+    )
+    from .errors import (
+        RegistryError as RegistryError,
+    )
+    from .errors import (
+        ServerError as ServerError,
+    )
+    from .errors import (
+        StreamError as StreamError,
+    )
+    from .errors import (
+        UnknownError as UnknownError,
     )
     from .events import (
-        StreamEnd,
-        StreamEvent,
-        StreamStart,
-        TextDelta,
-        TextEnd,
-        TextStart,
-        ThinkingDelta,
-        ThinkingEnd,
-        ThinkingStart,
-        ToolCallDelta,
-        ToolCallEnd,
-        ToolCallStart,
+        StreamEnd as StreamEnd,
     )
-    from .hookspecs import hookimpl, hookspec
-    from .provider import Provider, ProviderStream
+    from .events import (
+        StreamEvent as StreamEvent,
+    )
+    from .events import (
+        StreamStart as StreamStart,
+    )
+    from .events import (
+        TextDelta as TextDelta,
+    )
+    from .events import (
+        TextEnd as TextEnd,
+    )
+    from .events import (
+        TextStart as TextStart,
+    )
+    from .events import (
+        ThinkingDelta as ThinkingDelta,
+    )
+    from .events import (
+        ThinkingEnd as ThinkingEnd,
+    )
+    from .events import (
+        ThinkingStart as ThinkingStart,
+    )
+    from .events import (
+        ToolCallDelta as ToolCallDelta,
+    )
+    from .events import (
+        ToolCallEnd as ToolCallEnd,
+    )
+    from .events import (
+        ToolCallStart as ToolCallStart,
+    )
+    from .hookspecs import hookimpl as hookimpl
+    from .hookspecs import hookspec as hookspec
+    from .provider import Provider as Provider
+    from .provider import ProviderStream as ProviderStream
     from .registry import (
-        ProviderInfo,
-        Registry,
-        clear_cache,
-        create_provider,
-        get_provider_class,
-        get_registry,
-        is_registered,
-        list_providers,
-        register_provider,
-        unregister_provider,
+        ProviderInfo as ProviderInfo,
     )
-    from .retry import RetryPolicy
-    from .streaming_json import parse_streaming_json
+    from .registry import (
+        Registry as Registry,
+    )
+    from .registry import (
+        clear_cache as clear_cache,
+    )
+    from .registry import (
+        create_provider as create_provider,
+    )
+    from .registry import (
+        get_provider_class as get_provider_class,
+    )
+    from .registry import (
+        get_registry as get_registry,
+    )
+    from .registry import (
+        is_registered as is_registered,
+    )
+    from .registry import (
+        list_providers as list_providers,
+    )
+    from .registry import (
+        register_provider as register_provider,
+    )
+    from .registry import (
+        unregister_provider as unregister_provider,
+    )
+    from .retry import RetryPolicy as RetryPolicy
+    from .streaming_json import parse_streaming_json as parse_streaming_json
     from .types import (
-        ContentPart,
-        FinishReason,
-        ImagePart,
-        Message,
-        ModelTier,
-        Request,
-        Response,
-        TextPart,
-        Thinking,
-        ToolCall,
-        ToolSpec,
-        Usage,
+        ContentPart as ContentPart,
+    )
+    from .types import (
+        FinishReason as FinishReason,
+    )
+    from .types import (
+        ImagePart as ImagePart,
+    )
+    from .types import (
+        Message as Message,
+    )
+    from .types import (
+        ModelTier as ModelTier,
+    )
+    from .types import (
+        Request as Request,
+    )
+    from .types import (
+        Response as Response,
+    )
+    from .types import (
+        TextPart as TextPart,
+    )
+    from .types import (
+        Thinking as Thinking,
+    )
+    from .types import (
+        ToolCall as ToolCall,
+    )
+    from .types import (
+        ToolSpec as ToolSpec,
+    )
+    from .types import (
+        Usage as Usage,
     )

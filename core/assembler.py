@@ -158,7 +158,9 @@ class StreamAssembler:
             block.parts.append(arguments)
             if not block.closed:
                 out.append(
-                    ToolCallDelta(block.index, arguments, parse_streaming_json("".join(block.parts)))
+                    ToolCallDelta(
+                        block.index, arguments, parse_streaming_json("".join(block.parts))
+                    )
                 )
         return out
 
@@ -225,9 +227,7 @@ def _tool_call(block: _Block) -> ToolCall:
         args = None
     if isinstance(args, dict):
         return ToolCall(block.call_id, block.name, args)
-    return ToolCall(
-        block.call_id, block.name, parse_streaming_json(raw) or {}, raw_arguments=raw
-    )
+    return ToolCall(block.call_id, block.name, parse_streaming_json(raw) or {}, raw_arguments=raw)
 
 
 def events_for_response(response: Response) -> list[StreamEvent]:

@@ -123,7 +123,9 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
     for i in infos:
         extra = ""
         if i.extra:
-            extra = f"  [needs plugboard[{i.extra}]{'' if i.extra_installed else ', not installed'}]"
+            extra = (
+                f"  [needs plugboard[{i.extra}]{'' if i.extra_installed else ', not installed'}]"
+            )
         aliases = f" (aliases: {', '.join(i.aliases)})" if i.aliases else ""
         out.write(f"{i.name}{aliases}: {i.description}{extra}\n")
     return 0
@@ -178,7 +180,9 @@ def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Run the CLI; returns the exit code (0 success, 1 failure, 2 bad usage)."""
     out = out or sys.stdout
     err = err or sys.stderr

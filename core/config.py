@@ -85,7 +85,9 @@ def _to_tier_map(value: Mapping[Any, str] | None) -> dict[ModelTier, str]:
     if not value:
         return {}
     if not isinstance(value, Mapping):
-        raise ConfigurationError("tier_models must be a mapping of tier to model", field="tier_models")
+        raise ConfigurationError(
+            "tier_models must be a mapping of tier to model", field="tier_models"
+        )
     out: dict[ModelTier, str] = {}
     for k, v in value.items():
         if not isinstance(v, str) or not v:
@@ -176,11 +178,11 @@ class ProviderConfig:
         _optional_str("deployment", self.deployment)
         _optional_str("organization", self.organization)
         _optional_str("project", self.project)
-        if self.base_url is not None:
-            if not isinstance(self.base_url, str) or not self.base_url.startswith(
-                ("http://", "https://")
-            ):
-                raise _fail("base_url", "must start with http:// or https://", self.base_url)
+        url = self.base_url
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("http://", "https://"))
+        ):
+            raise _fail("base_url", "must start with http:// or https://", url)
         _optional_number("temperature", self.temperature, low=0.0, high=2.0)
         _optional_int("max_tokens", self.max_tokens, low=1)
         _optional_number("timeout", self.timeout, low=0.0, low_open=True)

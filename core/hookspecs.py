@@ -128,4 +128,3 @@ def plugboard_register_cache_backends(register: Callable[..., None]) -> None:
 HOOK_NAMES: tuple[str, ...] = tuple(
     name for name in list(globals()) if name.startswith("plugboard_")
 )
-

@@ -34,10 +34,14 @@ class RawLog(Protocol):
     Payloads are redacted first: auth headers never reach a raw log.
     """
 
-    def on_request(self, provider: str, method: str, url: str, headers: Mapping[str, str], body: Any) -> None:
+    def on_request(
+        self, provider: str, method: str, url: str, headers: Mapping[str, str], body: Any
+    ) -> None:
         """A request is about to be sent."""
 
-    def on_response(self, provider: str, status: int, headers: Mapping[str, str], body: Any) -> None:
+    def on_response(
+        self, provider: str, status: int, headers: Mapping[str, str], body: Any
+    ) -> None:
         """A response (or, for a stream, its status and headers) arrived."""
 
     def on_chunk(self, provider: str, data: str) -> None:
@@ -58,9 +62,7 @@ def auth_headers(method: AuthMethod, key: Secret | None) -> dict[str, str]:
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A copy of ``headers`` with every credential replaced."""
-    return {
-        k: ("[REDACTED]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()
-    }
+    return {k: ("[REDACTED]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
 
 
 class HTTPClient:
@@ -77,18 +79,20 @@ class HTTPClient:
     ) -> None:
         self.provider = provider
         self.config = config
-        self.headers = {"Content-Type": "application/json", **(headers or {}), **config.extra_headers}
+        self.headers = {
+            "Content-Type": "application/json",
+            **(headers or {}),
+            **config.extra_headers,
+        }
         self.raw_log = raw_log
         self._secrets = secrets
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, aiohttp.ClientSession
         ] = weakref.WeakKeyDictionary()
-        self._closers: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, AsyncIterator[None]
-        ] = weakref.WeakKeyDictionary()
-        self._timeout = aiohttp.ClientTimeout(
-            total=config.timeout, connect=config.connect_timeout
+        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
+            weakref.WeakKeyDictionary()
         )
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout)
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None, connect=config.connect_timeout, sock_read=config.timeout
         )
@@ -113,7 +117,7 @@ class HTTPClient:
             # shutdown_asyncgens() finalises this generator, which awaits the close.
             closer = _close_at_shutdown(session)
             self._closers[loop] = closer
-            asyncio.ensure_future(closer.__anext__())
+            _keep(asyncio.ensure_future(closer.__anext__()))
         return session
 
     def _error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
@@ -158,7 +162,9 @@ class HTTPClient:
         async with self.session().post(url, data=json.dumps(payload)) as response:
             body = await self._read_limited(response)
             if self.raw_log is not None:
-                self.raw_log.on_response(self.provider, response.status, dict(response.headers), body)
+                self.raw_log.on_response(
+                    self.provider, response.status, dict(response.headers), body
+                )
             if response.status >= 300:
                 raise self._error(response.status, response.headers, body)
             try:
@@ -187,12 +193,16 @@ class HTTPClient:
             if response.status >= 300:
                 body = await self._read_limited(response)
                 if self.raw_log is not None:
-                    self.raw_log.on_response(self.provider, response.status, dict(response.headers), body)
+                    self.raw_log.on_response(
+                        self.provider, response.status, dict(response.headers), body
+                    )
                 raise self._error(response.status, response.headers, body)
             if headers_out is not None:
                 headers_out.update((k.lower(), v) for k, v in response.headers.items())
             if self.raw_log is not None:
-                self.raw_log.on_response(self.provider, response.status, dict(response.headers), None)
+                self.raw_log.on_response(
+                    self.provider, response.status, dict(response.headers), None
+                )
             raw_log = self.raw_log
             limit = self.config.max_response_bytes
             seen = 0
@@ -222,8 +232,17 @@ class HTTPClient:
         self._sessions.clear()
 
 
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+def _keep(future: asyncio.Future[Any]) -> None:
+    """Hold a reference to a background future until it is done (else it may be GC'd)."""
+    _BACKGROUND.add(future)
+    future.add_done_callback(_BACKGROUND.discard)
+
+
 def _schedule_close(session: aiohttp.ClientSession) -> None:
-    asyncio.ensure_future(session.close())
+    _keep(asyncio.ensure_future(session.close()))
 
 
 async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:

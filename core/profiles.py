@@ -43,7 +43,9 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, dict[
     except FileNotFoundError:
         raise ConfigurationError(f"config file {file} does not exist", field="config") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"config file {file} is not valid TOML: {exc}", field="config") from None
+        raise ConfigurationError(
+            f"config file {file} is not valid TOML: {exc}", field="config"
+        ) from None
     tables = data.get("profiles", {})
     if not isinstance(tables, dict):
         raise ConfigurationError(f"{file}: [profiles] must be a table", field="profiles")
@@ -51,7 +53,7 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, dict[
     for name, table in tables.items():
         if not isinstance(table, dict) or not isinstance(table.get("provider"), str):
             raise ConfigurationError(
-                f"{file}: profile {name!r} needs provider = \"<provider name>\"",
+                f'{file}: profile {name!r} needs provider = "<provider name>"',
                 field=f"profiles.{name}.provider",
             )
         out[name.strip().lower().replace("_", "-")] = dict(table)

@@ -11,6 +11,7 @@ every exception to a :class:`ProviderError`, once for all providers. A plugin wr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import time
 from abc import ABC, abstractmethod
@@ -358,6 +359,7 @@ class Provider(ABC):
                     last = event
                     yield event
                 if not isinstance(last, StreamEnd):
+                    assert events is not None
                     try:
                         async for event in events:
                             last = event
@@ -525,10 +527,8 @@ def _cause(exc: BaseException) -> BaseException | None:
 async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
     close = getattr(events, "aclose", None)
     if close is not None:
-        try:
+        with contextlib.suppress(Exception):  # must not hide the original error
             await close()
-        except Exception:  # closing a broken stream must not hide the original error
-            pass
 
 
 def _generic_error(exc: BaseException) -> ProviderError:

@@ -145,8 +145,8 @@ class Registry:
         if self._loaded:
             return
         with self._lock:
-            if self._loaded:
-                return
+            if self._loaded:  # double-checked under the lock
+                return  # type: ignore[unreachable]
             if self._load_entry_points:
                 self._load_group()
             self._run_registrations()
@@ -210,7 +210,9 @@ class Registry:
                 continue
             self._registered_plugins.add(plugin_name)
             func = getattr(plugin, "plugboard_register_providers", None)
-            if func is None or not self.pm.parse_hookimpl_opts(plugin, "plugboard_register_providers"):
+            if func is None or not self.pm.parse_hookimpl_opts(
+                plugin, "plugboard_register_providers"
+            ):
                 continue
             try:
                 func(register=self._registrar(plugin_name))
@@ -257,9 +259,7 @@ class Registry:
             raise RegistryError(f"{cls.__name__} has no name; set its `name` attribute")
         key = normalize_name(raw)
         with self._lock:
-            existing = self._providers.get(key) or self._providers.get(
-                self._aliases.get(key, "")
-            )
+            existing = self._providers.get(key) or self._providers.get(self._aliases.get(key, ""))
             if existing is not None and not replace and existing.cls is not cls:
                 raise RegistryError(
                     f"provider name {key!r} is taken by {existing.cls.__name__} "
@@ -334,8 +334,10 @@ class Registry:
         if self._canonical(spec) is not None or normalize_name(spec) in profiles:
             return spec, None
         prefix, sep, rest = spec.partition(":")
-        if sep and rest and (
-            self._canonical(prefix) is not None or normalize_name(prefix) in profiles
+        if (
+            sep
+            and rest
+            and (self._canonical(prefix) is not None or normalize_name(prefix) in profiles)
         ):
             return prefix, rest
         return spec, None

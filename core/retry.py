@@ -52,7 +52,7 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         if error.retry_after is not None and error.retry_after >= 0:
             return max(self.min_wait, min(error.retry_after, self.max_server_wait))
-        backoff = min(self.initial_wait * (2 ** (attempt - 1)), self.max_wait)
+        backoff = min(self.initial_wait * 2.0 ** (attempt - 1), self.max_wait)
         backoff *= 1 - self.jitter * random.random()
         return max(self.min_wait, backoff)
 
@@ -85,9 +85,7 @@ class RetryPolicy:
         self, exc: ProviderError, should_retry: Callable[[ProviderError], bool] | None
     ) -> bool:
         return (
-            self.max_retries > 0
-            and exc.retryable
-            and (should_retry is None or should_retry(exc))
+            self.max_retries > 0 and exc.retryable and (should_retry is None or should_retry(exc))
         )
 
     async def _retry(

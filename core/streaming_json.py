@@ -14,8 +14,6 @@ def parse_streaming_json(text: str) -> dict[str, Any] | None:
     object gives ``None``. Complete input gives what ``json.loads`` gives. Uses jiter's
     partial mode (a maintained Rust parser) rather than hand-counted braces.
     """
-    if not isinstance(text, str):
-        return None
     stripped = text.strip()
     if not stripped.startswith("{"):
         return None

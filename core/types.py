@@ -35,18 +35,15 @@ Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 ROLES: frozenset[str] = frozenset({"system", "user", "assistant", "tool"})
 
 
-class ModelTier(str, enum.Enum):
+class ModelTier(enum.StrEnum):
     """A size class of model; each provider maps every tier to one of its model ids."""
 
     LOCAL_SMALL = "local_small"
     HOSTED_SMALL = "hosted_small"
     HOSTED_LARGE = "hosted_large"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class FinishReason(str, enum.Enum):
+class FinishReason(enum.StrEnum):
     """Why the model stopped, normalised across providers."""
 
     STOP = "stop"
@@ -55,9 +52,6 @@ class FinishReason(str, enum.Enum):
     CONTENT_FILTER = "content_filter"
     REFUSAL = "refusal"
     OTHER = "other"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @attrs.frozen(slots=True)
@@ -197,7 +191,9 @@ class Message:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
 
-MessageInput: TypeAlias = "str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]"
+MessageInput: TypeAlias = (
+    "str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]"
+)
 
 ToolChoice: TypeAlias = str
 """``"auto"``, ``"none"``, ``"required"`` or the name of one tool."""
@@ -260,10 +256,8 @@ class Response:
     def from_dict(cls, data: Mapping[str, Any]) -> Response:
         """Build a response from :meth:`to_dict` output."""
         reason = data.get("finish_reason", "stop")
-        try:
+        if reason in FinishReason.__members__.values():
             reason = FinishReason(reason)
-        except ValueError:
-            pass
         return cls(
             content=data["content"],
             model=data["model"],
@@ -277,9 +271,7 @@ class Response:
 
 
 def _message_to_dict(m: Message) -> dict[str, Any]:
-    content: Any = (
-        m.content if isinstance(m.content, str) else [attrs.asdict(p) for p in m.content]
-    )
+    content: Any = m.content if isinstance(m.content, str) else [attrs.asdict(p) for p in m.content]
     d: dict[str, Any] = {"role": m.role, "content": content}
     if m.name is not None:
         d["name"] = m.name
@@ -299,7 +291,7 @@ class Request:
     ``extra`` holds provider-specific keyword arguments passed through to the wire.
     """
 
-    messages: tuple[Message, ...] = attrs.field(converter=tuple)
+    messages: tuple[Message, ...] = attrs.field(converter=_to_tuple)
     model: str
     temperature: float | None = None
     max_tokens: int | None = None

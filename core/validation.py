@@ -45,7 +45,9 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
                 parts.append(TextPart(str(part.get("text", ""))))
             elif isinstance(part, Mapping) and part.get("type") in ("image", "image_url"):
                 url = part.get("url") or (part.get("image_url") or {}).get("url")
-                parts.append(ImagePart(url=url, data=part.get("data"), media_type=part.get("media_type")))
+                parts.append(
+                    ImagePart(url=url, data=part.get("data"), media_type=part.get("media_type"))
+                )
             else:
                 raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
     else:
@@ -65,7 +67,7 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
         t if isinstance(t, Thinking) else Thinking(**t) for t in (data.get("thinking") or ())
     ]
     return Message(
-        role,
+        role,  # type: ignore[arg-type]  # checked against ROLES by the caller
         parts,
         name=data.get("name"),
         tool_calls=calls,

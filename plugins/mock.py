@@ -32,6 +32,10 @@ __all__ = ["MockProvider", "MockReply"]
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 
+def _calls(value: Iterable[ToolCall]) -> tuple[ToolCall, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(slots=True, kw_only=True)
 class MockReply:
     """One scripted answer (or failure) of the mock provider.
@@ -44,7 +48,7 @@ class MockReply:
     text: str = ""
     thinking: str | None = None
     thinking_signature: str | None = None
-    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=tuple)
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_calls)
     usage: Usage | None = None
     finish_reason: FinishReason | str | None = None
     error: str | ProviderError | None = None
@@ -151,8 +155,7 @@ class MockProvider(Provider):
             raise error
         text = _limit(reply.text, request.max_tokens)
         events = [
-            e
-            async for e in self._events(request, attrs.evolve(reply, text=text, error=None))
+            e async for e in self._events(request, attrs.evolve(reply, text=text, error=None))
         ]
         response = events[-1].response  # type: ignore[union-attr]
         return response
@@ -197,7 +200,9 @@ class MockProvider(Provider):
         for i, call in enumerate(reply.tool_calls):
             args = json.dumps(call.arguments)
             half = len(args) // 2
-            async for e in emit(asm.tool_call(i, id=call.id, name=call.name, arguments=args[:half])):
+            async for e in emit(
+                asm.tool_call(i, id=call.id, name=call.name, arguments=args[:half])
+            ):
                 yield e
             async for e in emit(asm.tool_call(i, arguments=args[half:])):
                 yield e
