@@ -47,7 +47,7 @@ def plugboard_register_providers(register: Callable[..., None]) -> None:
 def plugboard_model_for_tier(provider: Provider, tier: ModelTier) -> str | None:
     """Choose the model for ``tier`` on ``provider``.
 
-    :param provider: the provider instance asking.
+    :param provider: the :class:`~plugboard.Provider` instance asking.
     :param tier: the requested :class:`~plugboard.ModelTier`.
     :return: a model id, or ``None`` to leave the choice to the provider's table.
 
@@ -62,6 +62,10 @@ def plugboard_estimate_tokens(
 ) -> int | None:
     """Estimate the prompt tokens of ``messages`` (and ``tools``) for ``model``.
 
+    :param provider: the :class:`~plugboard.Provider` instance making the call.
+    :param model: the resolved model id.
+    :param messages: the validated messages.
+    :param tools: the validated tool specs (may be empty).
     :return: a token count, or ``None`` to fall back to plugboard's estimator.
 
     Called by :meth:`Provider.estimate_tokens`; must not do network I/O. Stops at the
@@ -73,7 +77,8 @@ def plugboard_estimate_tokens(
 def plugboard_request_started(provider: Provider, request: Request, attempt: int) -> None:
     """Observe a request about to be sent.
 
-    :param request: the validated request (no secrets: keys live in the config).
+    :param provider: the :class:`~plugboard.Provider` instance making the call.
+    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
     :param attempt: 1 for the first attempt, 2 for the first retry, and so on.
 
     Called once per attempt, before any I/O. Return values are ignored.
@@ -86,6 +91,8 @@ def plugboard_response_received(
 ) -> None:
     """Observe a successful answer.
 
+    :param provider: the :class:`~plugboard.Provider` instance making the call.
+    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
     :param response: the final response (for a stream, the one ``StreamEnd`` carries).
     :param duration: seconds from the call to its completion, retries included.
 
@@ -99,7 +106,12 @@ def plugboard_request_failed(
 ) -> None:
     """Observe a call that failed for good (after any retries).
 
+    :param provider: the :class:`~plugboard.Provider` instance making the call.
+    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
     :param error: the :class:`ProviderError` about to be raised; ``error.attempts`` is set.
+    :param duration: seconds from the call to the failure, retries included.
+
+    Called once per failed call. Return values are ignored.
     """
 
 
@@ -109,8 +121,13 @@ def plugboard_retrying(
 ) -> None:
     """Observe a retry about to happen.
 
+    :param provider: the :class:`~plugboard.Provider` instance making the call.
+    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
     :param error: the retryable error of attempt ``attempt``.
+    :param attempt: the number of the attempt that failed (1 for the first).
     :param wait: the seconds the policy will sleep before the next attempt.
+
+    Called before each retry's sleep. Return values are ignored.
     """
 
 
