@@ -14,7 +14,7 @@ import pytest
 import plugboard
 from plugboard import hookimpl, hookspecs
 from plugboard.errors import ProviderError, RateLimitError
-from plugboard.plugins.mock import MockProvider, MockReply
+from plugboard.plugins.mock import MockProvider
 from plugboard.types import ModelTier, Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]
