@@ -164,6 +164,8 @@ class ProviderConfig:
     tier_models: dict[ModelTier, str] = attrs.field(
         factory=dict, converter=_to_tier_map, hash=False
     )
+    cache: bool | str | None = None
+    cache_ttl: float | None = None
     max_connections: int = 100
     max_response_bytes: int = 64 * 1024 * 1024
     extra: dict[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
@@ -201,6 +203,11 @@ class ProviderConfig:
         _optional_int("context_window", self.context_window, low=1)
         if self.reasoning is not None and not isinstance(self.reasoning, bool | str):
             raise _fail("reasoning", "must be a bool or an effort name", self.reasoning)
+        if self.cache is not None and not isinstance(self.cache, bool | str):
+            raise _fail(
+                "cache", "must be a bool or a backend spec such as 'sqlite:path'", self.cache
+            )
+        _optional_number("cache_ttl", self.cache_ttl, low=0.0, low_open=True)
         _optional_int("max_connections", self.max_connections, low=1)
         _optional_int("max_response_bytes", self.max_response_bytes, low=1)
 

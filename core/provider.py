@@ -37,6 +37,7 @@ from .types import ModelTier, Request, Response, ToolSpec
 from .validation import build_request, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
+    from .cache import ResponseCache
     from .hooks import HookRelay
 
 __all__ = ["Provider", "ProviderStream"]
@@ -217,12 +218,14 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
+        cache: bool | None = None,
         **extra: Any,
     ) -> Response:
         """Send ``messages`` and return the complete :class:`Response`.
 
         ``messages`` is a string (one user turn), a :class:`Message`, a dict, or a list
-        of them. Every failure raises a :class:`ProviderError` subclass.
+        of them. ``cache`` overrides the provider's response-cache setting for this call.
+        Every failure raises a :class:`ProviderError` subclass.
         """
         request = self.build_request(
             messages,
@@ -237,32 +240,20 @@ class Provider(ABC):
             reasoning=reasoning,
             **extra,
         )
-        return await self.generate_request(request)
+        return await self.generate_request(request, cache=cache)
 
-    async def generate_request(self, request: Request) -> Response:
-        """Run an already-built :class:`Request` (hooks, retries, error mapping)."""
+    async def generate_request(self, request: Request, *, cache: bool | None = None) -> Response:
+        """Run an already-built :class:`Request` (cache, hooks, retries, error mapping)."""
         hooks = self.hooks
         started = time.perf_counter()
-        attempt = 0
-
-        async def once() -> Response:
-            nonlocal attempt
-            attempt += 1
-            if hooks is not None and hooks.has("plugboard_request_started"):
-                hooks.call(
-                    "plugboard_request_started", provider=self, request=request, attempt=attempt
-                )
-            try:
-                return await self._generate(request)
-            except ProviderError as exc:
-                raise self._finish_error(exc, request) from exc.__cause__
-            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
-                raise self._error_from(exc, request) from exc
-
+        response_cache = self._response_cache(cache)
         try:
-            response = await self.retry_policy.call(once, on_retry=self._on_retry(request))
+            if response_cache is None:
+                response = await self._call_upstream(request)
+            else:
+                response = await response_cache.generate(
+                    self, request, lambda: self._call_upstream(request)
+                )
         except ProviderError as exc:
             if hooks is not None and hooks.has("plugboard_request_failed"):
                 hooks.call(
@@ -283,6 +274,29 @@ class Provider(ABC):
             )
         return response
 
+    async def _call_upstream(self, request: Request) -> Response:
+        """One call with retries and error mapping, no cache."""
+        hooks = self.hooks
+        attempt = 0
+
+        async def once() -> Response:
+            nonlocal attempt
+            attempt += 1
+            if hooks is not None and hooks.has("plugboard_request_started"):
+                hooks.call(
+                    "plugboard_request_started", provider=self, request=request, attempt=attempt
+                )
+            try:
+                return await self._generate(request)
+            except ProviderError as exc:
+                raise self._finish_error(exc, request) from exc.__cause__
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                raise self._error_from(exc, request) from exc
+
+        return await self.retry_policy.call(once, on_retry=self._on_retry(request))
+
     def stream(
         self,
         messages: Any,
@@ -296,12 +310,14 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
+        cache: bool | None = None,
         **extra: Any,
     ) -> ProviderStream:
         """Send ``messages`` and iterate typed :class:`StreamEvent` objects.
 
         The input is validated now, before any I/O. The request is retried only while
         nothing has been yielded; leaving the ``async for`` closes the connection.
+        ``cache`` overrides the provider's response-cache setting for this call.
         """
         request = self.build_request(
             messages,
@@ -316,15 +332,51 @@ class Provider(ABC):
             reasoning=reasoning,
             **extra,
         )
-        return self.stream_request(request)
+        return self.stream_request(request, cache=cache)
 
-    def stream_request(self, request: Request) -> ProviderStream:
+    def stream_request(self, request: Request, *, cache: bool | None = None) -> ProviderStream:
         """Stream an already-built :class:`Request`."""
-        return ProviderStream(self._run_stream(request))
+        return ProviderStream(self._run_stream(request, self._response_cache(cache)))
 
-    async def _run_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
+    async def _run_stream(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> AsyncGenerator[StreamEvent, None]:
         hooks = self.hooks
         started = time.perf_counter()
+        if response_cache is None:
+            source = self._upstream_stream(request)
+        else:
+            source = response_cache.stream(self, request, lambda: self._upstream_stream(request))
+        last: StreamEvent | None = None
+        try:
+            async for event in source:
+                last = event
+                yield event
+        except ProviderError as exc:
+            if hooks is not None and hooks.has("plugboard_request_failed"):
+                hooks.call(
+                    "plugboard_request_failed",
+                    provider=self,
+                    request=request,
+                    error=exc,
+                    duration=time.perf_counter() - started,
+                )
+            raise
+        finally:
+            await _aclose(source)
+        if hooks is not None and hooks.has("plugboard_response_received"):
+            assert isinstance(last, StreamEnd)
+            hooks.call(
+                "plugboard_response_received",
+                provider=self,
+                request=request,
+                response=last.response,
+                duration=time.perf_counter() - started,
+            )
+
+    async def _upstream_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
+        """One stream with retries before the first content event, no cache."""
+        hooks = self.hooks
         attempt = 0
 
         async def open_stream() -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
@@ -351,55 +403,53 @@ class Provider(ABC):
         events: AsyncIterator[StreamEvent] | None = None
         last: StreamEvent | None = None
         try:
-            try:
-                events, head = await self.retry_policy.call(
-                    open_stream, on_retry=self._on_retry(request)
+            events, head = await self.retry_policy.call(
+                open_stream, on_retry=self._on_retry(request)
+            )
+            for event in head:
+                last = event
+                yield event
+            if not isinstance(last, StreamEnd):
+                try:
+                    async for event in events:
+                        last = event
+                        yield event
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:
+                    err = self._as_provider_error(exc, request)
+                    err.attempts = attempt
+                    raise err from _cause(exc)
+            if not isinstance(last, StreamEnd):
+                raise self._finish_error(
+                    StreamError(
+                        "the stream ended before its final event (truncated?)",
+                        model=request.model,
+                    ),
+                    request,
+                    attempts=attempt,
                 )
-                for event in head:
-                    last = event
-                    yield event
-                if not isinstance(last, StreamEnd):
-                    assert events is not None
-                    try:
-                        async for event in events:
-                            last = event
-                            yield event
-                    except GeneratorExit:
-                        raise
-                    except BaseException as exc:
-                        err = self._as_provider_error(exc, request)
-                        err.attempts = attempt
-                        raise err from _cause(exc)
-                if not isinstance(last, StreamEnd):
-                    raise self._finish_error(
-                        StreamError(
-                            "the stream ended before its final event (truncated?)",
-                            model=request.model,
-                        ),
-                        request,
-                        attempts=attempt,
-                    )
-            except ProviderError as exc:
-                if hooks is not None and hooks.has("plugboard_request_failed"):
-                    hooks.call(
-                        "plugboard_request_failed",
-                        provider=self,
-                        request=request,
-                        error=exc,
-                        duration=time.perf_counter() - started,
-                    )
-                raise
         finally:
             if events is not None:
                 await _aclose(events)
-        if hooks is not None and hooks.has("plugboard_response_received"):
-            hooks.call(
-                "plugboard_response_received",
-                provider=self,
-                request=request,
-                response=last.response,
-                duration=time.perf_counter() - started,
-            )
+
+    # -- response cache ---------------------------------------------------------------
+
+    response_cache: ResponseCache | None = None
+    """The response cache of this provider, from ``config.cache`` (or set it directly)."""
+
+    def _response_cache(self, per_call: bool | None) -> ResponseCache | None:
+        if per_call is False:
+            return None
+        cache = self.response_cache
+        if cache is None and (per_call or self.config.cache):
+            from .cache import open_cache
+
+            spec = self.config.cache if isinstance(self.config.cache, str) else "memory"
+            cache = open_cache(spec, ttl=self.config.cache_ttl)
+            if self.config.cache:
+                self.response_cache = cache
+        return cache
 
     # -- tokens --------------------------------------------------------------------------
 
