@@ -79,7 +79,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, REDACTED)
-    if "sk-" in text or "earer" in text or "pi" in text or "uthorization" in text:
+    lowered = text.lower()  # the patterns ignore case, so must this quick pre-check
+    if "sk-" in lowered or "bearer" in lowered or "api" in lowered or "authorization" in lowered:
         text = _SECRET_PATTERNS[0].sub(REDACTED, text)
         text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
         text = _SECRET_PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
@@ -180,9 +181,11 @@ def _clean_body(body: Any, secrets: Sequence[str]) -> str | None:
             body = json.dumps(body, default=str)
         except (TypeError, ValueError):
             body = repr(body)
-    if len(body) > MAX_BODY_CHARS:
-        body = body[:MAX_BODY_CHARS] + "...[truncated]"
-    return redact(body, secrets)
+    # Redact before truncating: a cut through a secret would leave its prefix unredacted.
+    text = redact(body, secrets)
+    if len(text) > MAX_BODY_CHARS:
+        text = text[:MAX_BODY_CHARS] + "...[truncated]"
+    return text
 
 
 class ConfigurationError(ProviderError):
