@@ -94,12 +94,28 @@ def _to_tier_map(value: Mapping[Any, str] | None) -> dict[ModelTier, str]:
             raise ConfigurationError(
                 f"tier_models[{k!r}] must be a non-empty model name", field="tier_models"
             )
-        out[parse_tier(k)] = v
+        try:
+            tier = parse_tier(k)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"tier_models: {exc.message}", field="tier_models") from None
+        out[tier] = v
     return out
 
 
-def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(value) if value else {}
+def _mapping(field: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(field, "must be a mapping", value)
+    return dict(value)
+
+
+def _headers(value: Mapping[str, str] | None) -> dict[str, str]:
+    return _mapping("extra_headers", value)
+
+
+def _extra(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _mapping("extra", value)
 
 
 def _fail(field: str, why: str, value: Any) -> ConfigurationError:
@@ -154,7 +170,7 @@ class ProviderConfig:
     max_retries: int = 2
     retry_deadline: float | None = None
     auth_method: AuthMethod | None = None
-    extra_headers: dict[str, str] = attrs.field(factory=dict, converter=_dict, hash=False)
+    extra_headers: dict[str, str] = attrs.field(factory=dict, converter=_headers, hash=False)
     api_version: str | None = None
     deployment: str | None = None
     organization: str | None = None
@@ -168,7 +184,7 @@ class ProviderConfig:
     cache_ttl: float | None = None
     max_connections: int = 100
     max_response_bytes: int = 64 * 1024 * 1024
-    extra: dict[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+    extra: dict[str, Any] = attrs.field(factory=dict, converter=_extra, hash=False)
     _fingerprint: str | None = attrs.field(
         default=None, init=False, eq=False, repr=False, hash=False
     )
