@@ -22,7 +22,7 @@ def parse_streaming_json(text: str) -> dict[str, Any] | None:
 
         try:
             complete = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: json raises RecursionError
             pass
         else:
             return complete if isinstance(complete, dict) else None

@@ -1,0 +1,100 @@
+"""Tests for plugboard.streaming_json.parse_streaming_json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plugboard.streaming_json import parse_streaming_json
+
+FAST = settings(max_examples=200, deadline=None)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+json_objects = st.dictionaries(st.text(), json_values, max_size=6)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"city": "Par', {"city": "Par"}),
+        ('{"city": "Paris"}', {"city": "Paris"}),
+        ("x", None),
+        ("[1]", None),
+        ("", None),
+        ("   ", None),
+        ('"{"', None),
+        ("{", {}),
+        ('{"a": 1, "b": [1, 2', {"a": 1, "b": [1, 2]}),
+        ('{"a": {"b": "c', {"a": {"b": "c"}}),
+        ('  {"a": true}  ', {"a": True}),
+        ('{"a": "}', {"a": "}"}),
+    ],
+)
+def test_examples(text: str, expected: dict[str, Any] | None) -> None:
+    assert parse_streaming_json(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":' * 100_000 + "1" + "}" * 100_000,  # json.loads raises RecursionError here
+        '{"a":' * 100_000 + "1" + "}" * 99_990,
+        '{"a":[' * 100_000,
+        '{"a": "\ud800"}',  # lone surrogate
+        '{"a": "\ud800',
+        '{"a": NaN}',
+        '{"a": 1}garbage}',
+        '{"a": "\\u12',
+        "{" + "9" * 5000,
+        '{"a": ' + "9" * 5000 + "}",
+    ],
+)
+def test_hostile_inputs_never_raise(text: str) -> None:
+    assert isinstance(parse_streaming_json(text), dict | None)
+
+
+@FAST
+@given(st.text())
+def test_any_text_gives_dict_or_none(text: str) -> None:
+    assert isinstance(parse_streaming_json(text), dict | None)
+
+
+@FAST
+@given(st.text(st.sampled_from('{}[]":,0123456789.-+eE \\nultrfasxu')))
+def test_json_shaped_text_gives_dict_or_none(text: str) -> None:
+    assert isinstance(parse_streaming_json(text), dict | None)
+
+
+@FAST
+@given(json_objects)
+def test_complete_object_equals_json_loads(obj: dict[str, Any]) -> None:
+    text = json.dumps(obj)
+    assert parse_streaming_json(text) == json.loads(text)
+    compact = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    assert parse_streaming_json(compact) == json.loads(compact)
+
+
+@FAST
+@given(json_objects)
+def test_every_prefix_gives_dict_or_none(obj: dict[str, Any]) -> None:
+    text = json.dumps(obj, ensure_ascii=False)
+    for end in range(len(text) + 1):
+        result = parse_streaming_json(text[:end])
+        assert isinstance(result, dict | None)
+        if end >= 1:  # every non-empty prefix starts with "{": a dict, never None
+            assert isinstance(result, dict)
+    assert parse_streaming_json(text) == obj
