@@ -53,8 +53,18 @@ class HookRelay:
         caller = getattr(self._pm.hook, name)
         if name not in OBSERVERS:
             return caller(**kwargs)
-        try:
-            return caller(**kwargs)
-        except Exception:
-            log.exception("observer hook %s raised; ignored", name)
-            return None
+        impls = caller.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in impls):
+            try:
+                return caller(**kwargs)
+            except Exception:
+                log.exception("observer hook %s raised; ignored", name)
+                return None
+        # Call each observer on its own (in pluggy's order, last registered first), so one
+        # that raises neither breaks the call nor keeps the other observers from seeing it.
+        for impl in reversed(impls):
+            try:
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception:
+                log.exception("observer hook %s of %s raised; ignored", name, impl.plugin_name)
+        return None

@@ -153,10 +153,9 @@ class MockProvider(Provider):
         error = reply.make_error()
         if error is not None:
             raise error
-        text = _limit(reply.text, request.max_tokens)
-        events = [
-            e async for e in self._events(request, attrs.evolve(reply, text=text, error=None))
-        ]
+        # _events applies max_tokens itself; cutting the text here first would hide the
+        # cut from it and report finish_reason "stop" instead of "length".
+        events = [e async for e in self._events(request, attrs.evolve(reply, error=None))]
         response = events[-1].response  # type: ignore[union-attr]
         return response
 
