@@ -1,0 +1,597 @@
+"""The Anthropic Messages wire format, shared by every provider that speaks it.
+
+:func:`build_payload` turns a :class:`Request` into the JSON body of ``POST /v1/messages``,
+:func:`parse_response` turns a non-streamed answer into a :class:`Response`, and
+:class:`EventParser` turns the server-sent events of a streamed answer into plugboard
+events. Used by the ``anthropic`` SDK provider; a proxy or an aiohttp-based provider for
+an Anthropic-compatible endpoint can reuse it unchanged. No SDK is imported here.
+
+Choices made where the API leaves room:
+
+* System messages, wherever they appear, are joined (blank line between) into the
+  top-level ``system`` field.
+* Tool results become ``tool_result`` blocks in a user turn; consecutive messages of the
+  same wire role are merged into one turn, and in a user turn the ``tool_result`` blocks
+  come first, as the API requires.
+* An assistant turn's thinking is sent back first, each block with its ``signature``
+  (redacted thinking as ``redacted_thinking`` with its ``data``, which plugboard keeps in
+  :attr:`Thinking.signature`). Thinking without a signature (from another provider, say)
+  cannot be verified by the API and is left out.
+* Server tool blocks (``server_tool_use``, ``web_search_tool_result``,
+  ``tool_search_tool_result`` and the like) were run by Anthropic, not by the caller:
+  they are neither text nor :class:`ToolCall` and are skipped in the neutral response
+  and in the stream (their block indices are simply not mapped). A non-streamed
+  :attr:`Response.raw` keeps them.
+* Messages has no JSON mode: ``json_mode`` adds :data:`JSON_MODE_INSTRUCTION` to
+  ``system``. For schema-enforced output pass ``output_config={"format": ...}``.
+* Text blocks are joined without a separator, as the stream assembler joins them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .assembler import StreamAssembler
+from .errors import APIError, ConfigurationError, StreamError
+from .events import StreamEvent
+from .http_errors import error_from_payload
+from .types import (
+    FinishReason,
+    ImagePart,
+    Message,
+    Request,
+    Response,
+    TextPart,
+    Thinking,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_MAX_TOKENS",
+    "JSON_MODE_INSTRUCTION",
+    "NONSTREAMING_MAX_TOKENS",
+    "STOP_REASONS",
+    "THINKING_BUDGETS",
+    "EventParser",
+    "build_payload",
+    "needs_streaming",
+    "parse_response",
+    "parse_usage",
+    "thinking_params",
+    "to_wire_messages",
+    "uses_adaptive_thinking",
+]
+
+API_VERSION = "2023-06-01"
+"""The ``anthropic-version`` this module's parser is written against; providers send it
+unless ``config.api_version`` names another."""
+
+DEFAULT_MAX_TOKENS = 4096
+"""``max_tokens`` when neither the call nor the config sets it (the API requires one)."""
+
+ADAPTIVE_DEFAULT_MAX_TOKENS = 16384
+"""``max_tokens`` when adaptive thinking is on and nothing sets it (thinking counts)."""
+
+NONSTREAMING_MAX_TOKENS = 21_333
+"""Above this ``max_tokens`` a call may run past ten minutes, the limit of a
+non-streamed request; the SDK's own rule (one hour per 128k tokens). Such calls are
+streamed internally by :meth:`generate`."""
+
+MIN_THINKING_BUDGET = 1024
+"""The smallest ``budget_tokens`` the API accepts."""
+
+THINKING_BUDGETS: dict[str, int] = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 24576,
+    "max": 32000,
+}
+"""``reasoning`` effort name -> ``budget_tokens`` for models with budget thinking;
+``reasoning=True`` means ``"medium"``."""
+
+ADAPTIVE_EFFORTS: dict[str, str] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
+"""``reasoning`` effort name -> ``output_config.effort`` for adaptive-thinking models."""
+
+JSON_MODE_INSTRUCTION = (
+    "Respond with a single valid JSON value and nothing else: no prose before or after "
+    "it and no Markdown code fences."
+)
+
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "model_context_window_exceeded": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALLS,
+    "refusal": FinishReason.REFUSAL,
+}
+"""Wire ``stop_reason`` -> :class:`FinishReason`; others (``pause_turn``) stay strings."""
+
+_CLIENT_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
+_VERSION_TOKEN = re.compile(r"[-.@:_/]")
+_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+);base64,(.*)$", re.DOTALL)
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def _claude_version(model: str) -> tuple[int, int] | None:
+    """``(major, minor)`` from ids like ``claude-opus-4-6``, ``claude-3-7-sonnet-2025...``."""
+    numbers: list[int] = []
+    for token in _VERSION_TOKEN.split(model.lower()):
+        if token.isdigit() and len(token) < 8:  # an 8-digit date is not a version
+            numbers.append(int(token))
+            if len(numbers) == 2:
+                break
+        elif numbers:
+            break
+    if not numbers:
+        return None
+    return numbers[0], numbers[1] if len(numbers) > 1 else 0
+
+
+def uses_adaptive_thinking(model: str) -> bool:
+    """Whether ``model`` takes ``thinking: {"type": "adaptive"}`` (Claude 4.6 and later).
+
+    Budget thinking is deprecated from Claude 4.6 on and rejected by Opus 4.7 and later;
+    older models (Haiku 4.5, Sonnet 4.5, Claude 3.x) know only the budget form. A name
+    without a version number keeps the budget form.
+    """
+    name = model.lower()
+    if "claude" in name and "mythos" in name:
+        return True
+    version = _claude_version(name)
+    return version is not None and version >= (4, 6)
+
+
+def thinking_params(
+    reasoning: bool | str | None, model: str, max_tokens: int | None
+) -> tuple[dict[str, Any], int | None]:
+    """The body fields that turn thinking on, and the ``max_tokens`` to send.
+
+    * ``None``/``False``: nothing (thinking stays off).
+    * Adaptive models (:func:`uses_adaptive_thinking`): ``thinking: {"type": "adaptive"}``;
+      an effort name adds ``output_config: {"effort": ...}`` (``minimal`` -> ``low``).
+    * Other models: ``thinking: {"type": "enabled", "budget_tokens": N}`` with N from
+      :data:`THINKING_BUDGETS` (``True`` = ``medium``). A digit string (``"12000"``) is
+      an explicit budget on any model. ``max_tokens`` must exceed the budget: unset, it
+      becomes budget + :data:`DEFAULT_MAX_TOKENS`; set too low, the budget drops to half
+      of it (at least 1024); at 1024 or less, :class:`ConfigurationError`.
+
+    ``max_tokens`` in the result is ``None`` when the caller's value (or the default)
+    applies unchanged.
+    """
+    if reasoning is None or reasoning is False:
+        return {}, max_tokens
+    budget: int | None = None
+    effort: str | None = None
+    if isinstance(reasoning, str):
+        name = reasoning.strip().lower()
+        if name.isdigit():
+            budget = int(name)
+        elif name in THINKING_BUDGETS:
+            effort = name
+        else:
+            known = ", ".join(THINKING_BUDGETS)
+            raise ConfigurationError(
+                f"unknown reasoning effort {reasoning!r}; use true, one of {known}, "
+                "or a token budget such as '8000'",
+                field="reasoning",
+            )
+    if budget is None and uses_adaptive_thinking(model):
+        fields: dict[str, Any] = {"thinking": {"type": "adaptive"}}
+        if effort is not None:
+            fields["output_config"] = {"effort": ADAPTIVE_EFFORTS[effort]}
+        return fields, max_tokens if max_tokens is not None else ADAPTIVE_DEFAULT_MAX_TOKENS
+    if budget is None:
+        budget = THINKING_BUDGETS[effort or "medium"]
+    budget = max(budget, MIN_THINKING_BUDGET)
+    if max_tokens is None:
+        max_tokens = budget + DEFAULT_MAX_TOKENS
+    elif max_tokens <= budget:
+        if max_tokens <= MIN_THINKING_BUDGET:
+            raise ConfigurationError(
+                f"reasoning needs max_tokens above {MIN_THINKING_BUDGET} "
+                f"(the smallest thinking budget); got {max_tokens}",
+                field="max_tokens",
+            )
+        budget = max(MIN_THINKING_BUDGET, max_tokens // 2)
+    return {"thinking": {"type": "enabled", "budget_tokens": budget}}, max_tokens
+
+
+def _image(part: ImagePart) -> dict[str, Any]:
+    if part.data:
+        source = {"type": "base64", "media_type": part.media_type or "image/png", "data": part.data}
+    else:
+        url = part.url or ""
+        match = _DATA_URL.match(url)
+        if match:
+            source = {"type": "base64", "media_type": match.group(1), "data": match.group(2)}
+        else:
+            source = {"type": "url", "url": url}
+    return {"type": "image", "source": source}
+
+
+def _content_blocks(content: str | tuple[TextPart | ImagePart, ...]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, ImagePart):
+            blocks.append(_image(part))
+        elif part.text:
+            blocks.append({"type": "text", "text": part.text})
+    return blocks
+
+
+def _thinking_blocks(thinking: Iterable[Thinking]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for t in thinking:
+        if t.redacted:
+            if t.signature:
+                blocks.append({"type": "redacted_thinking", "data": t.signature})
+        elif t.signature:
+            blocks.append({"type": "thinking", "thinking": t.text, "signature": t.signature})
+    return blocks
+
+
+def _message_blocks(m: Message) -> list[dict[str, Any]]:
+    if m.role == "tool":
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id}
+        if isinstance(m.content, str) or all(isinstance(p, TextPart) for p in m.content):
+            result["content"] = m.text
+        else:
+            result["content"] = _content_blocks(m.content)
+        return [result]
+    if m.role == "assistant":
+        blocks = _thinking_blocks(m.thinking)
+        blocks += _content_blocks(m.content)
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+            for c in m.tool_calls
+        ]
+        return blocks
+    return _content_blocks(m.content)
+
+
+def to_wire_messages(messages: Sequence[Message]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The system texts and the ``messages`` list of a Messages call.
+
+    Consecutive messages of one wire role merge into one turn (tool results are user
+    turns); a user turn lists its ``tool_result`` blocks first. A turn with a single text
+    block is sent as a plain string. Messages with no content at all are left out.
+    """
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            if m.text:
+                system.append(m.text)
+            continue
+        blocks = _message_blocks(m)
+        if not blocks:
+            continue
+        role = "assistant" if m.role == "assistant" else "user"
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for turn in out:
+        blocks = turn["content"]
+        if turn["role"] == "user" and len(blocks) > 1:
+            blocks.sort(key=lambda b: b.get("type") != "tool_result")  # stable
+        if len(blocks) == 1 and blocks[0].get("type") == "text":
+            turn["content"] = blocks[0]["text"]
+    return system, out
+
+
+def _tool_choice(choice: str) -> dict[str, Any]:
+    if choice == "auto":
+        return {"type": "auto"}
+    if choice in ("required", "any"):
+        return {"type": "any"}
+    if choice == "none":
+        return {"type": "none"}
+    return {"type": "tool", "name": choice}
+
+
+def build_payload(
+    request: Request, *, stream: bool, default_max_tokens: int = DEFAULT_MAX_TOKENS
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/messages`` for ``request``.
+
+    ``max_tokens`` is always sent (the API requires it): the request's (which already
+    holds ``config.max_tokens``), else ``default_max_tokens``, raised for thinking as
+    :func:`thinking_params` says. With thinking on, ``temperature`` is not sent (the API
+    rejects it). ``request.extra`` is merged in last, so callers can pass any wire field
+    (``top_k``, ``metadata``, ``output_config``, their own ``thinking`` ...).
+    """
+    system, messages = to_wire_messages(request.messages)
+    thinking, max_tokens = thinking_params(request.reasoning, request.model, request.max_tokens)
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": max_tokens if max_tokens is not None else default_max_tokens,
+        "messages": messages,
+    }
+    if request.json_mode:
+        system.append(JSON_MODE_INSTRUCTION)
+    if system:
+        body["system"] = "\n\n".join(system)
+    if request.temperature is not None and not thinking:
+        body["temperature"] = request.temperature
+    body.update(thinking)
+    if request.tools:
+        tools: list[dict[str, Any]] = []
+        for t in request.tools:
+            tool: dict[str, Any] = {"name": t.name}
+            if t.description:
+                tool["description"] = t.description
+            tool["input_schema"] = t.parameters
+            tools.append(tool)
+        body["tools"] = tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if stream:
+        body["stream"] = True
+    if request.extra:
+        body.update(request.extra)
+    return body
+
+
+def needs_streaming(payload: Mapping[str, Any]) -> bool:
+    """Whether a non-streamed call with this body may outlive the ten-minute limit."""
+    max_tokens = payload.get("max_tokens")
+    return isinstance(max_tokens, int) and max_tokens > NONSTREAMING_MAX_TOKENS
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def stop_reason(value: str | None) -> FinishReason | str | None:
+    """The normalised finish reason for the wire's ``stop_reason``."""
+    if value is None:
+        return None
+    return STOP_REASONS.get(value, value)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_usage(data: Any) -> Usage:
+    """Usage from the wire's ``usage`` object, as reported.
+
+    Anthropic's ``input_tokens`` excludes cached input: cache reads and writes are
+    ``cache_read_tokens`` and ``cache_write_tokens``.
+    """
+    if not isinstance(data, Mapping):
+        return Usage()
+    details = data.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
+    return Usage(
+        input_tokens=_int(data.get("input_tokens")),
+        output_tokens=_int(data.get("output_tokens")),
+        cache_read_tokens=_int(data.get("cache_read_input_tokens")),
+        cache_write_tokens=_int(data.get("cache_creation_input_tokens")),
+        reasoning_tokens=_int(thinking),
+    )
+
+
+def parse_response(
+    data: Any, *, provider: str, model: str, request_id: str | None = None
+) -> Response:
+    """A :class:`Response` from a non-streamed Messages body (server tool blocks skipped)."""
+    if isinstance(data, Mapping) and data.get("type") == "error":
+        raise error_from_payload(data, provider=provider, model=model)
+    if not isinstance(data, Mapping) or not isinstance(data.get("content"), list):
+        raise APIError(
+            "the response is not a Messages body (no content list)",
+            provider=provider,
+            model=model,
+            body=data,
+        )
+    texts: list[str] = []
+    thinking: list[Thinking] = []
+    calls: list[ToolCall] = []
+    for block in data["content"]:
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(str(block.get("text") or ""))
+        elif kind == "thinking":
+            thinking.append(
+                Thinking(str(block.get("thinking") or ""), block.get("signature") or None)
+            )
+        elif kind == "redacted_thinking":
+            thinking.append(Thinking("", block.get("data") or None, redacted=True))
+        elif kind == "tool_use":
+            args = block.get("input")
+            calls.append(
+                ToolCall(
+                    str(block.get("id") or f"call_{len(calls)}"),
+                    str(block.get("name") or ""),
+                    dict(args) if isinstance(args, Mapping) else {},
+                )
+            )
+    reason = stop_reason(data.get("stop_reason"))
+    if reason is None:
+        reason = FinishReason.TOOL_CALLS if calls else FinishReason.STOP
+    return Response(
+        content="".join(texts),
+        model=str(data.get("model") or model),
+        provider=provider,
+        usage=parse_usage(data.get("usage")),
+        finish_reason=reason,
+        tool_calls=tuple(calls),
+        thinking=tuple(thinking),
+        raw=data,
+        request_id=request_id or data.get("id"),
+    )
+
+
+# -- streams -------------------------------------------------------------------------------
+
+_SKIP, _TEXT, _THINKING, _TOOL = 0, 1, 2, 3
+
+
+class EventParser:
+    """Turns each server-sent event of a Messages stream into plugboard events.
+
+    Feed every event with :meth:`feed` (the ``event:`` name and the ``data`` text); call
+    :meth:`close` at end of input. Blocks are tracked by the wire's ``index``, which
+    counts every block, server tool blocks included; those are skipped. ``message_delta``
+    usage is cumulative and replaces what ``message_start`` reported, field by field. An
+    ``error`` event raises the mapped :class:`ProviderError` (``overloaded_error`` ->
+    retryable :class:`OverloadedError`); a stream without ``message_stop`` raises
+    :class:`StreamError` from :meth:`close`.
+    """
+
+    __slots__ = ("_blocks", "_secrets", "_usage", "asm", "done", "finish")
+
+    def __init__(self, asm: StreamAssembler, *, secrets: Sequence[str] = ()) -> None:
+        self.asm = asm
+        self.done = False
+        self.finish: FinishReason | str | None = None
+        self._usage: dict[str, Any] = {}
+        self._blocks: dict[int, list[Any]] = {}  # wire index -> [kind, got_input, input]
+        self._secrets = tuple(secrets)
+
+    def feed(self, event: str | None, data: str) -> list[StreamEvent]:
+        """Events for one SSE event; the JSON's ``type`` wins over the ``event:`` name."""
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            raise self._error(f"malformed stream event: {data[:200]!r}") from None
+        if not isinstance(payload, dict):
+            raise self._error(f"malformed stream event: {data[:200]!r}")
+        kind = payload.get("type") or event
+        out: list[StreamEvent] = []
+        asm = self.asm
+        if kind == "error":
+            raise error_from_payload(
+                payload, provider=asm.provider, model=asm.model, secrets=self._secrets
+            )
+        if kind == "ping":
+            return out
+        if not asm.started:
+            message = payload.get("message") if kind == "message_start" else None
+            if isinstance(message, dict):
+                self._take_usage(message.get("usage"))
+                out.append(
+                    asm.start(
+                        model=message.get("model"),
+                        request_id=asm.request_id or message.get("id"),
+                    )
+                )
+                return out
+            out.append(asm.start())
+        if kind == "content_block_delta":
+            out += self._delta(payload)
+        elif kind == "content_block_start":
+            out += self._block_start(payload)
+        elif kind == "content_block_stop":
+            index = payload.get("index")
+            block = self._blocks.pop(index, None) if isinstance(index, int) else None
+            if block is not None and block[0] != _SKIP:
+                if block[0] == _TOOL and not block[1] and block[2]:
+                    out += asm.tool_call(index, arguments=json.dumps(block[2]))
+                out += asm.end_block()
+        elif kind == "message_delta":
+            delta = payload.get("delta")
+            if isinstance(delta, dict) and delta.get("stop_reason"):
+                self.finish = stop_reason(delta["stop_reason"])
+            self._take_usage(payload.get("usage"))
+        elif kind == "message_stop":
+            self.done = True
+            out += asm.finish(self.finish, parse_usage(self._usage))
+        # message_start after the first event, and unknown event types: nothing to do
+        return out
+
+    def _take_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self._usage.update((k, v) for k, v in usage.items() if v is not None)
+
+    def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = payload.get("index")
+        block = payload.get("content_block")
+        if not isinstance(index, int) or not isinstance(block, dict):
+            raise self._error(f"malformed content_block_start: {json.dumps(payload)[:200]}")
+        kind = block.get("type")
+        asm = self.asm
+        if kind not in _CLIENT_BLOCKS:
+            self._blocks[index] = [_SKIP, False, None]
+            return []
+        if kind == "text":
+            self._blocks[index] = [_TEXT, False, None]
+            out = asm.end_block()  # a new wire block is a new plugboard block
+            return out + asm.text(str(block.get("text") or ""))
+        if kind == "thinking":
+            self._blocks[index] = [_THINKING, False, None]
+            out = asm.end_block()
+            text = str(block.get("thinking") or "")
+            if text or block.get("signature"):
+                out += asm.thinking(text, signature=block.get("signature") or None)
+            return out
+        if kind == "redacted_thinking":
+            self._blocks[index] = [_THINKING, False, None]
+            out = asm.end_block()
+            return out + asm.thinking("", signature=str(block.get("data") or ""), redacted=True)
+        start_input = block.get("input")
+        self._blocks[index] = [_TOOL, False, start_input if isinstance(start_input, dict) else None]
+        return asm.tool_call(
+            index, id=str(block.get("id") or ""), name=str(block.get("name") or "")
+        )
+
+    def _delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = payload.get("index")
+        delta = payload.get("delta")
+        if not isinstance(delta, dict):
+            raise self._error(f"malformed content_block_delta: {json.dumps(payload)[:200]}")
+        block = self._blocks.get(index) if isinstance(index, int) else None
+        if block is None:
+            raise self._error(f"content_block_delta for unknown block index {index!r}")
+        kind = block[0]
+        if kind == _SKIP:
+            return []
+        dtype = delta.get("type")
+        asm = self.asm
+        if dtype == "text_delta" and kind == _TEXT:
+            return asm.text(str(delta.get("text") or ""))
+        if dtype == "thinking_delta" and kind == _THINKING:
+            return asm.thinking(str(delta.get("thinking") or ""))
+        if dtype == "signature_delta" and kind == _THINKING:
+            return asm.thinking("", signature=str(delta.get("signature") or ""))
+        if dtype == "input_json_delta" and kind == _TOOL:
+            block[1] = True
+            return asm.tool_call(index, arguments=str(delta.get("partial_json") or ""))
+        return []  # citations_delta and deltas of future kinds carry nothing we keep
+
+    def _error(self, message: str) -> StreamError:
+        return StreamError(message, provider=self.asm.provider, model=self.asm.model)
+
+    def close(self) -> list[StreamEvent]:
+        """End of input: raises :class:`StreamError` unless ``message_stop`` arrived."""
+        if self.done:
+            return []
+        raise StreamError(
+            "the stream ended before message_stop (truncated)",
+            provider=self.asm.provider,
+            model=self.asm.model,
+        )
