@@ -1,0 +1,346 @@
+"""``proxy``: your own server that speaks the plugboard proxy protocol.
+
+One endpoint, ``POST {base_url}/api/stream`` with a bearer token, answers with
+plugboard's own stream events as server-sent events (``docs/proxy-protocol.md``). The
+client rebuilds the events unchanged, checks the stream (``start`` first, ``end`` last)
+and maps ``{"error": {...}}`` bodies and ``error`` events to the exact error class by
+``error_type``. ``generate`` consumes the stream, so it shares the stream's retry rule:
+retried only before the first content event.
+
+Tiers pass through: a tier resolves through ``config.tier_models`` (and the
+``plugboard_model_for_tier`` hook), else the tier's own name (``"hosted_large"``) is sent
+as the model and the server maps it. ``model`` is therefore never ``null`` from this
+client.
+
+Cancellation: leaving the ``async for`` (or cancelling the task) closes the connection.
+A ``signal`` -- a callable returning ``True`` to stop, given per call
+(``stream(..., signal=cb)``) or as ``config.extra["signal"]`` -- is polled before each
+event; when it fires the connection is closed and :class:`asyncio.CancelledError` is
+raised, as for a cancelled task. The signal never goes on the wire nor into the request
+(cache keys and hooks never see it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from plugboard import hookimpl
+from plugboard.errors import (
+    ERROR_CLASSES_BY_TYPE,
+    BadRequestError,
+    ConfigurationError,
+    ProviderError,
+    StreamError,
+)
+from plugboard.events import StreamEnd, StreamEvent, StreamStart, event_from_dict
+from plugboard.provider import Provider, ProviderStream
+from plugboard.types import ModelTier, Request, Response
+
+if TYPE_CHECKING:
+    from plugboard.http import HTTPClient, RawLog
+    from plugboard.sse import SSEEvent
+
+__all__ = ["ProxyProvider", "Signal"]
+
+Signal = Callable[[], bool]
+"""Returns ``True`` when the call should stop (``threading.Event().is_set`` will do)."""
+
+STREAM_PATH = "/api/stream"
+
+_SIGNALS: ContextVar[tuple[Signal, ...]] = ContextVar("plugboard_proxy_signals", default=())
+"""The signals of the ``generate`` call running in this context."""
+
+
+class ProxyProvider(Provider):
+    """A plugboard proxy server at ``base_url`` (or ``$PLUGBOARD_PROXY_URL``)."""
+
+    name = "proxy"
+    description = "Your own server speaking the plugboard proxy protocol (bearer token)"
+    api_key_env = "PLUGBOARD_PROXY_TOKEN"
+    requires_api_key = True
+    default_auth_method = "bearer"
+    tier_models = {tier: tier.value for tier in ModelTier}
+
+    raw_log: RawLog | None = None
+    """Receives redacted requests, responses and chunks; set it on the instance."""
+
+    _http_client: HTTPClient | None = None
+
+    @property
+    def base_url(self) -> str | None:
+        """``config.base_url``, else ``$PLUGBOARD_PROXY_URL``."""
+        url = self.config.base_url or os.environ.get("PLUGBOARD_PROXY_URL") or ""
+        return url.rstrip("/") or None
+
+    def validate_config(self) -> None:
+        """A base URL is required; ``config.extra["signal"]`` must be callable."""
+        super().validate_config()
+        url = self.base_url
+        if not url or not url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                "proxy: base_url is required (http:// or https://); "
+                "pass base_url=... or set $PLUGBOARD_PROXY_URL",
+                field="base_url",
+                provider=self.name,
+            )
+        signal = self.config.extra.get("signal")
+        if signal is not None and not callable(signal):
+            raise ConfigurationError(
+                "proxy: extra['signal'] must be a callable returning bool",
+                field="extra",
+                provider=self.name,
+            )
+
+    @property
+    def http(self) -> HTTPClient:
+        """The shared HTTP client (created on first use)."""
+        client = self._http_client
+        if client is None:
+            from plugboard.http import auth_headers
+
+            client = _client_class()(
+                self.name,
+                self.config,
+                headers=auth_headers(self.auth_method, self.api_key),
+                raw_log=self.raw_log,
+                secrets=self._secrets(),
+            )
+            self._http_client = client
+        return client
+
+    def payload(self, request: Request) -> dict[str, Any]:
+        """The request JSON of the protocol."""
+        wire = request.to_dict()
+        return {
+            "model": request.model,
+            "messages": wire["messages"],
+            "tools": wire["tools"],
+            "tool_choice": request.tool_choice,
+            "json_mode": request.json_mode,
+            "stop": wire["stop"],
+            "options": {
+                "temperature": request.temperature,
+                "max_tokens": request.max_tokens,
+                "reasoning": request.reasoning,
+            },
+            "extra": wire["extra"],
+        }
+
+    # -- the template methods, with the signal taken out of the request -----------------
+
+    def stream_request(self, request: Request, *, cache: bool | None = None) -> ProviderStream:
+        """As :meth:`Provider.stream_request`; a ``signal`` in ``extra`` is taken out."""
+        request, signals = self._take_signals(request)
+        stream = super().stream_request(request, cache=cache)
+        return ProviderStream(_watch(stream, signals)) if signals else stream
+
+    async def generate_request(self, request: Request, *, cache: bool | None = None) -> Response:
+        """As :meth:`Provider.generate_request`; a ``signal`` in ``extra`` is taken out."""
+        request, signals = self._take_signals(request)
+        token = _SIGNALS.set(signals)
+        try:
+            return await super().generate_request(request, cache=cache)
+        finally:
+            _SIGNALS.reset(token)
+
+    def _take_signals(self, request: Request) -> tuple[Request, tuple[Signal, ...]]:
+        signals: list[Signal] = []
+        configured = self.config.extra.get("signal")
+        if configured is not None:
+            signals.append(configured)
+        if "signal" in request.extra:
+            extra = dict(request.extra)
+            signal = extra.pop("signal")
+            request = attrs.evolve(request, extra=extra)
+            if signal is not None:
+                if not callable(signal):
+                    raise BadRequestError(
+                        "signal must be a callable returning bool", provider=self.name
+                    )
+                signals.append(signal)
+        if request.extra:
+            try:
+                json.dumps(request.extra)
+            except (TypeError, ValueError) as exc:
+                raise BadRequestError(
+                    f"extra arguments must be JSON-serialisable: {exc}", provider=self.name
+                ) from None
+        return request, tuple(signals)
+
+    # -- what a plugin writes -----------------------------------------------------------
+
+    async def _generate(self, request: Request) -> Response:
+        signals = _SIGNALS.get()
+        _check(signals)
+        events = self._stream(request)
+        try:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    return event.response
+                _check(signals)
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        raise StreamError("the proxy stream ended before its end event", provider=self.name)
+
+    async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        sse_events = self.http.stream_sse(f"{self.base_url}{STREAM_PATH}", self.payload(request))
+        started = ended = False
+        try:
+            async for sse in sse_events:
+                if sse.data == "[DONE]" or ended:
+                    break
+                event = self._event(sse)
+                if not started and not isinstance(event, StreamStart):
+                    raise StreamError(
+                        f"the proxy stream began with {event.type!r}, not 'start'",
+                        provider=self.name,
+                    )
+                started = True
+                ended = isinstance(event, StreamEnd)
+                yield event
+        finally:
+            await sse_events.aclose()  # type: ignore[attr-defined]
+        if not ended:
+            raise StreamError(
+                "the proxy stream ended before its end event (truncated?)", provider=self.name
+            )
+
+    def _event(self, sse: SSEEvent) -> StreamEvent:
+        try:
+            data = json.loads(sse.data)
+        except ValueError:
+            raise StreamError(
+                f"malformed proxy event data: {sse.data[:200]!r}", provider=self.name
+            ) from None
+        if not isinstance(data, dict):
+            raise StreamError("a proxy event's data is not a JSON object", provider=self.name)
+        if sse.event == "error" or ("error" in data and "type" not in data):
+            from plugboard.http_errors import error_from_payload
+
+            secrets = self._secrets()
+            raise _protocol_error(data, None, None, self.name, secrets) or error_from_payload(
+                data, provider=self.name, secrets=secrets
+            )
+        if sse.event is not None and sse.event != data.get("type"):
+            raise StreamError(
+                f"proxy event {sse.event!r} carries data of type {data.get('type')!r}",
+                provider=self.name,
+            )
+        try:
+            return event_from_dict(data)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StreamError(f"invalid proxy event: {exc}", provider=self.name) from None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close this loop's HTTP session."""
+        if self._http_client is not None:
+            await self._http_client.aclose()
+
+    def close_nowait(self) -> None:
+        """Close HTTP sessions without awaiting."""
+        if self._http_client is not None:
+            self._http_client.close_nowait()
+
+
+async def _watch(
+    stream: ProviderStream, signals: tuple[Signal, ...]
+) -> AsyncGenerator[StreamEvent, None]:
+    """``stream``'s events, polling ``signals`` before asking for and before giving each."""
+    try:
+        while True:
+            _check(signals)
+            try:
+                event = await stream.__anext__()
+            except StopAsyncIteration:
+                return
+            _check(signals)
+            if isinstance(event, StreamEnd):
+                signals = ()  # complete: let the hooks run, never cancel a finished call
+            yield event
+    finally:
+        await stream.aclose()
+
+
+def _check(signals: tuple[Signal, ...]) -> None:
+    for signal in signals:
+        if signal():
+            raise asyncio.CancelledError("plugboard proxy call cancelled by its signal")
+
+
+def _protocol_error(
+    data: Any,
+    status: int | None,
+    headers: Mapping[str, str] | None,
+    provider: str,
+    secrets: Sequence[str],
+) -> ProviderError | None:
+    """The exact error for a protocol ``{"error": {"error_type": ...}}``, else ``None``."""
+    err = data.get("error") if isinstance(data, Mapping) else None
+    if not isinstance(err, Mapping):
+        return None
+    error_type = err.get("error_type")
+    cls = ERROR_CLASSES_BY_TYPE.get(error_type) if isinstance(error_type, str) else None
+    if cls is None:
+        return None
+    from plugboard.http_errors import parse_retry_after, request_id_from
+
+    code = err.get("status_code")
+    retry_after: float | None = None
+    hint = err.get("retry_after")
+    if isinstance(hint, int | float) and not isinstance(hint, bool) and 0 <= hint < math.inf:
+        retry_after = float(hint)
+    elif headers is not None:
+        retry_after = parse_retry_after(headers)
+    retryable = err.get("retryable")
+    request_id = err.get("request_id")
+    message = err.get("message")
+    return cls(
+        message if isinstance(message, str) and message else f"proxy error: {error_type}",
+        provider=provider,
+        status_code=code if isinstance(code, int) and not isinstance(code, bool) else status,
+        retry_after=retry_after,
+        request_id=request_id
+        if isinstance(request_id, str) and request_id
+        else (request_id_from(headers) if headers is not None else None),
+        retryable=retryable if isinstance(retryable, bool) else None,
+        body=data,
+        secrets=secrets,
+    )
+
+
+@functools.cache
+def _client_class() -> type[HTTPClient]:
+    """:class:`HTTPClient` reading protocol error bodies (built lazily: imports aiohttp)."""
+    from plugboard.http import HTTPClient
+    from plugboard.http_errors import error_from_response
+
+    class ProxyHTTPClient(HTTPClient):
+        def _error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                data = None
+            return _protocol_error(
+                data, status, headers, self.provider, self._secrets
+            ) or error_from_response(
+                status, headers, body, provider=self.provider, secrets=self._secrets
+            )
+
+    return ProxyHTTPClient
+
+
+@hookimpl
+def plugboard_register_providers(register: Any) -> None:
+    """Register the proxy client."""
+    register(ProxyProvider, aliases=["plugboard-proxy"])
