@@ -1,0 +1,1441 @@
+"""A loopback fake LLM server speaking the real OpenAI, Anthropic and plugboard-proxy wires.
+
+:class:`FakeLLMServer` is an aiohttp server bound to ``127.0.0.1`` on a free port. Point an
+SDK or a plugboard provider at it, script its answers, and assert on what it received::
+
+    async with FakeLLMServer() as server:
+        server.enqueue(Reply("Hello!"), ErrorReply(529, {"type": "error", ...}))
+        client = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="x")
+        ...
+        assert server.requests[0].json["model"] == "gpt-4o"
+        assert await server.wait_for_connections(0)
+
+Endpoints (each answers in the service's own wire format, headers included):
+
+=========================================================  ============================
+``POST /v1/chat/completions``, ``POST /chat/completions``,  OpenAI Chat Completions,
+``POST /openai/deployments/{deployment}/chat/completions``  streamed or not (Azure path)
+``POST /v1/messages``                                       Anthropic Messages
+``POST /v1/messages/count_tokens``                          ``{"input_tokens": N}``
+``POST /api/stream``                                        plugboard proxy protocol
+``GET /v1/models``, ``GET /models``                         OpenAI model list
+=========================================================  ============================
+
+Every request is answered by the next queued script item (see
+:mod:`plugboard.testing.scripts`), whichever endpoint it hits; with an empty queue the
+``handler`` callable decides, then ``default_reply``, then an echo of the last user
+message (``"echo: <text>"``), so a test with no script still works. Requests to unknown
+paths get OpenAI's 404 body and consume nothing.
+
+The plugboard proxy protocol
+----------------------------
+
+``POST /api/stream`` with JSON ``{"model": str | null, "messages": [...], "tools": [...],
+"tool_choice": ..., "json_mode": bool, "stop": [...], "options": {"temperature": float |
+null, "max_tokens": int | null, "reasoning": bool | str | null}, "extra": {...}}``; messages
+and tools have the shape of :meth:`plugboard.types.Request.to_dict`. When the server has a
+``proxy_token``, ``Authorization: Bearer <token>`` is required; otherwise (and for a body
+that is not a JSON object with a ``messages`` list) the answer is a non-200 JSON
+``{"error": {"error_type", "message", "provider", "model", "status_code", "retry_after",
+"retryable", "request_id"}}`` (the shape of :meth:`ProviderError.to_dict`). A success is
+``text/event-stream``: one ``event: <type>\\ndata: <json>\\n\\n`` per stream event, the data
+being :func:`plugboard.events.event_to_dict` of it, ending with the ``end`` event (carrying
+the full response) and then ``data: [DONE]\\n\\n``. An error inside the stream is
+``event: error\\ndata: {"error": {...same shape...}}\\n\\n``.
+
+The module also runs stand-alone (``python -m plugboard.testing.fake_server --help``), for
+benchmarks that want the server in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import http
+import inspect
+import json
+import math
+import secrets
+import signal
+import socket
+import string
+import struct
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeAlias
+
+import attrs
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from multidict import CIMultiDict
+
+from ..assembler import StreamAssembler
+from ..errors import AuthenticationError, BadRequestError
+from ..events import StreamEvent, event_to_dict
+from ..types import FinishReason, Usage
+from .scripts import (
+    Delay,
+    ErrorReply,
+    InStreamError,
+    Malformed,
+    Raw,
+    Reply,
+    Reset,
+    ScriptItem,
+    Stall,
+    Truncate,
+)
+
+__all__ = [
+    "Delay",
+    "ErrorReply",
+    "FakeLLMServer",
+    "InStreamError",
+    "Malformed",
+    "Raw",
+    "RecordedRequest",
+    "Reply",
+    "Reset",
+    "Responder",
+    "ScriptItem",
+    "Stall",
+    "Truncate",
+    "main",
+]
+
+Endpoint: TypeAlias = Literal[
+    "openai", "azure", "anthropic", "count_tokens", "proxy", "models", "unknown"
+]
+_Format: TypeAlias = Literal["openai", "anthropic", "proxy"]
+
+DEFAULT_MODEL: Final = "fake-model"
+SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
+JSON_CONTENT_TYPE: Final = "application/json"
+
+# Placeholders for per-request ids inside pre-rendered (cached) bodies.
+_PH_ID: Final = "@@pb-id@@"
+_PH_RID: Final = "@@pb-rid@@"
+_PH_ID_B: Final = _PH_ID.encode()
+_PH_RID_B: Final = _PH_RID.encode()
+_FINGERPRINT: Final = "fp_fake0000"
+_ALNUM: Final = string.ascii_letters + string.digits
+_BASE58: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_TEMPLATE_CACHE_SIZE: Final = 64
+_TEARDOWN_WAIT: Final = 5.0
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rand(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+@attrs.frozen(slots=True)
+class RecordedRequest:
+    """One request as the server received it.
+
+    ``headers`` is a plain dict with lower-case names (repeated headers joined with
+    ``", "``); ``body`` the raw bytes; ``json`` the parsed body, or ``None`` when it is
+    empty or not JSON; ``endpoint`` which API the path belongs to (``"openai"``,
+    ``"azure"``, ``"anthropic"``, ``"count_tokens"``, ``"proxy"``, ``"models"`` or
+    ``"unknown"``).
+    """
+
+    method: str
+    path: str
+    query: dict[str, str] = attrs.field(hash=False)
+    headers: dict[str, str] = attrs.field(hash=False)
+    body: bytes
+    json: Any = attrs.field(hash=False)
+    endpoint: Endpoint = "unknown"
+
+    @property
+    def stream(self) -> bool:
+        """Whether the client asked for a streamed answer (always true for the proxy)."""
+        if self.endpoint == "proxy":
+            return True
+        return isinstance(self.json, dict) and bool(self.json.get("stream"))
+
+    @property
+    def model(self) -> str | None:
+        """The ``model`` field of the JSON body, if any."""
+        if isinstance(self.json, dict):
+            model = self.json.get("model")
+            return model if isinstance(model, str) else None
+        return None
+
+    @property
+    def last_user_text(self) -> str:
+        """The text of the last user message (``""`` if there is none)."""
+        if not isinstance(self.json, dict):
+            return ""
+        messages = self.json.get("messages")
+        if not isinstance(messages, list):
+            return ""
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _text_of(message.get("content"))
+        return ""
+
+
+Responder: TypeAlias = Callable[
+    [RecordedRequest], "ScriptItem | str | Awaitable[ScriptItem | str | None] | None"
+]
+"""A dynamic responder: given the request, the item to answer with (``None``: default)."""
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type", "text") == "text":
+                text = part.get("text")
+                if isinstance(text, str):
+                    parts.append(text)
+        return "".join(parts)
+    return ""
+
+
+def _estimate_input_tokens(data: Any) -> int:
+    """About four characters per token over every text the request carries."""
+    if not isinstance(data, dict):
+        return 1
+    chars = 0
+    system = data.get("system")
+    if system is not None:
+        chars += len(_text_of(system))
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        for m in messages:
+            if isinstance(m, dict):
+                chars += len(_text_of(m.get("content"))) + 4
+    return max(1, math.ceil(chars / 4))
+
+
+def _arguments_json(call: Any) -> str:
+    raw: str | None = call.raw_arguments
+    if raw is not None:
+        return raw
+    return _dumps(call.arguments) if call.arguments else ""
+
+
+def _estimate_output_tokens(reply: Reply) -> int:
+    chars = len(reply.text) + len(reply.thinking or "")
+    chars += sum(len(_arguments_json(c)) + len(c.name) for c in reply.tool_calls)
+    return max(1, math.ceil(chars / 4))
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+_TO_OPENAI: Final[dict[str, str]] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "refusal": "content_filter",
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+}
+_TO_ANTHROPIC: Final[dict[str, str]] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+_TO_NEUTRAL: Final[dict[str, str]] = {
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "function_call": "tool_calls",
+}
+
+
+def _reason(reply: Reply) -> str:
+    if reply.finish_reason is not None:
+        return str(reply.finish_reason)
+    return "tool_calls" if reply.tool_calls else "stop"
+
+
+def _neutral_reason(reply: Reply) -> FinishReason | str:
+    value = _reason(reply)
+    value = _TO_NEUTRAL.get(value, value)
+    try:
+        return FinishReason(value)
+    except ValueError:
+        return value
+
+
+def _fake_signature(thinking: str) -> str:
+    return base64.b64encode(hashlib.sha256(thinking.encode()).digest() * 3).decode()
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+@attrs.frozen(slots=True)
+class _Rendered:
+    """A pre-rendered answer: SSE events (streams) or a body, with id placeholders."""
+
+    fmt: _Format
+    stream: bool
+    events: tuple[bytes, ...] = ()
+    terminal: int = 0
+    body: bytes = b""
+    content_type: str = JSON_CONTENT_TYPE
+
+
+@attrs.frozen(slots=True)
+class _Context:
+    """What of the request a rendering depends on (the template cache key with the reply)."""
+
+    stream: bool
+    include_usage: bool
+    model: str
+    input_tokens: int
+    stop_sequence: str | None
+
+
+def _usage(reply: Reply, ctx: _Context) -> Usage:
+    if reply.usage is not None:
+        return reply.usage
+    return Usage(input_tokens=ctx.input_tokens, output_tokens=_estimate_output_tokens(reply))
+
+
+def _openai_usage(u: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.input_tokens + u.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": u.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _render_openai(reply: Reply, ctx: _Context, reasoning_field: str | None) -> _Rendered:
+    reason = _reason(reply)
+    reason = _TO_OPENAI.get(reason, reason)
+    usage = _usage(reply, ctx)
+    created = int(time.time())
+    model = reply.model or ctx.model
+    thinking = reply.thinking if reasoning_field else None
+    if not ctx.stream:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": reply.text if (reply.text or not reply.tool_calls) else None,
+        }
+        if thinking is not None and reasoning_field:
+            message[reasoning_field] = thinking
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": _arguments_json(c) or "{}"},
+                }
+                for c in reply.tool_calls
+            ]
+        message["refusal"] = None
+        message["annotations"] = []
+        body = {
+            "id": f"chatcmpl-{_PH_ID}",
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
+            ],
+            "usage": _openai_usage(usage),
+            "service_tier": "default",
+            "system_fingerprint": _FINGERPRINT,
+        }
+        return _Rendered("openai", False, body=_dumps(body).encode())
+
+    head = (
+        f'data: {{"id":"chatcmpl-{_PH_ID}","object":"chat.completion.chunk",'
+        f'"created":{created},"model":{_dumps(model)},"service_tier":"default",'
+        f'"system_fingerprint":"{_FINGERPRINT}","choices":'
+    )
+    tail = ',"usage":null}\n\n' if ctx.include_usage else "}\n\n"
+    open_choice = '[{"index":0,"delta":'
+    close_choice = ',"logprobs":null,"finish_reason":null}]'
+
+    def chunk(delta_json: str) -> bytes:
+        return (head + open_choice + delta_json + close_choice + tail).encode()
+
+    events: list[bytes] = []
+    first_content: str | None = "" if (reply.text or not reply.tool_calls) else None
+    events.append(chunk(_dumps({"role": "assistant", "content": first_content, "refusal": None})))
+    if thinking and reasoning_field:
+        key = _dumps(reasoning_field)
+        for piece in _pieces(thinking, reply.chunk_size):
+            events.append(chunk("{" + key + ":" + _dumps(piece) + "}"))
+    for piece in _pieces(reply.text, reply.chunk_size):
+        events.append(chunk('{"content":' + _dumps(piece) + "}"))
+    for i, call in enumerate(reply.tool_calls):
+        first = {
+            "tool_calls": [
+                {
+                    "index": i,
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+            ]
+        }
+        events.append(chunk(_dumps(first)))
+        for piece in _pieces(_arguments_json(call), reply.arguments_chunk_size):
+            events.append(
+                chunk(
+                    '{"tool_calls":[{"index":'
+                    + str(i)
+                    + ',"function":{"arguments":'
+                    + _dumps(piece)
+                    + "}}]}"
+                )
+            )
+    events.append(
+        (
+            head
+            + open_choice
+            + '{},"logprobs":null,"finish_reason":'
+            + _dumps(reason)
+            + "}]"
+            + tail
+        ).encode()
+    )
+    if ctx.include_usage:
+        events.append((head + '[],"usage":' + _dumps(_openai_usage(usage)) + "}\n\n").encode())
+    events.append(b"data: [DONE]\n\n")
+    return _Rendered("openai", True, tuple(events), terminal=1, content_type=SSE_CONTENT_TYPE)
+
+
+def _anthropic_event(name: str, data: str) -> bytes:
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def _render_anthropic(reply: Reply, ctx: _Context) -> _Rendered:
+    reason = _reason(reply)
+    reason = _TO_ANTHROPIC.get(reason, reason)
+    stop_sequence = ctx.stop_sequence if reason == "stop_sequence" else None
+    usage = _usage(reply, ctx)
+    model = reply.model or ctx.model
+    signature = reply.thinking_signature
+    if reply.thinking is not None and signature is None:
+        signature = _fake_signature(reply.thinking)
+    calls = [(c, _arguments_json(c)) for c in reply.tool_calls]
+    if not ctx.stream:
+        content: list[dict[str, Any]] = []
+        if reply.thinking is not None:
+            content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature})
+        if reply.text:
+            content.append({"type": "text", "text": reply.text})
+        for call, _raw in calls:
+            content.append(
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+            )
+        body = {
+            "id": f"msg_{_PH_ID}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": reason,
+            "stop_sequence": stop_sequence,
+            "usage": {
+                "input_tokens": usage.input_tokens,
+                "cache_creation_input_tokens": usage.cache_write_tokens,
+                "cache_read_input_tokens": usage.cache_read_tokens,
+                "output_tokens": usage.output_tokens,
+                "service_tier": "standard",
+            },
+        }
+        return _Rendered("anthropic", False, body=_dumps(body).encode())
+
+    events: list[bytes] = []
+    start = {
+        "type": "message_start",
+        "message": {
+            "model": model,
+            "id": f"msg_{_PH_ID}",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": usage.input_tokens,
+                "cache_creation_input_tokens": usage.cache_write_tokens,
+                "cache_read_input_tokens": usage.cache_read_tokens,
+                "output_tokens": min(1, usage.output_tokens),
+                "service_tier": "standard",
+            },
+        },
+    }
+    events.append(_anthropic_event("message_start", _dumps(start)))
+    ping = _anthropic_event("ping", '{"type": "ping"}')
+    index = 0
+
+    def block_start(block: dict[str, Any]) -> None:
+        events.append(
+            _anthropic_event(
+                "content_block_start",
+                _dumps({"type": "content_block_start", "index": index, "content_block": block}),
+            )
+        )
+        if index == 0:
+            events.append(ping)
+
+    def delta(kind: str, key: str, value: str) -> None:
+        events.append(
+            _anthropic_event(
+                "content_block_delta",
+                f'{{"type":"content_block_delta","index":{index},'
+                f'"delta":{{"type":"{kind}","{key}":{_dumps(value)}}}}}',
+            )
+        )
+
+    def block_stop() -> None:
+        events.append(
+            _anthropic_event(
+                "content_block_stop", f'{{"type":"content_block_stop","index":{index}}}'
+            )
+        )
+
+    if reply.thinking is not None:
+        block_start({"type": "thinking", "thinking": "", "signature": ""})
+        for piece in _pieces(reply.thinking, reply.chunk_size):
+            delta("thinking_delta", "thinking", piece)
+        delta("signature_delta", "signature", signature or "")
+        block_stop()
+        index += 1
+    if reply.text:
+        block_start({"type": "text", "text": ""})
+        for piece in _pieces(reply.text, reply.chunk_size):
+            delta("text_delta", "text", piece)
+        block_stop()
+        index += 1
+    for call, raw in calls:
+        block_start({"type": "tool_use", "id": call.id, "name": call.name, "input": {}})
+        delta("input_json_delta", "partial_json", "")
+        for piece in _pieces(raw, reply.arguments_chunk_size):
+            delta("input_json_delta", "partial_json", piece)
+        block_stop()
+        index += 1
+    if index == 0:
+        events.append(ping)
+    message_delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": reason, "stop_sequence": stop_sequence},
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+            "output_tokens": usage.output_tokens,
+        },
+    }
+    events.append(_anthropic_event("message_delta", _dumps(message_delta)))
+    events.append(_anthropic_event("message_stop", '{"type":"message_stop"}'))
+    return _Rendered("anthropic", True, tuple(events), terminal=1, content_type=SSE_CONTENT_TYPE)
+
+
+def _proxy_event(event: StreamEvent) -> bytes:
+    """One plugboard stream event as the proxy protocol sends it (an SSE block)."""
+    return f"event: {event.type}\ndata: {_dumps(event_to_dict(event))}\n\n".encode()
+
+
+def _render_proxy(reply: Reply, ctx: _Context, provider: str) -> _Rendered:
+    asm = StreamAssembler(provider, reply.model or ctx.model)
+    events: list[StreamEvent] = [asm.start(request_id=_PH_RID)]
+    if reply.thinking is not None:
+        for piece in _pieces(reply.thinking, reply.chunk_size):
+            events += asm.thinking(piece)
+        if reply.thinking_signature is not None:
+            events += asm.thinking("", signature=reply.thinking_signature)
+        events += asm.end_block()
+    for piece in _pieces(reply.text, reply.chunk_size):
+        events += asm.text(piece)
+    for i, call in enumerate(reply.tool_calls):
+        raw = _arguments_json(call)
+        pieces = _pieces(raw, reply.arguments_chunk_size) or [""]
+        for piece in pieces:
+            events += asm.tool_call(i, id=call.id, name=call.name, arguments=piece)
+    events += asm.finish(_neutral_reason(reply), _usage(reply, ctx))
+    out = [_proxy_event(e) for e in events]
+    out.append(b"data: [DONE]\n\n")
+    return _Rendered("proxy", True, tuple(out), terminal=2, content_type=SSE_CONTENT_TYPE)
+
+
+def _error_envelope(fmt: _Format, payload: Mapping[str, Any]) -> str:
+    if fmt == "anthropic":
+        return _dumps({"type": "error", "error": dict(payload)})
+    return _dumps({"error": dict(payload)})
+
+
+def _error_event(fmt: _Format, payload: Mapping[str, Any]) -> bytes:
+    data = _error_envelope(fmt, payload)
+    if fmt == "openai":
+        return f"data: {data}\n\n".encode()
+    return f"event: error\ndata: {data}\n\n".encode()
+
+
+def _garbage_event(fmt: _Format, data: str) -> bytes:
+    if fmt == "anthropic":
+        return f"event: content_block_delta\ndata: {data}\n\n".encode()
+    if fmt == "proxy":
+        return f"event: text_delta\ndata: {data}\n\n".encode()
+    return f"data: {data}\n\n".encode()
+
+
+# ------------------------------------------------------------------------------ server
+
+
+class _Exchange:
+    """Per-request state the handler needs to classify how the request ended."""
+
+    __slots__ = ("server_closed", "streaming")
+
+    def __init__(self) -> None:
+        self.server_closed = False
+        self.streaming = False
+
+
+class _Route:
+    __slots__ = ("deployment", "endpoint")
+
+    def __init__(self, endpoint: Endpoint, deployment: str | None = None) -> None:
+        self.endpoint: Endpoint = endpoint
+        self.deployment = deployment
+
+
+def _route(method: str, path: str) -> _Route:
+    path = path.rstrip("/") or "/"
+    if method == "POST":
+        if path in ("/v1/chat/completions", "/chat/completions"):
+            return _Route("openai")
+        if path == "/v1/messages":
+            return _Route("anthropic")
+        if path == "/v1/messages/count_tokens":
+            return _Route("count_tokens")
+        if path == "/api/stream":
+            return _Route("proxy")
+        parts = path.split("/")
+        if (
+            len(parts) == 6
+            and parts[1] == "openai"
+            and parts[2] == "deployments"
+            and parts[4] == "chat"
+            and parts[5] == "completions"
+        ):
+            return _Route("azure", parts[3])
+    elif method == "GET" and path in ("/v1/models", "/models"):
+        return _Route("models")
+    return _Route("unknown")
+
+
+_ITEM_TYPES: Final = (
+    str,
+    Reply,
+    ErrorReply,
+    Reset,
+    Delay,
+    Stall,
+    Truncate,
+    Malformed,
+    InStreamError,
+    Raw,
+)
+
+_Answer: TypeAlias = (
+    Reply | ErrorReply | Reset | Stall | Truncate | Malformed | InStreamError | Raw | str
+)
+
+_FORMAT_OF: Final[dict[Endpoint, _Format]] = {
+    "openai": "openai",
+    "azure": "openai",
+    "models": "openai",
+    "unknown": "openai",
+    "anthropic": "anthropic",
+    "count_tokens": "anthropic",
+    "proxy": "proxy",
+}
+
+
+class _TrackingServer(web.Server):
+    """aiohttp's low-level server, counting TCP connections as they open and close."""
+
+    def __init__(self, handler: Any, *, owner: FakeLLMServer, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._owner = owner
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        self._owner._connections.add(handler)
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self._owner._connections.discard(handler)
+        super().connection_lost(handler, exc)
+
+
+class FakeLLMServer:
+    """A scripted fake of the OpenAI, Anthropic and plugboard-proxy HTTP APIs on loopback.
+
+    :param proxy_token: when set, ``/api/stream`` requires ``Authorization: Bearer
+        <proxy_token>`` and answers 401 otherwise.
+    :param api_key: when set, the OpenAI endpoints require ``Authorization: Bearer
+        <api_key>`` (or Azure's ``api-key`` header) and the Anthropic ones ``x-api-key``,
+        answering each service's real 401 body otherwise.
+    :param host: the address to bind; loopback by default (keep it so in tests).
+    :param port: the port; 0 picks a free one.
+    :param events_per_write: how many SSE events go into one socket write. 1 (the
+        default) flushes every event as the services do; benchmarks raise it to serve huge
+        streams cheaply.
+    :param openai_reasoning_field: the delta / message field that carries a
+        :class:`Reply`'s thinking on OpenAI-format endpoints (``"reasoning_content"``
+        as vLLM and DeepSeek send, ``"reasoning"`` as OpenRouter does, ``None`` to drop
+        thinking).
+    :param proxy_provider: the ``provider`` name the proxy reports in its events.
+    :param models: the model ids ``GET /v1/models`` lists.
+    :param default_reply: the item used when the queue is empty and no handler answers;
+        ``None`` echoes the last user message.
+    :param handler: a dynamic responder called when the queue is empty (sync or async);
+        returning ``None`` falls back to ``default_reply``.
+    :param shutdown_timeout: seconds :meth:`stop` lets aiohttp wait for connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        proxy_token: str | None = None,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        events_per_write: int = 1,
+        openai_reasoning_field: str | None = "reasoning_content",
+        proxy_provider: str = "fake",
+        models: Sequence[str] = (DEFAULT_MODEL,),
+        default_reply: ScriptItem | str | None = None,
+        handler: Responder | None = None,
+        shutdown_timeout: float = 0.25,
+    ) -> None:
+        if events_per_write < 1:
+            raise ValueError("events_per_write must be at least 1")
+        self.proxy_token = proxy_token
+        self.api_key = api_key
+        self.host = host
+        self.events_per_write = events_per_write
+        self.openai_reasoning_field = openai_reasoning_field
+        self.proxy_provider = proxy_provider
+        self.models: list[str] = list(models)
+        self.default_reply: ScriptItem | str | None = default_reply
+        """The item used when the queue is empty and no handler answers (``None``: echo)."""
+        self.handler: Responder | None = handler
+        """A dynamic responder consulted when the queue is empty (``None``: none)."""
+        self._port = port
+        self._shutdown_timeout = shutdown_timeout
+        self._queue: deque[ScriptItem | str] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._connections: set[RequestHandler] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._active_streams = 0
+        self._disconnects = 0
+        self._runner: web.ServerRunner | None = None
+        self._bound_port: int | None = None
+        self._stopping = False
+        self._templates: OrderedDict[tuple[Any, ...], _Rendered] = OrderedDict()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> FakeLLMServer:
+        """Bind and start serving; returns the server. Starting twice is an error."""
+        if self._runner is not None:
+            raise RuntimeError("FakeLLMServer is already started")
+        self._stopping = False
+        server = _TrackingServer(
+            self._handle, owner=self, handler_cancellation=True, access_log=None
+        )
+        runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._bound_port = int(runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving: cancel every handler (stalled ones too) and close connections.
+
+        Never hangs: handlers are cancelled first and aiohttp's shutdown wait is
+        ``shutdown_timeout``. Stopping a stopped server does nothing.
+        """
+        runner = self._runner
+        if runner is None:
+            return
+        self._stopping = True
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        try:
+            await asyncio.wait_for(runner.cleanup(), timeout=self._shutdown_timeout + 2.0)
+        except TimeoutError:  # pragma: no cover - defensive
+            pass
+        finally:
+            self._runner = None
+            self._connections.clear()
+
+    async def __aenter__(self) -> FakeLLMServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------------- addresses
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        if self._bound_port is None:
+            raise RuntimeError("FakeLLMServer is not started")
+        return self._bound_port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``, without a trailing slash."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """The base URL for the openai SDK and OpenAI-compatible providers (``url + /v1``)."""
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The base URL for the anthropic SDK (it appends ``/v1/messages`` itself)."""
+        return self.url
+
+    @property
+    def proxy_url(self) -> str:
+        """The base URL of the plugboard proxy protocol (it serves ``/api/stream``)."""
+        return self.url
+
+    @property
+    def azure_endpoint(self) -> str:
+        """The ``azure_endpoint`` for the openai SDK's ``AsyncAzureOpenAI`` (the bare URL)."""
+        return self.url
+
+    # -------------------------------------------------------------------- script
+
+    def enqueue(self, *items: ScriptItem | str) -> None:
+        """Queue answers, used in order, one per request to any endpoint.
+
+        A ``str`` is short for ``Reply(text=...)``.
+        """
+        for item in items:
+            if not isinstance(item, _ITEM_TYPES):
+                raise TypeError(f"not a script item: {item!r}")
+        self._queue.extend(items)
+
+    @property
+    def pending(self) -> int:
+        """How many queued items have not been used yet."""
+        return len(self._queue)
+
+    # ----------------------------------------------------------------- recording
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, in arrival order (the live list)."""
+        return self._requests
+
+    @property
+    def request_count(self) -> int:
+        """How many requests have been received."""
+        return len(self._requests)
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        """The most recent request; ``IndexError`` when there is none."""
+        return self._requests[-1]
+
+    def clear(self) -> None:
+        """Forget recorded requests, queued items and the disconnect count."""
+        self._requests.clear()
+        self._queue.clear()
+        self._disconnects = 0
+
+    # --------------------------------------------------------------- connections
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections currently open to the server."""
+        return len(self._connections)
+
+    @property
+    def active_requests(self) -> int:
+        """Requests whose handler is still running (streams, stalls, delays)."""
+        return sum(1 for t in self._tasks if not t.done())
+
+    @property
+    def active_streams(self) -> int:
+        """Streamed responses currently being written or stalled."""
+        return self._active_streams
+
+    @property
+    def disconnects(self) -> int:
+        """Requests whose client went away while the handler was still answering.
+
+        Counted when a handler is cancelled by the client's disconnect (a stall, a delay,
+        a stream cut short by an early ``break``) or a write finds the connection gone.
+        A response already handed in full to the socket is not counted; faults the server
+        causes itself (:class:`Reset`, ``Truncate(abort=True)``) and :meth:`stop` are not.
+        """
+        return self._disconnects
+
+    async def wait_for_connections(self, n: int = 0, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """Wait until exactly ``n`` connections are open; ``False`` on timeout."""
+        return await self._wait_until(lambda: len(self._connections) == n, timeout)
+
+    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """Wait until at least ``n`` requests have arrived; ``False`` on timeout."""
+        return await self._wait_until(lambda: len(self._requests) >= n, timeout)
+
+    async def wait_idle(self, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """Wait until no handler is running; ``False`` on timeout."""
+        return await self._wait_until(lambda: self.active_requests == 0, timeout)
+
+    @staticmethod
+    async def _wait_until(predicate: Callable[[], bool], limit: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while not predicate():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    # ------------------------------------------------------------------- handler
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        ex = _Exchange()
+        try:
+            return await self._dispatch(request, ex)
+        except asyncio.CancelledError:
+            if not self._stopping and not ex.server_closed:
+                self._disconnects += 1
+            raise
+        except ConnectionResetError:
+            # A write found the client gone before aiohttp cancelled us.
+            if not ex.server_closed:
+                self._disconnects += 1
+            raise asyncio.CancelledError() from None
+        finally:
+            if ex.streaming:
+                self._active_streams -= 1
+
+    async def _dispatch(self, request: web.BaseRequest, ex: _Exchange) -> web.StreamResponse:
+        body = await request.read()
+        route = _route(request.method, request.path)
+        headers: dict[str, str] = {}
+        for key, value in request.headers.items():
+            k = key.lower()
+            headers[k] = f"{headers[k]}, {value}" if k in headers else value
+        parsed: Any = None
+        if body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        rec = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query.items()),
+            headers=headers,
+            body=body,
+            json=parsed,
+            endpoint=route.endpoint,
+        )
+        self._requests.append(rec)
+        fmt = _FORMAT_OF[route.endpoint]
+
+        if route.endpoint == "unknown":
+            return self._json_response(
+                404,
+                {
+                    "error": {
+                        "message": f"Unknown request URL: {request.method} {request.path}. "
+                        "Please check the URL for typos.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "unknown_url",
+                    }
+                },
+                fmt,
+                None,
+            )
+        denied = self._check_auth(rec, fmt)
+        if denied is not None:
+            return denied
+        if route.endpoint == "proxy" and not (
+            isinstance(parsed, dict) and isinstance(parsed.get("messages"), list)
+        ):
+            rid = _new_request_id("proxy")
+            err = BadRequestError(
+                "the body must be a JSON object with a 'messages' list",
+                status_code=400,
+                request_id=rid,
+            )
+            return self._json_response(400, {"error": err.to_dict()}, fmt, rid)
+
+        item = await self._undelay(await self._next_item(rec), rec)
+        if isinstance(item, str):
+            item = Reply(item)
+
+        if isinstance(item, Reset):
+            return await self._reset(request, ex)
+        if isinstance(item, ErrorReply):
+            return self._error_reply(item, fmt)
+        if isinstance(item, Raw):
+            return await self._raw(request, item)
+        reply = item if isinstance(item, Reply) else (item.reply or self._fallback_reply(rec))
+        rendered = self._render(route, rec, reply)
+        rid = reply.request_id or _new_request_id(fmt)
+        token = _new_token(fmt)
+        if rendered.stream:
+            return await self._stream(request, rendered, item, reply, rid, token, ex)
+        return await self._respond_body(request, rendered, item, rid, token, ex)
+
+    def _check_auth(self, rec: RecordedRequest, fmt: _Format) -> web.Response | None:
+        h = rec.headers
+        if fmt == "proxy":
+            if self.proxy_token is None:
+                return None
+            if _bearer_ok(h.get("authorization"), self.proxy_token):
+                return None
+            rid = _new_request_id("proxy")
+            err = AuthenticationError(
+                "missing or invalid bearer token", status_code=401, request_id=rid
+            )
+            return self._json_response(401, {"error": err.to_dict()}, fmt, rid)
+        if self.api_key is None:
+            return None
+        if fmt == "anthropic":
+            if secrets.compare_digest(h.get("x-api-key", ""), self.api_key) or _bearer_ok(
+                h.get("authorization"), self.api_key
+            ):
+                return None
+            rid = _new_request_id(fmt)
+            body: dict[str, Any] = {
+                "type": "error",
+                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+                "request_id": rid,
+            }
+            return self._json_response(401, body, fmt, rid)
+        if _bearer_ok(h.get("authorization"), self.api_key) or secrets.compare_digest(
+            h.get("api-key", ""), self.api_key
+        ):
+            return None
+        body = {
+            "error": {
+                "message": "Incorrect API key provided. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
+        return self._json_response(401, body, fmt, None)
+
+    async def _next_item(self, rec: RecordedRequest) -> ScriptItem | str:
+        if self._queue:
+            return self._queue.popleft()
+        if self.handler is not None:
+            result = self.handler(rec)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                return result
+        return self._fallback(rec)
+
+    def _fallback(self, rec: RecordedRequest) -> ScriptItem | str:
+        if self.default_reply is not None:
+            return self.default_reply
+        return Reply(f"echo: {rec.last_user_text}")
+
+    async def _undelay(self, item: ScriptItem | str, rec: RecordedRequest) -> _Answer:
+        while True:
+            if not isinstance(item, Delay):
+                return item
+            await asyncio.sleep(item.seconds)
+            item = self._after_delay(item, rec)
+
+    def _after_delay(self, delay: Delay, rec: RecordedRequest) -> ScriptItem | str:
+        if delay.then is not None:
+            return delay.then
+        item = self._fallback(rec)
+        # A default reply that is itself an open-ended Delay must not loop forever.
+        return Reply(f"echo: {rec.last_user_text}") if item is delay else item
+
+    def _fallback_reply(self, rec: RecordedRequest) -> Reply:
+        default = self.default_reply
+        if isinstance(default, Reply):
+            return default
+        if isinstance(default, str):
+            return Reply(default)
+        return Reply(f"echo: {rec.last_user_text}")
+
+    # ----------------------------------------------------------------- rendering
+
+    def _render(self, route: _Route, rec: RecordedRequest, reply: Reply) -> _Rendered:
+        data = rec.json if isinstance(rec.json, dict) else {}
+        endpoint = route.endpoint
+        if endpoint == "count_tokens":
+            tokens = (
+                reply.usage.input_tokens
+                if reply.usage is not None
+                else _estimate_input_tokens(data)
+            )
+            return _Rendered("anthropic", False, body=_dumps({"input_tokens": tokens}).encode())
+        if endpoint == "models":
+            listing = {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "plugboard"}
+                    for m in self.models
+                ],
+            }
+            return _Rendered("openai", False, body=_dumps(listing).encode())
+        model = data.get("model")
+        if not isinstance(model, str) or not model:
+            model = route.deployment or DEFAULT_MODEL
+        stop = data.get("stop_sequences") or data.get("stop")
+        stop_sequence = (
+            stop[0] if isinstance(stop, list) and stop and isinstance(stop[0], str) else None
+        )
+        options = data.get("stream_options")
+        ctx = _Context(
+            stream=rec.stream,
+            include_usage=isinstance(options, dict) and bool(options.get("include_usage")),
+            model=model,
+            input_tokens=_estimate_input_tokens(data) if reply.usage is None else 0,
+            stop_sequence=stop_sequence,
+        )
+        fmt = _FORMAT_OF[endpoint]
+        key: tuple[Any, ...] | None = (
+            fmt,
+            reply,
+            ctx,
+            self.openai_reasoning_field,
+            self.proxy_provider,
+        )
+        cached: _Rendered | None = None
+        try:
+            cached = self._templates.get(key) if key is not None else None
+        except TypeError:  # an unhashable value inside the reply: render every time
+            key = None
+        if cached is not None and key is not None:
+            self._templates.move_to_end(key)
+            return cached
+        if fmt == "openai":
+            rendered = _render_openai(reply, ctx, self.openai_reasoning_field)
+        elif fmt == "anthropic":
+            rendered = _render_anthropic(reply, ctx)
+        else:
+            rendered = _render_proxy(reply, ctx, self.proxy_provider)
+        if key is not None:
+            self._templates[key] = rendered
+            if len(self._templates) > _TEMPLATE_CACHE_SIZE:
+                self._templates.popitem(last=False)
+        return rendered
+
+    # ------------------------------------------------------------------- writing
+
+    def _headers(self, fmt: _Format, rid: str | None, content_type: str) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        headers["Content-Type"] = content_type
+        if content_type.startswith("text/event-stream"):
+            headers["Cache-Control"] = "no-cache"
+        if rid is not None:
+            if fmt == "anthropic":
+                headers["request-id"] = rid
+                headers["anthropic-organization-id"] = "00000000-0000-0000-0000-000000000000"
+            else:
+                headers["x-request-id"] = rid
+        if fmt == "openai":
+            headers["openai-version"] = "2020-10-01"
+            headers["openai-processing-ms"] = "1"
+        return headers
+
+    def _json_response(self, status: int, body: Any, fmt: _Format, rid: str | None) -> web.Response:
+        if rid is None:
+            rid = _new_request_id(fmt)
+        return web.Response(
+            status=status,
+            reason=_reason_phrase(status),
+            body=_dumps(body).encode(),
+            headers=self._headers(fmt, rid, JSON_CONTENT_TYPE),
+        )
+
+    def _error_reply(self, item: ErrorReply, fmt: _Format) -> web.Response:
+        body = item.body
+        if isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = _dumps(dict(body)).encode()
+        content_type = JSON_CONTENT_TYPE
+        if isinstance(body, str | bytes):
+            try:
+                json.loads(data)
+            except ValueError:
+                content_type = "text/plain; charset=utf-8"
+        headers = self._headers(fmt, _new_request_id(fmt), content_type)
+        for key, value in item.headers:
+            if key.lower() in ("content-length", "transfer-encoding"):
+                continue
+            headers[key] = value  # replaces the default of the same (case-insensitive) name
+        return web.Response(
+            status=item.status, reason=_reason_phrase(item.status), body=data, headers=headers
+        )
+
+    async def _raw(self, request: web.BaseRequest, item: Raw) -> web.StreamResponse:
+        headers: CIMultiDict[str] = CIMultiDict()
+        for key, value in item.headers:
+            if key.lower() in ("content-length", "transfer-encoding"):
+                continue
+            headers.add(key, value)
+        if "content-type" not in headers:
+            sample = (item.chunks[0] if item.chunks else item.body).lstrip()[:6]
+            looks_sse = sample.startswith((b"data:", b"event:", b":", b"id:"))
+            headers["Content-Type"] = SSE_CONTENT_TYPE if looks_sse else JSON_CONTENT_TYPE
+        reason = _reason_phrase(item.status)
+        if item.chunks is None:
+            return web.Response(status=item.status, reason=reason, body=item.body, headers=headers)
+        resp = web.StreamResponse(status=item.status, reason=reason, headers=headers)
+        await resp.prepare(request)
+        for chunk in item.chunks:
+            if chunk:
+                await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+
+    async def _reset(self, request: web.BaseRequest, ex: _Exchange) -> web.StreamResponse:
+        ex.server_closed = True
+        transport = request.transport
+        if transport is None:
+            raise asyncio.CancelledError()
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        return await self._await_teardown()
+
+    async def _close_mid_body(self, request: web.BaseRequest, ex: _Exchange) -> web.StreamResponse:
+        ex.server_closed = True
+        transport = request.transport
+        if transport is not None:
+            transport.close()  # flushes what was written, then FIN: an incomplete body
+        return await self._await_teardown()
+
+    @staticmethod
+    async def _await_teardown() -> web.StreamResponse:
+        # Closing the transport makes aiohttp cancel this handler (handler_cancellation);
+        # wait for that rather than returning a response nobody can receive.
+        await asyncio.sleep(_TEARDOWN_WAIT)
+        raise asyncio.CancelledError()
+
+    async def _respond_body(
+        self,
+        request: web.BaseRequest,
+        rendered: _Rendered,
+        item: ScriptItem,
+        rid: str,
+        token: str,
+        ex: _Exchange,
+    ) -> web.StreamResponse:
+        fmt = rendered.fmt
+        body = _substitute(rendered.body, token, rid)
+        headers = self._headers(fmt, rid, rendered.content_type)
+        if isinstance(item, Stall):
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        if isinstance(item, Malformed):
+            body = item.data.encode()
+        elif isinstance(item, InStreamError):
+            body = _error_envelope(fmt, item.payload).encode()
+        elif isinstance(item, Truncate):
+            half = body[: len(body) // 2]
+            if not item.abort:
+                body = half
+            else:
+                resp = web.StreamResponse(status=200, headers=headers)
+                resp.content_length = len(body)
+                await resp.prepare(request)
+                await resp.write(half)
+                return await self._close_mid_body(request, ex)
+        return web.Response(status=200, body=body, headers=headers)
+
+    async def _stream(
+        self,
+        request: web.BaseRequest,
+        rendered: _Rendered,
+        item: ScriptItem,
+        reply: Reply,
+        rid: str,
+        token: str,
+        ex: _Exchange,
+    ) -> web.StreamResponse:
+        fmt = rendered.fmt
+        events = rendered.events
+        total = len(events)
+        if isinstance(item, Reply):
+            stop = total
+        else:
+            assert isinstance(item, Stall | Truncate | Malformed | InStreamError)
+            content_end = total - rendered.terminal
+            n = item.after_events
+            stop = content_end if n is None else min(n, content_end)
+        resp = web.StreamResponse(
+            status=200, headers=self._headers(fmt, rid, rendered.content_type)
+        )
+        ex.streaming = True
+        self._active_streams += 1
+        await resp.prepare(request)
+        step = self.events_per_write
+        delay = reply.event_delay
+        i = 0
+        while i < stop:
+            j = min(i + step, stop)
+            data = events[i] if j == i + 1 else b"".join(events[i:j])
+            await resp.write(_substitute(data, token, rid))
+            if delay:
+                await asyncio.sleep(delay)
+            i = j
+        if isinstance(item, Stall):
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        elif isinstance(item, Truncate) and item.abort:
+            return await self._close_mid_body(request, ex)
+        elif isinstance(item, Malformed):
+            await resp.write(_garbage_event(fmt, item.data))
+        elif isinstance(item, InStreamError):
+            await resp.write(_error_event(fmt, item.payload))
+        await resp.write_eof()
+        return resp
+
+
+def _substitute(data: bytes, token: str, rid: str) -> bytes:
+    return data.replace(_PH_ID_B, token.encode()).replace(_PH_RID_B, rid.encode())
+
+
+def _bearer_ok(header: str | None, token: str) -> bool:
+    if not header:
+        return False
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(value.strip(), token)
+
+
+def _new_request_id(fmt: _Format) -> str:
+    if fmt == "anthropic":
+        return "req_011C" + _rand(_BASE58, 20)
+    return "req_" + secrets.token_hex(16)
+
+
+def _new_token(fmt: _Format) -> str:
+    if fmt == "anthropic":
+        return "01" + _rand(_BASE58, 22)
+    return _rand(_ALNUM, 29)
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return {529: "Site Overloaded"}.get(status, "Unknown")
+
+
+# -------------------------------------------------------------------------- command line
+
+
+def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m plugboard.testing.fake_server",
+        description="Serve the plugboard fake LLM server until interrupted; prints its URL.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--events-per-write", type=int, default=1)
+    p.add_argument("--proxy-token", default=None)
+    p.add_argument(
+        "--chunks",
+        type=int,
+        default=0,
+        help="answer every request with a text of this many stream chunks (0: echo)",
+    )
+    p.add_argument("--chunk-size", type=int, default=8, help="characters per chunk")
+    return p.parse_args(None if argv is None else list(argv))
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    default: Reply | None = None
+    if args.chunks > 0:
+        size = max(1, args.chunk_size)
+        words = ("lorem ipsum dolor sit amet " * (args.chunks * size // 27 + 1))[
+            : args.chunks * size
+        ]
+        default = Reply(words, chunk_size=size)
+    server = FakeLLMServer(
+        host=args.host,
+        port=args.port,
+        events_per_write=max(1, args.events_per_write),
+        proxy_token=args.proxy_token,
+        default_reply=default,
+    )
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, done.set)
+    async with server:
+        print(server.url, flush=True)
+        await done.wait()
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """Run the server from the command line until SIGINT/SIGTERM; prints the URL first."""
+    asyncio.run(_serve(_parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
