@@ -185,6 +185,10 @@ class Registry:
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:
+            # pluggy keeps a plugin whose hook failed validation half-registered (its
+            # name and the hooks it added before the bad one); take it out entirely.
+            if self.pm.get_plugin(name) is plugin:
+                self.pm.unregister(plugin, name=name)
             self._record(name, "register", exc)
             return False
         # check_pending(), one plugin at a time, so a misspelled hook isolates its plugin.
