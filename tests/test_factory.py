@@ -1,0 +1,214 @@
+"""The caching factory: one instance per key, under threads and tasks, secrets kept out."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, ClassVar
+
+import pytest
+
+from plugboard.config import ProviderConfig
+from plugboard.plugins.mock import MockProvider
+from plugboard.provider import Provider
+from plugboard.registry import Registry
+from plugboard.types import ModelTier, Request, Response
+
+KEY_A = "sk-factory-key-aaaaaaaaaaaa"
+KEY_B = "sk-factory-key-bbbbbbbbbbbb"
+
+
+class Counted(MockProvider):
+    """A mock that counts constructions and closes."""
+
+    name = "counted"
+    created: ClassVar[int] = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        type(self).created += 1
+        super().__init__(*args, **kwargs)
+        self.closed_nowait = 0
+        self.closed = 0
+
+    def close_nowait(self) -> None:
+        self.closed_nowait += 1
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+class Keyed(Provider):
+    name = "keyed"
+    requires_api_key = True
+    api_key_env = "PLUGBOARD_TEST_FACTORY_KEY"
+    tier_models: ClassVar = {ModelTier.HOSTED_SMALL: "keyed-1"}
+
+    async def _generate(self, request: Request) -> Response:
+        return Response("ok", request.model, self.name)
+
+
+@pytest.fixture
+def reg(registry: Registry) -> Registry:
+    Counted.created = 0
+    registry.register_provider(Counted)
+    registry.register_provider(Keyed)
+    return registry
+
+
+def test_same_name_and_config_give_the_same_instance(reg: Registry) -> None:
+    a = reg.create_provider("mock")
+    assert reg.create_provider("mock") is a
+    assert reg.create_provider("MOCK") is a  # the same provider under another spelling
+    b = reg.create_provider("mock", {"model": "mock-large", "temperature": 0.5})
+    assert b is not a
+    assert reg.create_provider("mock", ProviderConfig(model="mock-large", temperature=0.5)) is b
+    assert reg.create_provider("mock", model="mock-large", temperature=0.5) is b
+    assert reg.create_provider("mock:mock-large", temperature=0.5) is b
+    assert len(reg.cache_keys()) == 2
+
+
+def test_different_config_gives_a_different_instance(reg: Registry) -> None:
+    a = reg.create_provider("counted", {"model": "a"})
+    b = reg.create_provider("counted", {"model": "b"})
+    c = reg.create_provider("counted", {"model": "a", "extra": {"latency": 0}})
+    assert len({id(a), id(b), id(c)}) == 3
+    assert (a.config.model, b.config.model) == ("a", "b")
+    assert Counted.created == 3
+
+
+def test_explicit_cache_key(reg: Registry) -> None:
+    a = reg.create_provider("counted", cache_key="tenant-1")
+    assert reg.create_provider("counted", cache_key="tenant-1") is a
+    # the key alone decides: another config under the same key is the cached instance
+    assert reg.create_provider("counted", {"model": "other"}, cache_key="tenant-1") is a
+    b = reg.create_provider("counted", cache_key="tenant-2")
+    assert b is not a
+    assert reg.create_provider("counted") not in (a, b)  # the default key is another key
+    assert {"tenant-1", "tenant-2"} <= set(reg.cache_keys())
+    assert Counted.created == 3
+
+
+def test_cache_false_always_builds_a_new_instance(reg: Registry) -> None:
+    cached = reg.create_provider("counted")
+    fresh1 = reg.create_provider("counted", cache=False)
+    fresh2 = reg.create_provider("counted", cache=False)
+    assert len({id(cached), id(fresh1), id(fresh2)}) == 3
+    assert reg.create_provider("counted") is cached
+    assert len(reg.cache_keys()) == 1
+    assert fresh1.hooks is reg.hooks  # still wired to the registry's hooks
+
+
+def test_clear_cache_evicts_and_closes(reg: Registry) -> None:
+    a = reg.create_provider("counted", cache_key="a")
+    b = reg.create_provider("counted", cache_key="b")
+    assert isinstance(a, Counted) and isinstance(b, Counted)
+    reg.clear_cache("a")
+    assert reg.cache_keys() == ["b"]
+    assert (a.closed_nowait, b.closed_nowait) == (1, 0)
+    assert reg.create_provider("counted", cache_key="a") is not a
+    reg.clear_cache("no-such-key")  # evicting an absent key is a no-op
+    reg.clear_cache()
+    assert reg.cache_keys() == []
+    assert b.closed_nowait == 1
+    assert reg.create_provider("counted", cache_key="b") is not b
+
+
+async def test_aclear_cache_awaits_aclose(reg: Registry) -> None:
+    a = reg.create_provider("counted", cache_key="a")
+    b = reg.create_provider("counted", cache_key="b")
+    assert isinstance(a, Counted) and isinstance(b, Counted)
+    await reg.aclear_cache("a")
+    assert (a.closed, b.closed) == (1, 0)
+    await reg.aclear_cache()
+    assert b.closed == 1
+    assert reg.cache_keys() == []
+
+
+def test_api_keys_make_separate_instances_and_never_enter_cache_keys(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLUGBOARD_TEST_FACTORY_KEY", raising=False)
+    a = reg.create_provider("keyed", api_key=KEY_A)
+    b = reg.create_provider("keyed", {"api_key": KEY_B})
+    assert a is not b
+    assert reg.create_provider("keyed", ProviderConfig(api_key=KEY_A)) is a
+    assert a.api_key is not None and a.api_key.get_secret_value() == KEY_A
+    assert b.api_key is not None and b.api_key.get_secret_value() == KEY_B
+    # keys from the environment: a rotated key gets its own instance
+    monkeypatch.setenv("PLUGBOARD_TEST_FACTORY_KEY", "env-key-one-123456")
+    c = reg.create_provider("keyed")
+    assert reg.create_provider("keyed") is c
+    monkeypatch.setenv("PLUGBOARD_TEST_FACTORY_KEY", "env-key-two-123456")
+    d = reg.create_provider("keyed")
+    assert d is not c
+    keys = reg.cache_keys()
+    assert len(keys) == 4
+    for key in keys:
+        for secret in (KEY_A, KEY_B, "env-key-one-123456", "env-key-two-123456"):
+            assert secret not in key
+        assert "sk-" not in key
+        assert "factory-key" not in key
+
+
+def _hammer(fn: Any, n: int) -> list[Any]:
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.parametrize("cache_key", ["shared", None])
+def test_64_threads_get_exactly_one_instance(reg: Registry, cache_key: str | None) -> None:
+    results = _hammer(lambda: reg.create_provider("counted", cache_key=cache_key), 64)
+    assert len({id(r) for r in results}) == 1
+    assert Counted.created == 1
+    assert len(reg.cache_keys()) == 1
+
+
+def test_64_threads_on_a_fresh_registry_with_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLUGBOARD_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("PLUGBOARD_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent-plugboard-test")
+    fresh = Registry(plugins=["mock"])
+    results = _hammer(lambda: fresh.create_provider("mock"), 64)
+    assert len({id(r) for r in results}) == 1
+    assert isinstance(results[0], MockProvider)
+    assert fresh.failures == []
+
+
+async def test_1000_concurrent_tasks_get_one_instance(reg: Registry) -> None:
+    async def make() -> Provider:
+        await asyncio.sleep(0)
+        return reg.create_provider("counted", {"model": "task"})
+
+    results = await asyncio.gather(*(make() for _ in range(1000)))
+    assert len({id(r) for r in results}) == 1
+    assert Counted.created == 1
+
+
+def test_a_cached_provider_works_across_event_loops(reg: Registry) -> None:
+    provider = reg.create_provider("mock")
+
+    async def call(text: str) -> str:
+        first = await provider.generate(text)
+        streamed = await reg.create_provider("mock").stream(text).collect()
+        assert streamed.content == first.content
+        return first.content
+
+    assert asyncio.run(call("one")) == "echo: one"
+    assert asyncio.run(call("two")) == "echo: two"
+    assert reg.create_provider("mock") is provider
