@@ -1,0 +1,70 @@
+"""``import plugboard`` and plugin discovery stay cheap: no SDK, HTTP client or tokenizer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("openai", "anthropic", "aiohttp", "tiktoken", "tenacity", "jiter", "redis")
+
+
+def _run(code: str, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_import_and_discovery_import_nothing_heavy(tmp_path: Path) -> None:
+    code = f"""
+import json, sys
+import plugboard
+names = [p.name for p in plugboard.list_providers()]
+mock = plugboard.create_provider("mock")
+heavy = [m for m in {HEAVY!r} if m in sys.modules]
+print(json.dumps({{"names": names, "heavy": heavy}}))
+"""
+    done = _run(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert "mock" in data["names"]
+    assert data["heavy"] == []
+
+
+def test_bare_import_is_lazy(tmp_path: Path) -> None:
+    code = """
+import json, sys
+import plugboard
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("plugboard"))))
+"""
+    done = _run(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["plugboard"]
+
+
+def test_import_time_of_plugboard_itself(tmp_path: Path) -> None:
+    done = _run("import plugboard; plugboard.list_providers()", tmp_path, "-X", "importtime")
+    assert done.returncode == 0, done.stderr
+    # -X importtime misses modules loaded through importlib.import_module (plugboard's
+    # lazy names), so the sys.modules test above is the real check; this one bounds the
+    # cost of the import statement itself.
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "plugboard" in imported
+    for heavy in HEAVY:
+        assert not any(name == heavy or name.startswith(heavy + ".") for name in imported)
+    top = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| plugboard")]
+    assert top, done.stderr[-2000:]
+    cumulative_us = int(top[-1].split("|")[1])
+    if cumulative_us > 500_000:  # pragma: no cover - a very slow machine
+        pytest.fail(f"import plugboard took {cumulative_us / 1e6:.2f} s")
