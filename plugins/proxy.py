@@ -179,19 +179,18 @@ class ProxyProvider(Provider):
     # -- what a plugin writes -----------------------------------------------------------
 
     async def _generate(self, request: Request) -> Response:
-        signals = _SIGNALS.get()
-        _check(signals)
         events = self._stream(request)
         try:
             async for event in events:
                 if isinstance(event, StreamEnd):
                     return event.response
-                _check(signals)
         finally:
             await events.aclose()  # type: ignore[attr-defined]
         raise StreamError("the proxy stream ended before its end event", provider=self.name)
 
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        signals = _SIGNALS.get()  # this call's, on every attempt (retries included)
+        _check(signals)
         sse_events = self.http.stream_sse(f"{self.base_url}{STREAM_PATH}", self.payload(request))
         started = ended = False
         try:
@@ -206,6 +205,8 @@ class ProxyProvider(Provider):
                     )
                 started = True
                 ended = isinstance(event, StreamEnd)
+                if not ended:
+                    _check(signals)
                 yield event
         finally:
             await sse_events.aclose()  # type: ignore[attr-defined]
@@ -256,15 +257,21 @@ class ProxyProvider(Provider):
 async def _watch(
     stream: ProviderStream, signals: tuple[Signal, ...]
 ) -> AsyncGenerator[StreamEvent, None]:
-    """``stream``'s events, polling ``signals`` before asking for and before giving each."""
+    """``stream``'s events, polling ``signals`` before asking for each one.
+
+    While an event is awaited, ``signals`` are the context's, so :meth:`_stream` polls
+    them too: before each attempt connects and as each event arrives.
+    """
     try:
         while True:
             _check(signals)
+            token = _SIGNALS.set(signals)
             try:
                 event = await stream.__anext__()
             except StopAsyncIteration:
                 return
-            _check(signals)
+            finally:
+                _SIGNALS.reset(token)
             if isinstance(event, StreamEnd):
                 signals = ()  # complete: let the hooks run, never cancel a finished call
             yield event

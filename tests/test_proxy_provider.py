@@ -713,3 +713,32 @@ async def test_registered_through_its_hook() -> None:
     registry.register_plugin(proxy_module, "proxy")
     assert registry.get_provider_class("proxy") is ProxyProvider
     assert registry.get_provider_class("plugboard-proxy") is ProxyProvider
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_signal_is_polled_before_a_retry_is_sent(
+    server: FakeLLMServer, streaming: bool
+) -> None:
+    stop = threading.Event()
+
+    async def sleep_then_stop(seconds: float) -> None:
+        stop.set()  # the user gives up while the call waits to retry
+
+    proxy = ProxyProvider(
+        base_url=server.proxy_url,
+        api_key=TOKEN,
+        retry_policy=RetryPolicy(max_retries=2, sleep=sleep_then_stop),
+    )
+    limited = RateLimitError("slow down", status_code=429, retry_after=1.0)
+    server.enqueue(ErrorReply(429, _error_body(limited)), "never sent")
+    call = (
+        proxy.stream("Hi", signal=stop.is_set).collect()
+        if streaming
+        else proxy.generate("Hi", signal=stop.is_set)
+    )
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert server.request_count == 1
+    finally:
+        await proxy.aclose()
