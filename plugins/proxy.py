@@ -4,8 +4,10 @@ One endpoint, ``POST {base_url}/api/stream`` with a bearer token, answers with
 plugboard's own stream events as server-sent events (``docs/proxy-protocol.md``). The
 client rebuilds the events unchanged, checks the stream (``start`` first, ``end`` last)
 and maps ``{"error": {...}}`` bodies and ``error`` events to the exact error class by
-``error_type``. ``generate`` consumes the stream, so it shares the stream's retry rule:
-retried only before the first content event.
+``error_type``. The protocol only streams: ``generate`` consumes the stream and returns
+the ``end`` response. Retries follow the core rule: a stream is retried only before its
+first content event; ``generate``, which shows nothing until the end, may retry a
+retryable error at any point.
 
 Tiers pass through: a tier resolves through ``config.tier_models`` (and the
 ``plugboard_model_for_tier`` hook), else the tier's own name (``"hosted_large"``) is sent
@@ -15,9 +17,9 @@ client.
 Cancellation: leaving the ``async for`` (or cancelling the task) closes the connection.
 A ``signal`` -- a callable returning ``True`` to stop, given per call
 (``stream(..., signal=cb)``) or as ``config.extra["signal"]`` -- is polled before each
-event; when it fires the connection is closed and :class:`asyncio.CancelledError` is
-raised, as for a cancelled task. The signal never goes on the wire nor into the request
-(cache keys and hooks never see it).
+attempt connects and before each event; when it fires the connection is closed and
+:class:`asyncio.CancelledError` is raised, as for a cancelled task. The signal never
+goes on the wire nor into the request (cache keys and hooks never see it).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ Signal = Callable[[], bool]
 STREAM_PATH = "/api/stream"
 
 _SIGNALS: ContextVar[tuple[Signal, ...]] = ContextVar("plugboard_proxy_signals", default=())
-"""The signals of the ``generate`` call running in this context."""
+"""The signals of the call running in this context (read by :meth:`ProxyProvider._stream`)."""
 
 
 class ProxyProvider(Provider):
