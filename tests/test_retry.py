@@ -49,8 +49,10 @@ async def test_retryable_errors_are_retried_until_max_retries(
 
 
 @pytest.mark.parametrize("error", RETRYABLE)
-async def test_retryable_error_then_success(error: str, fake_sleep: FakeSleep) -> None:
-    mock = _mock(fake_sleep, MockReply(error=error), MockReply(error=error), MockReply(text="ok"))
+async def test_retryable_error_then_success(
+    error: str, fake_sleep: FakeSleep, mock_provider: Any
+) -> None:
+    mock = mock_provider({"error": error}, MockReply(error=error), "ok")
     response = await mock.generate("hi")
     assert response.content == "ok"
     assert len(mock.requests) == 3
