@@ -164,6 +164,11 @@ _CLASSES: dict[str, type[Any]] = {
 }
 
 
+_FIELDS: dict[type[Any], frozenset[str]] = {
+    cls: frozenset(a.name for a in attrs.fields(cls)) for cls in _CLASSES.values()
+}
+
+
 def event_to_dict(event: StreamEvent) -> dict[str, Any]:
     """Serialise an event to a JSON-ready dict with a ``type`` key."""
     if isinstance(event, StreamEnd):
@@ -176,12 +181,17 @@ def event_to_dict(event: StreamEvent) -> dict[str, Any]:
 
 
 def event_from_dict(data: dict[str, Any]) -> StreamEvent:
-    """Rebuild an event from :func:`event_to_dict` output; raises ``ValueError`` if unknown."""
+    """Rebuild an event from :func:`event_to_dict` output.
+
+    Unknown keys are ignored, so a newer sender may add fields; an unknown ``type``
+    raises ``ValueError``.
+    """
     kind = data.get("type")
     cls = _CLASSES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown stream event type: {kind!r}")
-    fields = {k: v for k, v in data.items() if k != "type"}
+    known = _FIELDS[cls]
+    fields = {k: v for k, v in data.items() if k in known}
     if cls is StreamEnd:
         return StreamEnd(Response.from_dict(fields["response"]))
     if cls is ToolCallEnd:

@@ -410,6 +410,7 @@ class Provider(ABC):
                 last = event
                 yield event
             if not isinstance(last, StreamEnd):
+                assert events is not None
                 try:
                     async for event in events:
                         last = event

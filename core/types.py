@@ -262,12 +262,18 @@ class Response:
             content=data["content"],
             model=data["model"],
             provider=data["provider"],
-            usage=Usage(**data.get("usage", {})),
+            usage=Usage(**_known(Usage, data.get("usage") or {})),
             finish_reason=reason,
             tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("tool_calls", ())),
-            thinking=tuple(Thinking(**t) for t in data.get("thinking", ())),
+            thinking=tuple(Thinking(**_known(Thinking, t)) for t in data.get("thinking", ())),
             request_id=data.get("request_id"),
         )
+
+
+def _known(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of ``cls`` (newer senders may add more)."""
+    names = {a.name for a in attrs.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 def _message_to_dict(m: Message) -> dict[str, Any]:
