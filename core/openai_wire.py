@@ -15,7 +15,7 @@ from typing import Any
 from .assembler import StreamAssembler
 from .errors import StreamError
 from .events import StreamEvent
-from .http_errors import error_from_payload
+from .http_errors import error_from_payload, error_from_response
 from .types import FinishReason, ImagePart, Message, Request, Response, Thinking, ToolCall, Usage
 
 __all__ = ["ChunkParser", "build_payload", "is_reasoning_model", "parse_response"]
@@ -134,8 +134,12 @@ def parse_usage(data: Any) -> Usage:
     """Usage from the wire's ``usage`` object (missing fields count as 0)."""
     if not isinstance(data, dict):
         return Usage()
-    prompt_details = data.get("prompt_tokens_details") or {}
-    completion_details = data.get("completion_tokens_details") or {}
+    prompt_details = data.get("prompt_tokens_details")
+    completion_details = data.get("completion_tokens_details")
+    if not isinstance(prompt_details, dict):
+        prompt_details = {}
+    if not isinstance(completion_details, dict):
+        completion_details = {}
     return Usage(
         input_tokens=int(data.get("prompt_tokens") or 0),
         output_tokens=int(data.get("completion_tokens") or 0),
@@ -157,7 +161,13 @@ def _arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
 def parse_response(
     data: Any, *, provider: str, model: str, request_id: str | None = None
 ) -> Response:
-    """A :class:`Response` from a non-streamed Chat Completions body."""
+    """A :class:`Response` from a non-streamed Chat Completions body.
+
+    A 200 body that carries an ``error`` object instead of choices (OpenRouter, some
+    proxies) raises the error it describes.
+    """
+    if isinstance(data, dict) and data.get("error") and not data.get("choices"):
+        raise error_from_response(None, None, data, provider=provider, model=model)
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
         raise StreamError(
             "the response has no choices (not a Chat Completions body)",
@@ -165,10 +175,12 @@ def parse_response(
             model=model,
             body=data,
         )
-    if not data["choices"]:
+    choice = _first_choice(data["choices"])
+    if choice is None:
         raise StreamError("the response has an empty choices list", provider=provider, model=model)
-    choice = data["choices"][0]
-    message = choice.get("message") or {}
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        message = {}
     calls = []
     for i, tc in enumerate(message.get("tool_calls") or ()):
         fn = tc.get("function") or {}
@@ -178,8 +190,13 @@ def parse_response(
     reason = finish_reason(choice.get("finish_reason"))
     if reason is None:
         reason = FinishReason.TOOL_CALLS if calls else FinishReason.STOP
+    content = message.get("content") or ""
+    refusal = message.get("refusal")
+    if refusal and isinstance(refusal, str) and not content:
+        # Structured outputs: the model declined; the text is in `refusal`, not `content`.
+        content, reason = refusal, FinishReason.REFUSAL
     return Response(
-        content=message.get("content") or "",
+        content=content if isinstance(content, str) else "",
         model=data.get("model") or model,
         provider=provider,
         usage=parse_usage(data.get("usage")),
@@ -191,6 +208,15 @@ def parse_response(
     )
 
 
+def _first_choice(choices: list[Any]) -> dict[str, Any] | None:
+    """The choice with ``index`` 0 (or none given): with ``n`` > 1 a chunk may carry
+    another choice, whose text must not be mixed into the first one's."""
+    for choice in choices:
+        if isinstance(choice, dict) and choice.get("index") in (0, None):
+            return choice
+    return None
+
+
 class ChunkParser:
     """Turns each streamed chunk's ``data`` into events; call :meth:`close` at EOF.
 
@@ -200,7 +226,7 @@ class ChunkParser:
     An ``{"error": ...}`` chunk raises the mapped error.
     """
 
-    __slots__ = ("_by_id", "_by_index", "_last_key", "asm", "done", "finish", "usage")
+    __slots__ = ("_by_id", "_by_index", "_last_key", "_refused", "asm", "done", "finish", "usage")
 
     def __init__(self, asm: StreamAssembler) -> None:
         self.asm = asm
@@ -210,12 +236,14 @@ class ChunkParser:
         self._by_index: dict[int, int] = {}
         self._by_id: dict[str, int] = {}
         self._last_key: int | None = None
+        self._refused = False
 
     def feed(self, data: str) -> list[StreamEvent]:
         """Events for one chunk; ``[DONE]`` ends the stream."""
         if data == "[DONE]":
             self.done = True
-            return self.asm.finish(self.finish, self.usage)
+            out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
+            return out + self.asm.finish(self._finish_reason(), self.usage)
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -224,26 +252,32 @@ class ChunkParser:
             ) from None
         if not isinstance(chunk, dict):
             raise StreamError(f"malformed stream chunk: {data[:200]!r}", provider=self.asm.provider)
-        out: list[StreamEvent] = []
+        out = []
         if not self.asm.started:
             out.append(self.asm.start(model=chunk.get("model")))
-        if "error" in chunk:
+        if chunk.get("error"):  # some servers send "error": null in every chunk
             raise error_from_payload(chunk, provider=self.asm.provider, model=self.asm.model)
         usage = chunk.get("usage")
         if usage:
             self.usage = parse_usage(usage)
         choices = chunk.get("choices")
-        if not choices:
+        if not choices or not isinstance(choices, list):
             return out
-        choice = choices[0]
+        choice = _first_choice(choices)
+        if choice is None:
+            return out
         delta = choice.get("delta")
-        if delta:
+        if delta and isinstance(delta, dict):
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
                 out += self.asm.thinking(reasoning)
             content = delta.get("content")
             if content:
                 out += self.asm.text(content)
+            refusal = delta.get("refusal")
+            if refusal and isinstance(refusal, str):
+                self._refused = True
+                out += self.asm.text(refusal)
             calls = delta.get("tool_calls")
             if calls:
                 for tc in calls:
@@ -295,4 +329,9 @@ class ChunkParser:
                 model=self.asm.model,
             )
         self.done = True
-        return self.asm.finish(self.finish, self.usage)
+        return self.asm.finish(self._finish_reason(), self.usage)
+
+    def _finish_reason(self) -> FinishReason | str | None:
+        if self._refused and self.finish in (None, FinishReason.STOP):
+            return FinishReason.REFUSAL
+        return self.finish
