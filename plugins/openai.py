@@ -1,0 +1,252 @@
+"""The ``openai`` provider: OpenAI Chat Completions through the official ``openai`` SDK.
+
+The SDK does what it is good at: auth, organization/project headers, request building,
+timeouts and typed errors. plugboard does the rest, once for every provider: the request
+body comes from :func:`plugboard.openai_wire.build_payload`, answers are parsed from the
+raw bytes by :mod:`plugboard.openai_wire` (the SDK's pydantic models cost 16x the CPU
+of the parse per streamed chunk), streams go through :func:`plugboard.sse.iter_sse`, and
+the SDK's own retries are off (``max_retries=0``) because plugboard's retry policy is the
+one retry layer.
+
+The SDK is imported when the first client is built, never at discovery. Its httpx
+client is bound to one event loop, so there is one client per loop
+(:class:`plugboard.loop_local.LoopLocal`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from plugboard import hookimpl
+from plugboard.assembler import StreamAssembler
+from plugboard.config import ProviderConfig
+from plugboard.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ContentFilterError,
+    NetworkError,
+    ProviderError,
+    ProviderTimeoutError,
+    StreamError,
+)
+from plugboard.events import StreamEvent
+from plugboard.http_errors import error_from_payload, error_from_response, request_id_from
+from plugboard.loop_local import LoopLocal
+from plugboard.openai_wire import ChunkParser, build_payload, parse_response
+from plugboard.provider import Provider
+from plugboard.sse import SSEEvent, iter_sse
+from plugboard.types import ModelTier, Request, Response
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+__all__ = ["OpenAIProvider"]
+
+
+class OpenAIProvider(Provider):
+    """OpenAI Chat Completions via ``openai.AsyncOpenAI`` (key from ``$OPENAI_API_KEY``)."""
+
+    name = "openai"
+    description = "OpenAI Chat Completions through the official openai SDK"
+    tier_models = {
+        ModelTier.LOCAL_SMALL: "gpt-5.4-nano",
+        ModelTier.HOSTED_SMALL: "gpt-5.4-mini",
+        ModelTier.HOSTED_LARGE: "gpt-5.5",
+    }
+    default_base_url = "https://api.openai.com/v1"
+    api_key_env = "OPENAI_API_KEY"
+    requires = ("openai",)
+    extra = "openai"
+    tokenizer = "tiktoken"
+
+    def __init__(self, config: ProviderConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._clients: LoopLocal[AsyncOpenAI] = LoopLocal(self._new_client, _close_client)
+
+    def validate_config(self) -> None:
+        """The SDK sends the key as a bearer token; other auth methods are refused."""
+        super().validate_config()
+        if self.auth_method != "bearer":
+            raise ConfigurationError(
+                f"openai: auth_method {self.auth_method!r} is not supported (the SDK sends "
+                "a bearer token); use the openai_compat provider for other schemes",
+                field="auth_method",
+                provider=self.name,
+            )
+
+    def _new_client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI, Timeout
+
+        cfg = self.config
+        key = self.api_key
+        return AsyncOpenAI(
+            api_key=key.get_secret_value() if key else None,
+            base_url=self.base_url,
+            organization=cfg.organization,
+            project=cfg.project,
+            timeout=Timeout(
+                cfg.timeout,
+                connect=cfg.timeout if cfg.connect_timeout is None else cfg.connect_timeout,
+            ),
+            max_retries=0,  # plugboard's RetryPolicy is the only retry layer
+            default_headers=cfg.extra_headers or None,
+        )
+
+    @property
+    def client(self) -> AsyncOpenAI:
+        """The SDK client of the running event loop (built on first use in that loop)."""
+        return self._clients.get()
+
+    async def _generate(self, request: Request) -> Response:
+        create = self.client.chat.completions.with_raw_response.create
+        raw = await create(**_sdk_arguments(build_payload(request, stream=False)))
+        http = raw.http_response
+        try:
+            data = http.json()
+        except ValueError:
+            raise APIError(
+                "the response body is not valid JSON",
+                status_code=http.status_code,
+                body=http.content,
+                secrets=self._secrets(),
+            ) from None
+        return parse_response(
+            data, provider=self.name, model=request.model, request_id=request_id_from(http.headers)
+        )
+
+    async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        asm = StreamAssembler(self.name, request.model)
+        parser = ChunkParser(asm)
+        create = self.client.chat.completions.with_streaming_response.create
+        async with create(**_sdk_arguments(build_payload(request, stream=True))) as response:
+            http = response.http_response
+            asm.request_id = request_id_from(http.headers)
+            # The raw bytes: the SDK's typed chunks are never built. Uncompressed (the usual
+            # case) they skip httpx's decoder chain too.
+            encoding = http.headers.get("content-encoding", "identity").strip().lower()
+            body = http.aiter_raw() if encoding in ("identity", "") else http.aiter_bytes()
+            events = cast(
+                "AsyncGenerator[SSEEvent, None]",
+                iter_sse(body, max_event_bytes=self.config.max_response_bytes),
+            )
+            async with contextlib.aclosing(events):
+                async for sse in events:
+                    for event in parser.feed(sse.data):
+                        yield event
+                    if parser.done:
+                        return
+        for event in parser.close():  # no [DONE]: accepted only after a finish reason
+            yield event
+
+    def map_exception(self, exc: BaseException) -> ProviderError | None:
+        """The :class:`ProviderError` for an ``openai`` SDK or ``httpx2`` exception."""
+        if "openai" not in sys.modules:
+            return None  # the SDK was never used: nothing of ours can have failed
+        import httpx2
+        import openai
+
+        secrets = self._secrets()
+        name = type(exc).__name__
+        if isinstance(exc, openai.APIStatusError):
+            return error_from_response(
+                exc.status_code, exc.response.headers, _body(exc), secrets=secrets
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderTimeoutError(f"request timed out (timeout {self.config.timeout:g} s)")
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__
+            detail = f"{type(cause).__name__}: {cause}" if cause else exc.message
+            return NetworkError(f"connection failed ({detail})")
+        if isinstance(exc, openai.APIResponseValidationError):
+            return APIError(
+                f"the response did not match the SDK's schema: {exc.message}",
+                status_code=exc.status_code,
+                body=exc.body,
+                secrets=secrets,
+            )
+        if isinstance(exc, openai.APIError):  # the SDK's own stream reader met an error chunk
+            if isinstance(exc.body, Mapping):
+                return error_from_payload(exc.body, secrets=secrets)
+            return StreamError(f"error in stream: {exc.message}", secrets=secrets)
+        if isinstance(exc, openai.ContentFilterFinishReasonError):
+            return ContentFilterError(str(exc))
+        if isinstance(exc, openai.LengthFinishReasonError):
+            return APIError(str(exc))
+        if isinstance(exc, openai.WebSocketConnectionClosedError | openai.WebSocketQueueFullError):
+            return NetworkError(f"websocket failed ({name}: {exc})")
+        if isinstance(exc, openai.InvalidWebhookSignatureError):
+            return AuthenticationError(f"invalid webhook signature: {exc}")
+        if isinstance(exc, openai.OpenAIError):  # client set-up: credentials, endpoints
+            return ConfigurationError(f"openai SDK: {exc}", secrets=secrets)
+        # httpx2 errors escape only while the raw stream is read; the SDK wraps the rest.
+        if isinstance(exc, httpx2.TimeoutException):
+            return ProviderTimeoutError(f"stream read timed out ({name})")
+        if isinstance(exc, httpx2.RemoteProtocolError | httpx2.DecodingError | httpx2.StreamError):
+            return StreamError(f"the stream was cut off or garbled ({name}: {exc})")
+        if isinstance(exc, httpx2.HTTPStatusError):
+            return error_from_response(
+                exc.response.status_code, exc.response.headers, None, secrets=secrets
+            )
+        if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
+            return ConfigurationError(f"invalid base_url ({name}: {exc})", field="base_url")
+        if isinstance(exc, httpx2.HTTPError):
+            return NetworkError(f"connection failed during the stream ({name}: {exc})")
+        return None
+
+    async def aclose(self) -> None:
+        """Close this event loop's SDK client (others close when their loops end)."""
+        await self._clients.aclose()
+
+    def close_nowait(self) -> None:
+        """Close every loop's SDK client without awaiting."""
+        self._clients.close_nowait()
+
+
+async def _close_client(client: AsyncOpenAI) -> None:
+    await client.close()
+
+
+@functools.cache
+def _create_parameters() -> frozenset[str]:
+    """The body fields ``chat.completions.create`` takes as keyword arguments."""
+    import inspect
+
+    from openai.resources.chat.completions import AsyncCompletions
+
+    params = inspect.signature(AsyncCompletions.create).parameters
+    return frozenset(params) - {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+
+
+def _sdk_arguments(payload: dict[str, Any]) -> dict[str, Any]:
+    """``create()`` keyword arguments for ``payload``; unknown fields go in ``extra_body``."""
+    known = _create_parameters()
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in payload.items():
+        (kwargs if key in known else extra)[key] = value
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
+
+
+def _body(exc: Any) -> bytes | str | Mapping[str, Any] | None:
+    """The raw body of an ``APIStatusError`` (its parsed ``body`` when unread)."""
+    try:
+        content = exc.response.content
+    except Exception:  # httpx2.ResponseNotRead: the body was never read
+        content = None
+    if isinstance(content, bytes) and content:
+        return content
+    body = exc.body
+    return body if isinstance(body, bytes | str | Mapping) else None
+
+
+@hookimpl
+def plugboard_register_providers(register: Any) -> None:
+    """Register the ``openai`` provider."""
+    register(OpenAIProvider)
