@@ -118,6 +118,11 @@ def _extra(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return _mapping("extra", value)
 
 
+def _names_only(headers: dict[str, str]) -> str:
+    """Header names without values: a custom header may carry a credential."""
+    return repr({name: "..." for name in headers})
+
+
 def _fail(field: str, why: str, value: Any) -> ConfigurationError:
     shown = "<secret>" if field == "api_key" else repr(value)
     return ConfigurationError(f"invalid {field}: {why} (got {shown})", field=field)
@@ -170,7 +175,9 @@ class ProviderConfig:
     max_retries: int = 2
     retry_deadline: float | None = None
     auth_method: AuthMethod | None = None
-    extra_headers: dict[str, str] = attrs.field(factory=dict, converter=_headers, hash=False)
+    extra_headers: dict[str, str] = attrs.field(
+        factory=dict, converter=_headers, hash=False, repr=_names_only
+    )
     api_version: str | None = None
     deployment: str | None = None
     organization: str | None = None

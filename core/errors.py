@@ -69,7 +69,7 @@ REDACTED = "[REDACTED]"
 _SECRET_PATTERNS = (
     # OpenAI/Anthropic/OpenRouter-style keys: sk-..., sk-ant-..., sk-or-v1-...
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"),
     re.compile(r"(?i)(\"?(?:api[_-]?key|x-api-key|authorization)\"?\s*[:=]\s*\"?)[^\"\s,}]{6,}"),
 )
 
@@ -80,7 +80,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, REDACTED)
     lowered = text.lower()  # the patterns ignore case, so must this quick pre-check
-    if "sk-" in lowered or "bearer" in lowered or "api" in lowered or "authorization" in lowered:
+    if any(marker in lowered for marker in ("sk-", "bearer", "basic", "api", "authorization")):
         text = _SECRET_PATTERNS[0].sub(REDACTED, text)
         text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
         text = _SECRET_PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)

@@ -120,7 +120,8 @@ class HTTPClient:
             _keep(asyncio.ensure_future(closer.__anext__()))
         return session
 
-    def _error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+    def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """The error for a non-2xx answer; override to read a protocol's own error bodies."""
         return error_from_response(
             status, headers, body, provider=self.provider, secrets=self._secrets
         )
@@ -166,7 +167,7 @@ class HTTPClient:
                     self.provider, response.status, dict(response.headers), body
                 )
             if response.status >= 300:
-                raise self._error(response.status, response.headers, body)
+                raise self.error_for(response.status, response.headers, body)
             try:
                 return json.loads(body), response.headers
             except ValueError:
@@ -196,7 +197,7 @@ class HTTPClient:
                     self.raw_log.on_response(
                         self.provider, response.status, dict(response.headers), body
                     )
-                raise self._error(response.status, response.headers, body)
+                raise self.error_for(response.status, response.headers, body)
             if headers_out is not None:
                 headers_out.update((k.lower(), v) for k, v in response.headers.items())
             if self.raw_log is not None:

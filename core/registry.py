@@ -460,7 +460,9 @@ class Registry:
             raise self._not_found(name)
         cls = self._providers[key].cls
         if isinstance(config, ProviderConfig):
-            cfg = config.evolve(**fields) if fields else config
+            # Fields the caller set explicitly win over the profile's, as with a dict.
+            explicit = _explicit_fields(config)
+            cfg = ProviderConfig.from_mapping({**fields, **explicit}) if fields else config
         else:
             cfg = ProviderConfig.from_mapping({**fields, **dict(config or {})})
         changes = dict(overrides)
@@ -493,6 +495,21 @@ class Registry:
                 evicted = [found] if found is not None else []
         for provider in evicted:
             await provider.aclose()
+
+
+def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:
+    """The fields of ``config`` that differ from their defaults."""
+    out: dict[str, Any] = {}
+    for field in attrs.fields(ProviderConfig):
+        if not field.init:
+            continue
+        value = getattr(config, field.name)
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        if value != default:
+            out[field.name] = value
+    return out
 
 
 _global: Registry | None = None

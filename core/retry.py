@@ -39,13 +39,15 @@ class RetryPolicy:
     :param sleep: the coroutine function used to wait (tests inject a fake).
     """
 
-    max_retries: int = 2
+    max_retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     deadline: float | None = None
-    initial_wait: float = 0.5
-    max_wait: float = 8.0
-    max_server_wait: float = 60.0
-    min_wait: float = 0.05
-    jitter: float = 0.25
+    initial_wait: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    max_wait: float = attrs.field(default=8.0, validator=attrs.validators.gt(0))
+    max_server_wait: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    min_wait: float = attrs.field(default=0.05, validator=attrs.validators.gt(0))
+    jitter: float = attrs.field(
+        default=0.25, validator=[attrs.validators.ge(0), attrs.validators.lt(1)]
+    )
     sleep: SleepFn | None = attrs.field(default=None, eq=False)
 
     def wait_for(self, error: ProviderError, attempt: int) -> float:

@@ -335,7 +335,7 @@ def _client_class() -> type[HTTPClient]:
     from plugboard.http_errors import error_from_response
 
     class ProxyHTTPClient(HTTPClient):
-        def _error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
             try:
                 data = json.loads(body)
             except (ValueError, RecursionError):
