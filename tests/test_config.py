@@ -335,3 +335,10 @@ def test_fingerprint_cache_is_not_part_of_equality() -> None:
     a.fingerprint()
     assert a == b
     assert hash(a) == hash(b)
+
+
+def test_extra_header_values_never_show_in_repr() -> None:
+    config = ProviderConfig(extra_headers={"X-Custom-Auth": "secret-header-value-123"})
+    assert "secret-header-value-123" not in repr(config)
+    assert "X-Custom-Auth" in repr(config)
+    assert config.extra_headers["X-Custom-Auth"] == "secret-header-value-123"

@@ -324,3 +324,8 @@ def test_docstring_tree_has_the_registry_family() -> None:
         assert issubclass(getattr(errors, name), RegistryError)
     exported = {n for n in errors.__all__ if n[0].isupper()}
     assert set(tree) == exported
+
+
+def test_redact_scrubs_basic_credentials() -> None:
+    text = redact("Authorization: Basic dXNlcjpwYXNzd29yZA== and basic QWxhZGRpbjpvcGVu")
+    assert "dXNlcjpwYXNzd29yZA" not in text and "QWxhZGRpbjpvcGVu" not in text

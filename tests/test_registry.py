@@ -610,6 +610,9 @@ def test_explicit_arguments_beat_the_profile(tmp_path: Path) -> None:
     reg = _profiles(tmp_path, PROFILES)
     assert reg.create_provider("fast", model="chosen").config.model == "chosen"
     assert reg.create_provider("fast", {"temperature": 1.0}).config.temperature == 1.0
+    explicit = reg.create_provider("fast", plugboard.ProviderConfig(model="from-config"))
+    assert explicit.config.model == "from-config"  # a config object wins, as a dict does
+    assert explicit.config.temperature == 0.2  # fields it leaves at default come from the profile
 
 
 def test_profile_names_are_suggested(tmp_path: Path) -> None:

@@ -405,3 +405,12 @@ async def test_stream_error_after_content_is_not_retried_and_text_not_duplicated
     assert info.value.attempts == 1
     assert info.value.provider == "mock"
     assert fake_sleep.waits == []
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("min_wait", 0), ("max_retries", -1), ("max_wait", 0), ("jitter", 1.0), ("initial_wait", -1)],
+)
+def test_policy_bounds_are_validated(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        RetryPolicy(**{field: value})
