@@ -149,10 +149,13 @@ def uses_adaptive_thinking(model: str) -> bool:
 
     Budget thinking is deprecated from Claude 4.6 on and rejected by Opus 4.7 and later;
     older models (Haiku 4.5, Sonnet 4.5, Claude 3.x) know only the budget form. A name
-    without a version number keeps the budget form.
+    without a version number, or without ``claude`` (another vendor's model behind an
+    Anthropic-compatible endpoint, such as ``glm-4.6``), keeps the budget form.
     """
     name = model.lower()
-    if "claude" in name and "mythos" in name:
+    if "claude" not in name:
+        return False
+    if "mythos" in name:
         return True
     version = _claude_version(name)
     return version is not None and version >= (4, 6)
@@ -253,7 +256,8 @@ def _message_blocks(m: Message) -> list[dict[str, Any]]:
     if m.role == "tool":
         result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id}
         if isinstance(m.content, str) or all(isinstance(p, TextPart) for p in m.content):
-            result["content"] = m.text
+            if m.text:  # an empty result is sent without content
+                result["content"] = m.text
         else:
             result["content"] = _content_blocks(m.content)
         return [result]

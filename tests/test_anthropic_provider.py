@@ -1510,6 +1510,20 @@ def test_payload_merges_same_role_and_drops_unsigned_thinking() -> None:
     assert "system" not in body
 
 
+def test_payload_empty_tool_result_has_no_content() -> None:
+    call = ToolCall("toolu_1", "ping", {})
+    messages = [
+        Message.user("go"),
+        Message.assistant(tool_calls=[call]),
+        Message.tool("toolu_1", ""),
+    ]
+    body = build_payload(_request(messages), stream=False)
+    assert body["messages"][2] == {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}],
+    }
+
+
 def test_payload_tool_result_with_image_and_order() -> None:
     call = ToolCall("toolu_1", "shot", {})
     messages = [
@@ -1604,6 +1618,7 @@ def test_adaptive_thinking(reasoning: Any, fields: dict[str, Any]) -> None:
         ("claude-3-7-sonnet-20250219", False),
         ("claude-3-5-haiku-latest", False),
         ("my-proxy-model", False),
+        ("glm-4.6", False),
     ],
 )
 def test_uses_adaptive_thinking(model: str, adaptive: bool) -> None:
