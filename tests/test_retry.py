@@ -408,7 +408,7 @@ async def test_stream_error_after_content_is_not_retried_and_text_not_duplicated
 
 
 @pytest.mark.parametrize(
-    "field, value",
+    ("field", "value"),
     [("min_wait", 0), ("max_retries", -1), ("max_wait", 0), ("jitter", 1.0), ("initial_wait", -1)],
 )
 def test_policy_bounds_are_validated(field: str, value: float) -> None:
