@@ -3,14 +3,14 @@
 The SDK does what it is good at: auth, organization/project headers, request building,
 timeouts and typed errors. plugboard does the rest, once for every provider: the request
 body comes from :func:`plugboard.openai_wire.build_payload`, answers are parsed from the
-raw bytes by :mod:`plugboard.openai_wire` (the SDK's pydantic models cost 16x the CPU
-of the parse per streamed chunk), streams go through :func:`plugboard.sse.iter_sse`, and
-the SDK's own retries are off (``max_retries=0``) because plugboard's retry policy is the
-one retry layer.
+raw bytes by :mod:`plugboard.openai_wire` (the SDK's pydantic models cost about 16x the
+CPU of the parse per streamed chunk), streams go through :func:`plugboard.sse.iter_sse`,
+and the SDK's own retries are off (``max_retries=0``): plugboard's retry policy is the
+one retry layer. The SDK client uses the SDK's own aiohttp transport
+(``openai.DefaultAioHttpClient``), which reads a stream at raw-aiohttp cost.
 
-The SDK is imported when the first client is built, never at discovery. Its httpx
-client is bound to one event loop, so there is one client per loop
-(:class:`plugboard.loop_local.LoopLocal`).
+The SDK is imported when the first client is built, never at discovery. The client is
+bound to one event loop, so there is one per loop (:class:`plugboard.loop_local.LoopLocal`).
 """
 
 from __future__ import annotations
@@ -80,21 +80,34 @@ class OpenAIProvider(Provider):
             )
 
     def _new_client(self) -> AsyncOpenAI:
-        from openai import AsyncOpenAI, Timeout
+        import httpx2
+        import openai
 
         cfg = self.config
         key = self.api_key
-        return AsyncOpenAI(
+        timeout = openai.Timeout(
+            cfg.timeout, connect=cfg.timeout if cfg.connect_timeout is None else cfg.connect_timeout
+        )
+        limits = httpx2.Limits(
+            max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
+        )
+        http_client: httpx2.AsyncClient | None
+        try:
+            # The SDK's own aiohttp transport (aiohttp is a plugboard dependency): a streamed
+            # chunk costs about what raw aiohttp costs; httpx2's pure-Python HTTP/1.1
+            # parser costs twice that.
+            http_client = openai.DefaultAioHttpClient(timeout=timeout, limits=limits)
+        except RuntimeError:  # an SDK build without its aiohttp adapter
+            http_client = openai.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
+        return openai.AsyncOpenAI(
             api_key=key.get_secret_value() if key else None,
             base_url=self.base_url,
             organization=cfg.organization,
             project=cfg.project,
-            timeout=Timeout(
-                cfg.timeout,
-                connect=cfg.timeout if cfg.connect_timeout is None else cfg.connect_timeout,
-            ),
+            timeout=timeout,
             max_retries=0,  # plugboard's RetryPolicy is the only retry layer
             default_headers=cfg.extra_headers or None,
+            http_client=http_client,
         )
 
     @property
@@ -144,10 +157,10 @@ class OpenAIProvider(Provider):
             yield event
 
     def map_exception(self, exc: BaseException) -> ProviderError | None:
-        """The :class:`ProviderError` for an ``openai`` SDK or ``httpx2`` exception."""
+        """The :class:`ProviderError` for an ``openai`` SDK exception, or for a transport
+        error (aiohttp, httpx2) that escapes while the raw stream is read."""
         if "openai" not in sys.modules:
             return None  # the SDK was never used: nothing of ours can have failed
-        import httpx2
         import openai
 
         secrets = self._secrets()
@@ -156,12 +169,15 @@ class OpenAIProvider(Provider):
             return error_from_response(
                 exc.status_code, exc.response.headers, _body(exc), secrets=secrets
             )
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderTimeoutError(f"request timed out (timeout {self.config.timeout:g} s)")
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            detail = f"{type(cause).__name__}: {cause}" if cause else exc.message
-            return NetworkError(f"connection failed ({detail})")
+        if isinstance(exc, openai.APIConnectionError):  # APITimeoutError too
+            # The SDK's aiohttp adapter reports a reset connection as ConnectTimeout:
+            # the transport's own exception, further down the chain, says what happened.
+            found = _transport_error(exc.__cause__)
+            if found is not None:
+                return found
+            if isinstance(exc, openai.APITimeoutError):
+                return ProviderTimeoutError(f"request timed out ({exc.message})")
+            return NetworkError(f"connection failed ({exc.message})")
         if isinstance(exc, openai.APIResponseValidationError):
             return APIError(
                 f"the response did not match the SDK's schema: {exc.message}",
@@ -183,20 +199,7 @@ class OpenAIProvider(Provider):
             return AuthenticationError(f"invalid webhook signature: {exc}")
         if isinstance(exc, openai.OpenAIError):  # client set-up: credentials, endpoints
             return ConfigurationError(f"openai SDK: {exc}", secrets=secrets)
-        # httpx2 errors escape only while the raw stream is read; the SDK wraps the rest.
-        if isinstance(exc, httpx2.TimeoutException):
-            return ProviderTimeoutError(f"stream read timed out ({name})")
-        if isinstance(exc, httpx2.RemoteProtocolError | httpx2.DecodingError | httpx2.StreamError):
-            return StreamError(f"the stream was cut off or garbled ({name}: {exc})")
-        if isinstance(exc, httpx2.HTTPStatusError):
-            return error_from_response(
-                exc.response.status_code, exc.response.headers, None, secrets=secrets
-            )
-        if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
-            return ConfigurationError(f"invalid base_url ({name}: {exc})", field="base_url")
-        if isinstance(exc, httpx2.HTTPError):
-            return NetworkError(f"connection failed during the stream ({name}: {exc})")
-        return None
+        return _transport_error(exc)
 
     async def aclose(self) -> None:
         """Close this event loop's SDK client (others close when their loops end)."""
@@ -232,6 +235,41 @@ def _sdk_arguments(payload: dict[str, Any]) -> dict[str, Any]:
     if extra:
         kwargs["extra_body"] = extra
     return kwargs
+
+
+def _transport_error(exc: BaseException | None) -> ProviderError | None:
+    """The error for the first aiohttp or httpx2 exception in ``exc``'s ``__cause__`` chain
+    (the adapter wraps aiohttp's exceptions in httpx2's, the SDK wraps those)."""
+    import httpx2
+
+    aiohttp_loaded = "aiohttp" in sys.modules
+    first_httpx: httpx2.HTTPError | httpx2.StreamError | None = None
+    depth = 0
+    while exc is not None and depth < 10:
+        if aiohttp_loaded and type(exc).__module__.startswith("aiohttp"):
+            from plugboard.aiohttp_errors import error_from_aiohttp
+
+            mapped = error_from_aiohttp(exc)
+            if mapped is not None:
+                return mapped
+        if first_httpx is None and isinstance(exc, httpx2.HTTPError | httpx2.StreamError):
+            first_httpx = exc
+        exc, depth = exc.__cause__, depth + 1
+    if first_httpx is None:
+        return None
+    name = type(first_httpx).__name__
+    if isinstance(first_httpx, httpx2.TimeoutException):
+        return ProviderTimeoutError(f"read timed out ({name})")
+    if isinstance(first_httpx, httpx2.RemoteProtocolError | httpx2.DecodingError):
+        return StreamError(f"the response was cut off or garbled ({name}: {first_httpx})")
+    if isinstance(first_httpx, httpx2.StreamError):
+        return StreamError(f"the response stream is unusable ({name}: {first_httpx})")
+    if isinstance(first_httpx, httpx2.HTTPStatusError):
+        response = first_httpx.response
+        return error_from_response(response.status_code, response.headers, None)
+    if isinstance(first_httpx, httpx2.UnsupportedProtocol):
+        return ConfigurationError(f"invalid base_url ({name}: {first_httpx})", field="base_url")
+    return NetworkError(f"connection failed ({name}: {first_httpx})")
 
 
 def _body(exc: Any) -> bytes | str | Mapping[str, Any] | None:

@@ -210,7 +210,8 @@ def test_import_does_not_import_the_sdk() -> None:
         "plugboard.list_providers()\n"
         "assert 'openai' in names, names\n"
         "assert m.OpenAIProvider.tier_models\n"
-        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('openai', 'httpx2'))\n"
+        "heavy = ('openai', 'httpx2', 'aiohttp')\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in heavy)\n"
         "assert not bad, bad\n"
     )
     result = subprocess.run(
@@ -329,6 +330,17 @@ async def test_reasoning_model_payload(
     assert "temperature" not in plain and "max_tokens" not in plain
     assert streamed["model"] == "o4-mini" and streamed["reasoning_effort"] == "low"
     assert streamed["max_completion_tokens"] == 50 and "temperature" not in streamed
+
+
+async def test_sdk_client_settings(make: Callable[..., OpenAIProvider]) -> None:
+    import openai
+
+    client = make(timeout=12.5, connect_timeout=3.0).client
+    assert client.max_retries == 0  # plugboard's RetryPolicy is the one retry layer
+    assert isinstance(client.timeout, openai.Timeout)
+    assert (client.timeout.read, client.timeout.connect) == (12.5, 3.0)
+    assert isinstance(client._client, openai.DefaultAioHttpClient)  # the SDK's aiohttp adapter
+    assert make().client is not client  # one client per provider and loop
 
 
 async def test_headers_sent(server: FakeLLMServer, make: Callable[..., OpenAIProvider]) -> None:
