@@ -1,0 +1,295 @@
+"""Every built-in provider runs plugboard's conformance battery (plugboard.testing).
+
+One subclass of :class:`ProviderConformance` per built-in, each served by the
+FakeLLMServer in its own wire format (the mock has no server: its network-fault tests
+skip). Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import Any, cast
+
+import pytest
+
+from plugboard.errors import BadRequestError, NotFoundError, ProviderError
+from plugboard.events import StreamEvent, TextDelta
+from plugboard.openai_compatible import OpenAICompatibleProvider
+from plugboard.plugins.azure import AzureOpenAIProvider
+from plugboard.plugins.mock import MockProvider, MockReply
+from plugboard.plugins.ollama import OllamaProvider
+from plugboard.plugins.openrouter import OpenRouterProvider
+from plugboard.plugins.vllm import VLLMProvider
+from plugboard.provider import Provider
+from plugboard.testing import ProviderConformance, Reply, ScriptItem
+from plugboard.testing.fake_server import FakeLLMServer
+from plugboard.types import Request, Response
+
+
+def _plugin(name: str) -> ModuleType | None:
+    """A built-in plugin module that may still be missing from this checkout."""
+    try:
+        return importlib.import_module(f"plugboard.plugins.{name}")
+    except ImportError:
+        return None
+
+
+def _missing(plugin: str, sdk: str | None = None) -> pytest.MarkDecorator:
+    module = _plugin(plugin)
+    reason = f"plugboard.plugins.{plugin} is not in this checkout yet"
+    if module is not None and sdk is not None and importlib.util.find_spec(sdk) is None:
+        reason = f"the {sdk} SDK is not installed (pip install 'plugboard[{sdk}]')"
+        module = None
+    return pytest.mark.skipif(module is None, reason=reason)
+
+
+class TestOpenAICompatConformance(ProviderConformance):
+    wire = "openai"
+    requires_api_key = False
+    supports_thinking = True  # delta.reasoning_content, as vLLM and DeepSeek send it
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        return OpenAICompatibleProvider(
+            base_url=server.openai_base_url, model="compat-model", **config
+        )
+
+
+class TestOpenRouterConformance(ProviderConformance):
+    wire = "openai"
+    supports_thinking = True
+    server_options = {"openai_reasoning_field": "reasoning"}  # OpenRouter's field
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        return OpenRouterProvider(base_url=server.openai_base_url, **config)
+
+
+class TestOllamaConformance(ProviderConformance):
+    wire = "openai"
+    requires_api_key = False
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        return OllamaProvider(base_url=server.openai_base_url, **config)
+
+
+class TestVLLMConformance(ProviderConformance):
+    wire = "openai"
+    requires_api_key = False
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        return VLLMProvider(base_url=server.openai_base_url, model="served-model", **config)
+
+
+class TestAzureConformance(ProviderConformance):
+    """Azure's deployment path and ``api-key`` header, served by the fake server."""
+
+    wire = "openai"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        return AzureOpenAIProvider(
+            base_url=server.azure_endpoint,
+            deployment="conformance-deployment",
+            tier_models={
+                "local_small": "dep-small-local",
+                "hosted_small": "dep-small",
+                "hosted_large": "dep-large",
+            },
+            **config,
+        )
+
+    async def test_deployment_path(self) -> None:
+        async with self.session() as s:
+            s.script(Reply("ok"))
+            await s.provider.generate("hi")
+            request = s.server.last_request
+            assert request.endpoint == "azure"
+            assert request.path == "/openai/deployments/conformance-deployment/chat/completions"
+            assert request.query["api-version"]
+            assert request.headers["api-key"] == self.api_key
+
+
+@_missing("openai", sdk="openai")
+class TestOpenAIConformance(ProviderConformance):
+    """The official openai SDK provider."""
+
+    wire = "openai"
+    supports_thinking = True  # the shared Chat Completions parser reads reasoning_content
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("openai"))
+        provider: Provider = module.OpenAIProvider(base_url=server.openai_base_url, **config)
+        return provider
+
+
+@_missing("anthropic", sdk="anthropic")
+class TestAnthropicConformance(ProviderConformance):
+    """The official anthropic SDK provider."""
+
+    wire = "anthropic"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("anthropic"))
+        provider: Provider = module.AnthropicProvider(base_url=server.anthropic_base_url, **config)
+        return provider
+
+
+@_missing("proxy")
+class TestProxyConformance(ProviderConformance):
+    """The plugboard proxy protocol client (bearer token checked by the fake server)."""
+
+    wire = "proxy"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("proxy"))
+        provider: Provider = module.ProxyProvider(base_url=server.proxy_url, **config)
+        return provider
+
+
+class TestMockConformance(ProviderConformance):
+    """The mock has no server: it plays the battery's replies from its own script."""
+
+    wire = None
+    requires_api_key = False
+    supports_thinking = True
+
+    def make_provider(self, server: None, **config: Any) -> Provider:
+        return MockProvider(**config)
+
+    def script(self, server: Any, provider: Provider, *items: ScriptItem) -> None:
+        mock = cast(MockProvider, provider)
+        for item in items:
+            if isinstance(item, str):
+                item = Reply(item)
+            if not isinstance(item, Reply):
+                pytest.skip("the mock provider has no server: network faults do not apply")
+            mock.script(
+                MockReply(
+                    text=item.text,
+                    thinking=item.thinking,
+                    thinking_signature=item.thinking_signature,
+                    tool_calls=item.tool_calls,
+                    usage=item.usage,
+                    finish_reason=item.finish_reason,
+                )
+            )
+
+
+# -- the battery catches broken providers ------------------------------------------------
+#
+# Each broken provider below has one defect; running the matching battery test on it
+# must fail. (The classes start with "_" so pytest does not collect them.)
+
+
+class _CompatCase(ProviderConformance):
+    wire = "openai"
+    requires_api_key = False
+    provider_class: type[OpenAICompatibleProvider] = OpenAICompatibleProvider
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        return self.provider_class(base_url=server.openai_base_url, model="m", **config)
+
+
+class _LeakyRepr(OpenAICompatibleProvider):
+    def __repr__(self) -> str:
+        key = self.api_key.get_secret_value() if self.api_key else None
+        return f"<LeakyRepr key={key}>"
+
+
+class _LeaksIntoRequest(OpenAICompatibleProvider):
+    """Puts the key into the request's extra fields, where hooks see it."""
+
+    def build_request(self, messages: Any, **kwargs: Any) -> Request:
+        key = self.api_key.get_secret_value() if self.api_key else ""
+        return super().build_request(messages, **kwargs, user_tag=key)
+
+
+class _Misclassifies404(OpenAICompatibleProvider):
+    async def _generate(self, request: Request) -> Response:
+        try:
+            return await super()._generate(request)
+        except NotFoundError as exc:
+            raise BadRequestError(exc.message, status_code=404) from exc
+
+
+class _RetriesItself(OpenAICompatibleProvider):
+    """Retries inside _generate, as an SDK left with max_retries=2 does."""
+
+    async def _generate(self, request: Request) -> Response:
+        try:
+            return await super()._generate(request)
+        except ProviderError:
+            return await super()._generate(request)
+
+
+class _ReadsWholeStream(OpenAICompatibleProvider):
+    """Reads the entire stream before yielding: leaving early cannot close anything."""
+
+    async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        events = [event async for event in super()._stream(request)]
+        for event in events:
+            yield event
+
+
+class _DropsADelta(OpenAICompatibleProvider):
+    async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        dropped = False
+        async for event in super()._stream(request):
+            if isinstance(event, TextDelta) and not dropped:
+                dropped = True
+                continue
+            yield event
+
+
+class _NoUsageInStream(OpenAICompatibleProvider):
+    usage_in_stream = False
+
+
+def _case(provider_class: type[OpenAICompatibleProvider]) -> _CompatCase:
+    case = _CompatCase()
+    case.provider_class = provider_class
+    return case
+
+
+@pytest.mark.parametrize(
+    ("provider_class", "test", "message"),
+    [
+        (_LeakyRepr, "test_api_key_never_leaks", "API key appears"),
+        (_LeaksIntoRequest, "test_api_key_never_leaks", "API key appears"),
+        (_Misclassifies404, "test_fault_maps_and_retries", "expected NotFoundError"),
+        (_RetriesItself, "test_fault_maps_and_retries", "DID NOT RAISE"),
+        (_ReadsWholeStream, "test_stream_early_exit_closes_connection", "whole response"),
+        (_DropsADelta, "test_stream_is_well_formed", "its deltas say"),
+        (_NoUsageInStream, "test_stream_reports_usage", "input_tokens"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None) or str(v)[:20],
+)
+async def test_battery_catches_broken_provider(
+    provider_class: type[OpenAICompatibleProvider],
+    test: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = _case(provider_class)
+    method = getattr(case, test)
+    kwargs: dict[str, Any] = {}
+    if "monkeypatch" in method.__code__.co_varnames:
+        kwargs["monkeypatch"] = monkeypatch
+    if test == "test_fault_maps_and_retries":
+        kwargs["fault"] = "404" if provider_class is _Misclassifies404 else "401"
+    with pytest.raises((AssertionError, pytest.fail.Exception), match=message):
+        await method(**kwargs)
+
+
+async def test_battery_passes_the_unbroken_base() -> None:
+    """The control: the same tests pass on the provider the broken ones derive from."""
+    case = _case(OpenAICompatibleProvider)
+    await case.test_stream_early_exit_closes_connection()
+    await case.test_stream_is_well_formed()
+    await case.test_fault_maps_and_retries("404")
