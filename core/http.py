@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -97,6 +97,10 @@ class HTTPClient:
             total=None, connect=config.connect_timeout, sock_read=config.timeout
         )
 
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sessions.pop(loop, None)
+        self._closers.pop(loop, None)
+
     def session(self) -> aiohttp.ClientSession:
         """The session for the running event loop (created on first use in that loop)."""
         loop = asyncio.get_running_loop()
@@ -115,7 +119,7 @@ class HTTPClient:
             self._sessions[loop] = session
             # Close the session when asyncio.run() ends this loop: its
             # shutdown_asyncgens() finalises this generator, which awaits the close.
-            closer = _close_at_shutdown(session)
+            closer = _close_at_shutdown(session, self._forget, loop)
             self._closers[loop] = closer
             _keep(asyncio.ensure_future(closer.__anext__()))
         return session
@@ -246,9 +250,16 @@ def _schedule_close(session: aiohttp.ClientSession) -> None:
     _keep(asyncio.ensure_future(session.close()))
 
 
-async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+async def _close_at_shutdown(
+    session: aiohttp.ClientSession,
+    forget: Callable[[asyncio.AbstractEventLoop], None],
+    loop: asyncio.AbstractEventLoop,
+) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # The session references its loop, so the weak-keyed entry would never die:
+        # drop it explicitly when the loop shuts down.
+        forget(loop)
         if not session.closed:
             await session.close()
