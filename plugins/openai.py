@@ -91,7 +91,7 @@ class OpenAIProvider(Provider):
         limits = httpx2.Limits(
             max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
         )
-        http_client: httpx2.AsyncClient | None
+        http_client: httpx2.AsyncClient
         try:
             # The SDK's own aiohttp transport (aiohttp is a plugboard dependency): a streamed
             # chunk costs about what raw aiohttp costs; httpx2's pure-Python HTTP/1.1

@@ -907,6 +907,48 @@ async def test_in_stream_error_non_streamed(
     assert server.request_count == 1
 
 
+@pytest.mark.parametrize(
+    ("item", "cls", "requests"),
+    [
+        (Reset(), NetworkError, 3),
+        (Stall(after_events=0), ProviderTimeoutError, 3),
+        (
+            Truncate(after_events=3, reply=Reply("abcdefgh", chunk_size=2), abort=True),
+            StreamError,
+            1,
+        ),
+        (Truncate(after_events=3, reply=Reply("abcdefgh", chunk_size=2)), StreamError, 1),
+    ],
+    ids=["reset", "stall", "dropped", "truncated"],
+)
+async def test_httpx2_transport_fallback(
+    server: FakeLLMServer,
+    make: Callable[..., OpenAIProvider],
+    monkeypatch: pytest.MonkeyPatch,
+    item: Any,
+    cls: type[ProviderError],
+    requests: int,
+) -> None:
+    """Without the SDK's aiohttp adapter the default httpx2 client is used; its
+    exceptions map to the same classes."""
+    import openai
+
+    def missing(**_: Any) -> Any:
+        raise RuntimeError("To use the aiohttp client you must have installed ...")
+
+    aiohttp_client = openai.DefaultAioHttpClient
+    monkeypatch.setattr(openai, "DefaultAioHttpClient", missing)
+    provider = make(timeout=0.2)
+    server.enqueue(Reply("fine"))
+    assert text_of(await collect(provider, "x", model="gpt-4o")) == "fine"
+    assert isinstance(provider.client._client, openai.DefaultAsyncHttpxClient)
+    assert not isinstance(provider.client._client, aiohttp_client)
+    server.enqueue(item, item, item)
+    _, err = await collect_until_error(provider, "x", model="gpt-4o")
+    assert type(err) is cls
+    assert server.request_count == 1 + requests
+
+
 # -- secrets ---------------------------------------------------------------------------------
 
 
