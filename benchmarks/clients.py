@@ -1,0 +1,334 @@
+"""The clients under test, one class each, all doing the same work on the same wire.
+
+Each client sends the same request body for its wire format and returns what an
+application wants: the answer's text (non-streamed) or the text pieces of a stream.
+The worker checks the results, so a client cannot win by skipping work.
+
+The floors are honest minimal clients: aiohttp, ``json.dumps`` of the body, and for a
+stream ``async for line in response.content`` with ``json.loads`` of every ``data:``
+line, keeping the text deltas. Every library import happens in :meth:`Client.setup`,
+so a worker process loads only what its client needs (peak RSS is compared).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .wire import MODEL_ANTHROPIC, MODEL_OPENAI, NON_STREAM_MAX_TOKENS, PROMPT
+
+API_KEY = "sk-bench-0123456789"
+MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+class Client:
+    """One way of calling an LLM API; subclasses fill in the three methods."""
+
+    name = ""
+    wire = ""  # "openai" or "anthropic"
+    description = ""
+
+    async def setup(self, base_url: str) -> None:
+        """Import what is needed and build the client (not measured)."""
+        raise NotImplementedError
+
+    async def request(self) -> str:
+        """One non-streamed call; returns the answer's text."""
+        raise NotImplementedError
+
+    async def stream(self, n: int) -> list[str]:
+        """One stream of ``n`` content chunks; returns the text pieces."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+# -- floors: minimal hand-written aiohttp clients ------------------------------------------
+
+
+class _Floor(Client):
+    path = ""
+
+    async def setup(self, base_url: str) -> None:
+        import aiohttp
+
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        self.url = base_url + self.path
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class FloorOpenAI(_Floor):
+    name = "floor-openai"
+    wire = "openai"
+    description = "hand-written aiohttp client (the floor), OpenAI wire"
+    path = "/v1/chat/completions"
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+
+    async def request(self) -> str:
+        body = {"model": MODEL_OPENAI, "messages": MESSAGES, "max_tokens": NON_STREAM_MAX_TOKENS}
+        async with self.session.post(self.url, data=json.dumps(body), headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            data = json.loads(await r.read())
+        text: str = data["choices"][0]["message"]["content"]
+        return text
+
+    async def stream(self, n: int) -> list[str]:
+        body = {
+            "model": MODEL_OPENAI,
+            "messages": MESSAGES,
+            "max_tokens": n,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        parts: list[str] = []
+        async with self.session.post(self.url, data=json.dumps(body), headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    data = line[6:].rstrip()
+                    if data == b"[DONE]":
+                        break
+                    chunk = json.loads(data)
+                    choices = chunk["choices"]
+                    if choices:
+                        content = choices[0]["delta"].get("content")
+                        if content:
+                            parts.append(content)
+        return parts
+
+
+class FloorAnthropic(_Floor):
+    name = "floor-anthropic"
+    wire = "anthropic"
+    description = "hand-written aiohttp client (the floor), Anthropic wire"
+    path = "/v1/messages"
+    headers = {
+        "x-api-key": API_KEY,
+        "anthropic-version": "2023-06-01",
+        "Content-Type": "application/json",
+    }
+
+    async def request(self) -> str:
+        body = {
+            "model": MODEL_ANTHROPIC,
+            "max_tokens": NON_STREAM_MAX_TOKENS,
+            "messages": MESSAGES,
+        }
+        async with self.session.post(self.url, data=json.dumps(body), headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            data = json.loads(await r.read())
+        text: str = data["content"][0]["text"]
+        return text
+
+    async def stream(self, n: int) -> list[str]:
+        body = {"model": MODEL_ANTHROPIC, "max_tokens": n, "messages": MESSAGES, "stream": True}
+        parts: list[str] = []
+        async with self.session.post(self.url, data=json.dumps(body), headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    event = json.loads(line[6:])
+                    kind = event["type"]
+                    if kind == "content_block_delta":
+                        delta = event["delta"]
+                        if delta["type"] == "text_delta":
+                            parts.append(delta["text"])
+                    elif kind == "message_stop":
+                        break
+        return parts
+
+
+# -- the SDKs used directly ---------------------------------------------------------------
+
+
+class SDKOpenAI(Client):
+    name = "sdk-openai"
+    wire = "openai"
+    description = "openai SDK used directly (AsyncOpenAI, typed chunks)"
+
+    async def setup(self, base_url: str) -> None:
+        import openai
+
+        self.client = openai.AsyncOpenAI(base_url=base_url + "/v1", api_key=API_KEY, max_retries=0)
+
+    async def request(self) -> str:
+        r = await self.client.chat.completions.create(
+            model=MODEL_OPENAI,
+            messages=MESSAGES,
+            max_tokens=NON_STREAM_MAX_TOKENS,  # type: ignore[arg-type]
+        )
+        return r.choices[0].message.content or ""
+
+    async def stream(self, n: int) -> list[str]:
+        parts: list[str] = []
+        s = await self.client.chat.completions.create(
+            model=MODEL_OPENAI,
+            messages=MESSAGES,  # type: ignore[arg-type]
+            max_tokens=n,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for chunk in s:
+            if chunk.choices:
+                content = chunk.choices[0].delta.content
+                if content:
+                    parts.append(content)
+        return parts
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+class SDKAnthropic(Client):
+    name = "sdk-anthropic"
+    wire = "anthropic"
+    description = "anthropic SDK used directly (messages.create, stream=True)"
+
+    async def setup(self, base_url: str) -> None:
+        import anthropic
+
+        self.client = anthropic.AsyncAnthropic(base_url=base_url, api_key=API_KEY, max_retries=0)
+
+    async def request(self) -> str:
+        r = await self.client.messages.create(
+            model=MODEL_ANTHROPIC,
+            max_tokens=NON_STREAM_MAX_TOKENS,
+            messages=MESSAGES,  # type: ignore[arg-type]
+        )
+        block: Any = r.content[0]
+        text: str = block.text
+        return text
+
+    async def stream(self, n: int) -> list[str]:
+        parts: list[str] = []
+        s = await self.client.messages.create(
+            model=MODEL_ANTHROPIC,
+            max_tokens=n,
+            messages=MESSAGES,
+            stream=True,  # type: ignore[arg-type]
+        )
+        async for event in s:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                parts.append(event.delta.text)
+        return parts
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+# -- plugboard ------------------------------------------------------------------------------
+
+
+class _Plugboard(Client):
+    provider_name = ""
+    module = ""
+    class_name = ""
+    model = ""
+
+    def _base(self, base_url: str) -> str:
+        return base_url
+
+    async def setup(self, base_url: str) -> None:
+        import plugboard
+
+        registry = plugboard.get_registry()
+        config = {"base_url": self._base(base_url), "api_key": API_KEY, "model": self.model}
+        if registry.is_registered(self.provider_name):
+            self.provider: Any = plugboard.create_provider(self.provider_name, **config)
+        else:  # the plugin exists but its entry point is not registered (yet)
+            import importlib
+
+            cls = getattr(importlib.import_module(self.module), self.class_name)
+            self.provider = cls(hooks=registry.hooks, **config)
+        from plugboard.events import TextDelta
+
+        self.text_delta = TextDelta
+
+    async def request(self) -> str:
+        r = await self.provider.generate(PROMPT, max_tokens=NON_STREAM_MAX_TOKENS)
+        text: str = r.content
+        return text
+
+    async def stream(self, n: int) -> list[str]:
+        parts: list[str] = []
+        text_delta = self.text_delta
+        async for event in self.provider.stream(PROMPT, max_tokens=n):
+            if isinstance(event, text_delta):
+                parts.append(event.text)
+        return parts
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
+
+
+class PlugboardOpenAICompat(_Plugboard):
+    name = "pb-openai-compat"
+    wire = "openai"
+    description = "plugboard `openai-compat` provider (aiohttp)"
+    provider_name = "openai-compat"
+    module = "plugboard.openai_compatible"
+    class_name = "OpenAICompatibleProvider"
+    model = MODEL_OPENAI
+
+    def _base(self, base_url: str) -> str:
+        return base_url + "/v1"
+
+
+class PlugboardOpenAI(PlugboardOpenAICompat):
+    name = "pb-openai"
+    description = "plugboard `openai` provider (openai SDK transport, plugboard parsing)"
+    provider_name = "openai"
+    module = "plugboard.plugins.openai"
+    class_name = "OpenAIProvider"
+
+
+class PlugboardAnthropic(_Plugboard):
+    name = "pb-anthropic"
+    wire = "anthropic"
+    description = "plugboard `anthropic` provider (anthropic SDK transport, plugboard parsing)"
+    provider_name = "anthropic"
+    module = "plugboard.plugins.anthropic"
+    class_name = "AnthropicProvider"
+    model = MODEL_ANTHROPIC
+
+
+CLIENTS: dict[str, type[Client]] = {
+    c.name: c
+    for c in (
+        FloorOpenAI,
+        FloorAnthropic,
+        SDKOpenAI,
+        SDKAnthropic,
+        PlugboardOpenAICompat,
+        PlugboardOpenAI,
+        PlugboardAnthropic,
+    )
+}
+FLOOR = {"openai": "floor-openai", "anthropic": "floor-anthropic"}
+SDK = {"openai": "sdk-openai", "anthropic": "sdk-anthropic"}
+
+
+def available(name: str) -> str | None:
+    """Why client ``name`` cannot run here (a missing module), else ``None``."""
+    import importlib.util
+
+    needs = {
+        "sdk-openai": ["openai"],
+        "sdk-anthropic": ["anthropic"],
+        "pb-openai": ["openai", "plugboard.plugins.openai"],
+        "pb-anthropic": ["anthropic", "plugboard.plugins.anthropic"],
+    }.get(name, [])
+    for module in needs:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed"
+        except ModuleNotFoundError:
+            return f"{module} is not installed"
+    return None

@@ -1,0 +1,186 @@
+"""The benchmark's fake LLM server: HTTP/1.1 on 127.0.0.1, in its own process.
+
+It speaks just enough HTTP for the clients under test (keep-alive, ``Content-Length``
+request bodies) and answers ``POST .../chat/completions`` in the OpenAI wire format and
+``POST .../messages`` in the Anthropic one. Every answer is pre-rendered bytes, status
+line and headers included, and written with one ``transport.write`` (streams as chunked
+transfer encoding in 64 KiB chunks), so the server spends almost no CPU per request and
+is never the bottleneck. A streamed request's ``max_tokens`` is the number of content
+chunks it gets back.
+
+Run: ``python -m benchmarks.server [--cpu N]``; it prints ``PORT <n>`` and serves until
+its stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import sys
+
+from . import wire
+
+_STREAM = re.compile(rb'"stream"\s*:\s*true')
+_MAX_TOKENS = re.compile(rb'"max_tokens"\s*:\s*(\d+)')
+_CHUNK = 64 * 1024
+
+
+def _head(status: str, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _json_response(body: bytes, request_id_header: str) -> bytes:
+    return (
+        _head(
+            "200 OK",
+            [
+                ("content-type", "application/json"),
+                ("content-length", str(len(body))),
+                ("connection", "keep-alive"),
+                (request_id_header, "req_0123456789abcdef"),
+            ],
+        )
+        + body
+    )
+
+
+def _stream_response(body: bytes, request_id_header: str) -> bytes:
+    head = _head(
+        "200 OK",
+        [
+            ("content-type", "text/event-stream; charset=utf-8"),
+            ("transfer-encoding", "chunked"),
+            ("cache-control", "no-cache"),
+            ("connection", "keep-alive"),
+            (request_id_header, "req_0123456789abcdef"),
+        ],
+    )
+    parts = [head]
+    for i in range(0, len(body), _CHUNK):
+        piece = body[i : i + _CHUNK]
+        parts.append(b"%x\r\n%s\r\n" % (len(piece), piece))
+    parts.append(b"0\r\n\r\n")
+    return b"".join(parts)
+
+
+_NOT_FOUND = _head("404 Not Found", [("content-length", "0"), ("connection", "keep-alive")])
+
+
+class Answers:
+    """Pre-rendered responses; a stream of a new length is rendered once, then reused."""
+
+    def __init__(self) -> None:
+        self.openai_json = _json_response(wire.openai_body(), "x-request-id")
+        self.anthropic_json = _json_response(wire.anthropic_body(), "request-id")
+        self._streams: dict[tuple[bool, int], bytes] = {}
+
+    def stream(self, anthropic: bool, n: int) -> bytes:
+        key = (anthropic, n)
+        found = self._streams.get(key)
+        if found is None:
+            if anthropic:
+                found = _stream_response(wire.anthropic_stream(n), "request-id")
+            else:
+                found = _stream_response(wire.openai_stream(n), "x-request-id")
+            self._streams[key] = found
+        return found
+
+    def answer(self, path: bytes, body: bytes) -> bytes:
+        path = path.split(b"?", 1)[0]
+        if path.endswith(b"/messages"):
+            anthropic = True
+        elif path.endswith(b"/chat/completions"):
+            anthropic = False
+        else:
+            return _NOT_FOUND
+        if _STREAM.search(body):
+            match = _MAX_TOKENS.search(body)
+            return self.stream(anthropic, int(match.group(1)) if match else 16)
+        return self.anthropic_json if anthropic else self.openai_json
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, answers: Answers) -> None:
+        self.answers = answers
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            total = end + 4 + length
+            if len(buf) < total:
+                return
+            body = bytes(buf[end + 4 : total])
+            del buf[:total]
+            parts = head.split(b" ", 2)
+            path = parts[1] if len(parts) > 1 else b"/"
+            assert self.transport is not None
+            self.transport.write(self.answers.answer(path, body))
+
+
+async def serve(port: int, ready: asyncio.Future[int] | None = None) -> None:
+    """Serve on 127.0.0.1:``port`` (0: a free port) until cancelled."""
+    loop = asyncio.get_running_loop()
+    answers = Answers()
+    server = await loop.create_server(
+        lambda: _Protocol(answers), "127.0.0.1", port, backlog=1024, reuse_address=True
+    )
+    bound = server.sockets[0].getsockname()[1]
+    if ready is not None:
+        ready.set_result(bound)
+    else:
+        print(f"PORT {bound}", flush=True)
+    async with server:
+        await _stdin_closed()
+
+
+async def _stdin_closed() -> None:
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def on_readable() -> None:
+        if not os.read(sys.stdin.fileno(), 4096) and not done.done():
+            done.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), on_readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(sys.stdin.fileno())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
+    args = parser.parse_args(argv)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    asyncio.run(serve(args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""What the fake server answers: realistic OpenAI and Anthropic bodies, rendered once.
+
+Bodies follow what the real services send today (field for field, in their order), so
+every client parses the same bytes it would parse in production. Stream chunks carry
+one short word each, as model streams do.
+"""
+
+from __future__ import annotations
+
+import json
+
+MODEL_OPENAI = "bench-model"
+MODEL_ANTHROPIC = "claude-bench"
+PROMPT = "Say hello in a friendly way."
+NON_STREAM_MAX_TOKENS = 64
+"""``max_tokens`` of non-streamed calls; for a stream, ``max_tokens`` is the chunk count."""
+
+TEXT = "Hello! How can I assist you today?"
+WORDS = (" the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " dog", ".")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def word(i: int) -> str:
+    """The text of content chunk ``i`` of a stream."""
+    return WORDS[i % len(WORDS)]
+
+
+def stream_text(n: int) -> str:
+    """The whole text a stream of ``n`` content chunks carries."""
+    return "".join(word(i) for i in range(n))
+
+
+# -- OpenAI Chat Completions ------------------------------------------------------------
+
+_OPENAI_ID = "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"
+_FINGERPRINT = "fp_44709d6fcb"
+
+
+def openai_body() -> bytes:
+    """A non-streamed Chat Completions answer."""
+    return _dumps(
+        {
+            "id": _OPENAI_ID,
+            "object": "chat.completion",
+            "created": 1741569952,
+            "model": MODEL_OPENAI,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": TEXT,
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 19,
+                "completion_tokens": 10,
+                "total_tokens": 29,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "service_tier": "default",
+            "system_fingerprint": _FINGERPRINT,
+        }
+    ).encode()
+
+
+def _openai_chunk(delta: dict[str, object], finish: str | None) -> str:
+    return _dumps(
+        {
+            "id": _OPENAI_ID,
+            "object": "chat.completion.chunk",
+            "created": 1741569952,
+            "model": MODEL_OPENAI,
+            "service_tier": "default",
+            "system_fingerprint": _FINGERPRINT,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "usage": None,
+        }
+    )
+
+
+def openai_stream(n: int) -> bytes:
+    """An SSE stream of ``n`` content chunks, the finish chunk, usage and ``[DONE]``."""
+    parts = [_openai_chunk({"role": "assistant", "content": "", "refusal": None}, None)]
+    parts += [_openai_chunk({"content": word(i)}, None) for i in range(n)]
+    parts.append(_openai_chunk({}, "stop"))
+    usage = _dumps(
+        {
+            "id": _OPENAI_ID,
+            "object": "chat.completion.chunk",
+            "created": 1741569952,
+            "model": MODEL_OPENAI,
+            "service_tier": "default",
+            "system_fingerprint": _FINGERPRINT,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 19,
+                "completion_tokens": n,
+                "total_tokens": 19 + n,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+            },
+        }
+    )
+    parts += [usage, "[DONE]"]
+    return "".join(f"data: {p}\n\n" for p in parts).encode()
+
+
+# -- Anthropic Messages -------------------------------------------------------------------
+
+_ANTHROPIC_ID = "msg_01XFDUDYJgAACzvnptvVoYEL"
+
+
+def _anthropic_usage(output: int) -> dict[str, object]:
+    return {
+        "input_tokens": 12,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output,
+        "service_tier": "standard",
+    }
+
+
+def anthropic_body() -> bytes:
+    """A non-streamed Messages answer."""
+    return _dumps(
+        {
+            "id": _ANTHROPIC_ID,
+            "type": "message",
+            "role": "assistant",
+            "model": MODEL_ANTHROPIC,
+            "content": [{"type": "text", "text": TEXT}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": _anthropic_usage(10),
+        }
+    ).encode()
+
+
+def anthropic_stream(n: int) -> bytes:
+    """A Messages SSE stream with one text block of ``n`` deltas."""
+    events: list[tuple[str, object]] = [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": _ANTHROPIC_ID,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": MODEL_ANTHROPIC,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": _anthropic_usage(1),
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        ("ping", {"type": "ping"}),
+    ]
+    events += [
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": word(i)},
+            },
+        )
+        for i in range(n)
+    ]
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": n},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return "".join(f"event: {name}\ndata: {_dumps(data)}\n\n" for name, data in events).encode()
