@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
@@ -293,3 +297,96 @@ async def test_battery_passes_the_unbroken_base() -> None:
     await case.test_stream_early_exit_closes_connection()
     await case.test_stream_is_well_formed()
     await case.test_fault_maps_and_retries("404")
+
+
+# -- the pytest plugin (pytest11 entry point) ---------------------------------------------
+
+_FIXTURE_TESTS = """
+import pytest
+
+import plugboard
+import plugboard.registry
+from plugboard.testing import ErrorReply, Reply
+
+SEEN = {}
+
+
+@pytest.mark.asyncio
+async def test_server(fake_llm_server):
+    fake_llm_server.enqueue(Reply("hi"), ErrorReply(500))
+    from plugboard.openai_compatible import OpenAICompatibleProvider
+
+    async with OpenAICompatibleProvider(
+        base_url=fake_llm_server.openai_base_url, model="m", max_retries=0
+    ) as p:
+        assert (await p.generate("x")).content == "hi"
+        with pytest.raises(plugboard.ServerError):
+            await p.generate("x")
+    assert fake_llm_server.request_count == 2
+
+
+def test_global_before():
+    SEEN["before"] = plugboard.get_registry()
+
+
+def test_registry(plugboard_registry):
+    assert plugboard_registry is not SEEN["before"]
+    assert plugboard.get_registry() is plugboard_registry
+    assert plugboard.create_provider("mock") is plugboard_registry.create_provider("mock")
+    assert plugboard_registry.is_registered("ollama")
+
+
+def test_registry_restored():
+    assert plugboard.registry._global is SEEN["before"]
+"""
+
+
+def _run_pytest(tmp_path: Path, ini: str, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    (tmp_path / "test_fixtures.py").write_text(_FIXTURE_TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
+    env["PYTHONWARNINGS"] = "error::ResourceWarning"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_fixtures_work_in_both_asyncio_modes(tmp_path: Path, mode: str) -> None:
+    ini = f"asyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = function"
+    result = _run_pytest(tmp_path, ini, "-W", "error::ResourceWarning")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "4 passed" in result.stdout
+
+
+def test_fake_llm_server_without_pytest_asyncio_fails_clearly(tmp_path: Path) -> None:
+    result = _run_pytest(tmp_path, "", "-p", "no:asyncio", "-k", "test_server")
+    assert result.returncode == 1
+    assert "needs pytest-asyncio" in result.stdout, result.stdout[-3000:]
+
+
+def test_pytest_plugin_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, plugboard.testing.pytest_plugin, plugboard.testing\n"
+        "heavy = {'aiohttp', 'openai', 'anthropic', 'tiktoken', 'tenacity', 'jiter',\n"
+        "         'plugboard.registry', 'plugboard.provider', 'plugboard.testing.fake_server'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_testing_exports_resolve() -> None:
+    import plugboard.testing as testing
+
+    for name in testing.__all__:
+        assert getattr(testing, name) is not None
+    with pytest.raises(AttributeError):
+        testing.NoSuchThing  # noqa: B018
