@@ -318,7 +318,9 @@ class Registry:
         return self._aliases.get(key)
 
     def _not_found(self, name: str) -> ProviderNotFoundError:
-        known = [*self._providers, *self._aliases, *self.profiles()]
+        with self._lock:  # a snapshot: another thread may be (un)registering
+            known = [*self._providers, *self._aliases]
+        known += self.profiles()
         close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.6)
         return ProviderNotFoundError(name, close)
 
@@ -352,16 +354,19 @@ class Registry:
         key = self._canonical(name)
         if key is None:
             key = self._canonical(self.split_spec(name)[0])
-        if key is None:
+        entry = self._providers.get(key) if key is not None else None
+        if entry is None:  # unknown, or unregistered by another thread meanwhile
             raise self._not_found(name)
-        return self._providers[key].cls
+        return entry.cls
 
     def list_providers(self) -> list[ProviderInfo]:
         """Every registered provider, sorted by name."""
         self.load()
+        with self._lock:  # a snapshot: another thread may be (un)registering
+            entries = [self._providers[key] for key in sorted(self._providers)]
         out = []
-        for key in sorted(self._providers):
-            entry = self._providers[key]
+        for entry in entries:
+            key = entry.name
             cls = entry.cls
             dist, version = self._plugin_versions.get(entry.plugin, (entry.plugin, None))
             installed = all(importlib.util.find_spec(m) is not None for m in cls.requires)
@@ -456,9 +461,10 @@ class Registry:
             fields.update(profile)
             base = str(fields.pop("provider"))
         key = self._canonical(base)
-        if key is None:
+        entry = self._providers.get(key) if key is not None else None
+        if entry is None:  # unknown, or unregistered by another thread meanwhile
             raise self._not_found(name)
-        cls = self._providers[key].cls
+        cls = entry.cls
         if isinstance(config, ProviderConfig):
             # Fields the caller set explicitly win over the profile's, as with a dict.
             explicit = _explicit_fields(config)
