@@ -1,0 +1,173 @@
+"""The HTTP-speaking providers the reliability tests run against the fake server.
+
+One table, :data:`HTTP_PROVIDERS`, shared by ``test_reliability_*.py``,
+``test_secrets.py`` and ``test_bad_input.py`` (they import it from here): for each
+provider, how to point it at a :class:`FakeLLMServer`, which wire format it speaks, and
+the fault bodies of that format. SDK-based providers (``openai``, ``anthropic``) are
+included when their plugin module and SDK import. The smoke test below proves every
+entry of the table round-trips, streamed and not, before the heavier tests rely on it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+
+from plugboard.errors import OverloadedError, RateLimitError, ServerError
+from plugboard.provider import Provider
+from plugboard.testing.fake_server import ErrorReply, FakeLLMServer, InStreamError
+
+KEY = "sk-canary-7f3a9c2e1b4d8f6a"
+"""The API key every keyed provider gets: a canary that must never show up anywhere."""
+
+
+@attrs.frozen
+class Spec:
+    """How to build one provider against a fake server, and its wire format's faults."""
+
+    name: str
+    module: str
+    cls: str
+    wire: str  # "openai", "anthropic" or "proxy"
+    options: Callable[[FakeLLMServer], dict[str, Any]]
+    sdk: str | None = None
+
+    def available(self) -> bool:
+        """Whether the plugin module exists and its SDK (if any) is installed."""
+        if self.sdk is not None and importlib.util.find_spec(self.sdk) is None:
+            return False
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except ModuleNotFoundError:  # pragma: no cover - parent package missing
+            return False
+
+    def provider_class(self) -> type[Provider]:
+        """The provider class (imports the plugin module)."""
+        cls: type[Provider] = getattr(importlib.import_module(self.module), self.cls)
+        return cls
+
+    def make(self, server: FakeLLMServer, **overrides: Any) -> Provider:
+        """The provider pointed at ``server``; ``overrides`` are config fields or
+        ``retry_policy`` / ``hooks``."""
+        options = {**self.options(server), **overrides}
+        return self.provider_class()(**options)
+
+    # -- faults in this wire format ------------------------------------------------------
+
+    def rate_limited(self, retry_after: str = "0") -> ErrorReply:
+        """A 429 rate limit with a ``Retry-After``."""
+        headers = {"retry-after": retry_after}
+        if self.wire == "proxy":
+            err = RateLimitError("slow down", status_code=429)
+            return ErrorReply(429, {"error": err.to_dict()}, headers)
+        if self.wire == "anthropic":
+            body = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
+            return ErrorReply(429, body, headers)
+        body = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+        return ErrorReply(429, body, headers)
+
+    def server_error(self) -> ErrorReply:
+        """A plain 500."""
+        if self.wire == "proxy":
+            return ErrorReply(500, {"error": ServerError("boom", status_code=500).to_dict()})
+        if self.wire == "anthropic":
+            return ErrorReply(
+                500, {"type": "error", "error": {"type": "api_error", "message": "x"}}
+            )
+        return ErrorReply(500, {"error": {"message": "The server had an error", "type": "server"}})
+
+    def overloaded(self) -> ErrorReply:
+        """A 529 overloaded."""
+        if self.wire == "proxy":
+            return ErrorReply(529, {"error": OverloadedError("busy", status_code=529).to_dict()})
+        body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        return ErrorReply(529, body)
+
+    def in_stream_error(self, after_events: int, reply: Any) -> InStreamError:
+        """The format's error event inside a 200 stream (a retryable server error)."""
+        if self.wire == "proxy":
+            payload = ServerError("upstream broke").to_dict()
+        elif self.wire == "anthropic":
+            payload = {"type": "overloaded_error", "message": "Overloaded"}
+        else:
+            payload = {"message": "upstream broke", "type": "server_error", "code": 502}
+        return InStreamError(payload, after_events=after_events, reply=reply)
+
+
+def _compat(server: FakeLLMServer) -> dict[str, Any]:
+    return {"base_url": server.openai_base_url, "model": "fake-model"}
+
+
+def _keyed(server: FakeLLMServer) -> dict[str, Any]:
+    return {"base_url": server.openai_base_url, "model": "fake-model", "api_key": KEY}
+
+
+HTTP_PROVIDERS: tuple[Spec, ...] = (
+    Spec(
+        "openai-compat", "plugboard.openai_compatible", "OpenAICompatibleProvider", "openai", _keyed
+    ),
+    Spec("openrouter", "plugboard.plugins.openrouter", "OpenRouterProvider", "openai", _keyed),
+    Spec("ollama", "plugboard.plugins.ollama", "OllamaProvider", "openai", _compat),
+    Spec("vllm", "plugboard.plugins.vllm", "VLLMProvider", "openai", _keyed),
+    Spec(
+        "azure",
+        "plugboard.plugins.azure",
+        "AzureOpenAIProvider",
+        "openai",
+        lambda s: {"base_url": s.azure_endpoint, "deployment": "fake-model", "api_key": KEY},
+    ),
+    Spec(
+        "proxy",
+        "plugboard.plugins.proxy",
+        "ProxyProvider",
+        "proxy",
+        lambda s: {"base_url": s.proxy_url, "model": "fake-model", "api_key": KEY},
+    ),
+    Spec("openai", "plugboard.plugins.openai", "OpenAIProvider", "openai", _keyed, sdk="openai"),
+    Spec(
+        "anthropic",
+        "plugboard.plugins.anthropic",
+        "AnthropicProvider",
+        "anthropic",
+        lambda s: {"base_url": s.anthropic_base_url, "model": "fake-model", "api_key": KEY},
+        sdk="anthropic",
+    ),
+)
+
+AVAILABLE: tuple[Spec, ...] = tuple(s for s in HTTP_PROVIDERS if s.available())
+
+
+def provider_params() -> list[Any]:
+    """``pytest.param`` per provider of the table, skipped when it is not available."""
+    return [
+        pytest.param(
+            s,
+            id=s.name,
+            marks=() if s.available() else pytest.mark.skip(reason=f"{s.module} not available"),
+        )
+        for s in HTTP_PROVIDERS
+    ]
+
+
+@pytest.mark.parametrize("spec", provider_params())
+@pytest.mark.parametrize("streamed", [False, True], ids=["generate", "stream"])
+async def test_every_provider_of_the_table_round_trips(spec: Spec, streamed: bool) -> None:
+    async with FakeLLMServer() as server:
+        provider = spec.make(server)
+        try:
+            if streamed:
+                response = await provider.stream("ping").collect()
+            else:
+                response = await provider.generate("ping")
+        finally:
+            await provider.aclose()
+        assert response.content == "echo: ping"
+        assert server.request_count == 1
+        endpoint = "azure" if spec.name == "azure" else spec.wire
+        assert server.last_request.endpoint == endpoint
+        assert await server.wait_for_connections(0)
