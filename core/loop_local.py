@@ -67,7 +67,7 @@ class LoopLocal(Generic[T]):
             item = self._items.get(loop)
             if item is None:
                 resource = self._factory()
-                closer = self._closer(resource)
+                closer = self._closer(resource, loop)
                 # Run the generator to its ``yield`` now, so the loop tracks it:
                 # asyncio.run()'s shutdown_asyncgens() finalises it, awaiting the close.
                 with contextlib.suppress(StopIteration):
@@ -89,10 +89,18 @@ class LoopLocal(Generic[T]):
         """How many loops currently hold a resource."""
         return len(self._items)
 
-    async def _closer(self, resource: T) -> AsyncGenerator[None, None]:
+    async def _closer(
+        self, resource: T, loop: asyncio.AbstractEventLoop
+    ) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
+            # A resource usually references its loop, so the weak-keyed entry would
+            # never die on its own: drop it when the loop shuts down.
+            with self._lock:
+                item = self._items.get(loop)
+                if item is not None and item[0] is resource:
+                    del self._items[loop]
             await self._close(resource)
 
     async def aclose(self) -> None:

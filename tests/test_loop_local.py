@@ -1,0 +1,52 @@
+"""LoopLocal: one resource per event loop, closed when the loop ends, loops not kept alive."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+from plugboard.loop_local import LoopLocal
+
+CLOSED: list[int] = []
+
+
+class Resource:
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()  # like an SDK client bound to its loop
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+        CLOSED.append(id(self))
+
+
+def test_one_resource_per_loop_closed_at_shutdown_and_loops_released() -> None:
+    local: LoopLocal[Resource] = LoopLocal(Resource, Resource.close)
+    made: list[int] = []
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    CLOSED.clear()
+
+    async def use() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        first = local.get()
+        assert local.get() is first and local.peek() is first
+        made.append(id(first))
+
+    for _ in range(5):
+        asyncio.run(use())
+    gc.collect()
+    assert len(set(made)) == 5
+    assert made == CLOSED  # each loop's resource was closed when that loop ended
+    assert len(local) == 0
+    assert [ref() for ref in loops] == [None] * 5
+
+
+async def test_aclose_closes_this_loops_resource_and_a_new_one_is_built() -> None:
+    local: LoopLocal[Resource] = LoopLocal(Resource, Resource.close)
+    first = local.get()
+    await local.aclose()
+    assert first.closed and local.peek() is None
+    second = local.get()
+    assert second is not first and not second.closed
+    await local.aclose()
