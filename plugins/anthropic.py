@@ -26,6 +26,7 @@ from plugboard.anthropic_wire import (
     parse_response,
 )
 from plugboard.assembler import StreamAssembler
+from plugboard.body_limits import limit_stream, read_limited
 from plugboard.config import ProviderConfig
 from plugboard.errors import (
     APIError,
@@ -128,9 +129,20 @@ class AnthropicProvider(Provider):
             finally:
                 await events.aclose()
             raise StreamError("the stream ended without a response")  # pragma: no cover
-        raw = await self.client.messages.with_raw_response.create(**self._sdk_arguments(payload))
+        # with_streaming_response: the SDK leaves the body unread, so it is read here,
+        # bounded by max_response_bytes, instead of whole into memory.
+        async with self.client.messages.with_streaming_response.create(
+            **self._sdk_arguments(payload)
+        ) as raw:
+            body = await read_limited(
+                raw.iter_bytes(),
+                self.config.max_response_bytes,
+                content_length=raw.headers.get("content-length"),
+                provider=self.name,
+                status_code=raw.status_code,
+            )
         try:
-            data = json.loads(await raw.read())
+            data = json.loads(body)
         except ValueError:
             raise APIError(
                 "the response body is not valid JSON",
@@ -152,7 +164,8 @@ class AnthropicProvider(Provider):
         ) as response:
             asm.request_id = response.headers.get("request-id")
             limit = self.config.max_response_bytes
-            events = iter_sse(response.iter_bytes(), max_event_bytes=limit)
+            body = limit_stream(response.iter_bytes(), limit, provider=self.name)
+            events = iter_sse(body, max_event_bytes=limit)
             try:
                 async for sse in events:
                     for event in parser.feed(sse.event, sse.data):

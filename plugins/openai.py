@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from plugboard import hookimpl
 from plugboard.assembler import StreamAssembler
+from plugboard.body_limits import limit_stream, read_limited
 from plugboard.config import ProviderConfig
 from plugboard.errors import (
     APIError,
@@ -116,16 +118,25 @@ class OpenAIProvider(Provider):
         return self._clients.get()
 
     async def _generate(self, request: Request) -> Response:
-        create = self.client.chat.completions.with_raw_response.create
-        raw = await create(**_sdk_arguments(build_payload(request, stream=False)))
-        http = raw.http_response
+        # with_streaming_response: the SDK leaves the body unread, so it is read here,
+        # bounded by max_response_bytes, instead of whole into memory.
+        create = self.client.chat.completions.with_streaming_response.create
+        async with create(**_sdk_arguments(build_payload(request, stream=False))) as raw:
+            http = raw.http_response
+            body = await read_limited(
+                http.aiter_bytes(),
+                self.config.max_response_bytes,
+                content_length=http.headers.get("content-length"),
+                provider=self.name,
+                status_code=http.status_code,
+            )
         try:
-            data = http.json()
+            data = json.loads(body)
         except ValueError:
             raise APIError(
                 "the response body is not valid JSON",
                 status_code=http.status_code,
-                body=http.content,
+                body=body,
                 secrets=self._secrets(),
             ) from None
         return parse_response(
@@ -143,9 +154,10 @@ class OpenAIProvider(Provider):
             # case) they skip httpx's decoder chain too.
             encoding = http.headers.get("content-encoding", "identity").strip().lower()
             body = http.aiter_raw() if encoding in ("identity", "") else http.aiter_bytes()
+            limit = self.config.max_response_bytes
             events = cast(
                 "AsyncGenerator[SSEEvent, None]",
-                iter_sse(body, max_event_bytes=self.config.max_response_bytes),
+                iter_sse(limit_stream(body, limit, provider=self.name), max_event_bytes=limit),
             )
             async with contextlib.aclosing(events):
                 async for sse in events:

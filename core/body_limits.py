@@ -1,0 +1,66 @@
+"""``max_response_bytes`` for transports plugboard does not own (SDK HTTP clients).
+
+:class:`~plugboard.http.HTTPClient` bounds aiohttp bodies itself; a provider that reads
+bytes through an SDK's HTTP client wraps that client's byte iterator with these, so a
+body over the configured maximum raises a clear error instead of filling memory. The
+messages and error classes are the ones :class:`~plugboard.http.HTTPClient` uses:
+:class:`APIError` for a whole body, :class:`StreamError` for a stream. No I/O library
+is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+
+from .errors import APIError, StreamError
+
+__all__ = ["limit_stream", "read_limited"]
+
+
+async def read_limited(
+    chunks: AsyncIterable[bytes],
+    limit: int,
+    *,
+    content_length: int | str | None = None,
+    provider: str | None = None,
+    status_code: int | None = None,
+) -> bytes:
+    """Join ``chunks`` into one body; raise :class:`APIError` once it exceeds ``limit``.
+
+    A ``content_length`` (a header value) above ``limit`` raises before anything is read.
+    """
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except (TypeError, ValueError):
+            declared = -1
+        if declared > limit:
+            raise APIError(
+                f"response body of {declared} bytes exceeds max_response_bytes={limit}",
+                provider=provider,
+                status_code=status_code,
+            )
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise APIError(
+                f"response body exceeds max_response_bytes={limit}",
+                provider=provider,
+                status_code=status_code,
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def limit_stream(
+    chunks: AsyncIterable[bytes], limit: int, *, provider: str | None = None
+) -> AsyncIterator[bytes]:
+    """Pass ``chunks`` through; raise :class:`StreamError` once their total exceeds ``limit``."""
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise StreamError(f"stream exceeds max_response_bytes={limit}", provider=provider)
+        yield chunk
