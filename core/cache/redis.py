@@ -130,6 +130,12 @@ class RedisBackend:
         try:
             yield
         finally:
+            # Forget the loop's entry (it would keep the closed loop alive), then close.
+            with contextlib.suppress(RuntimeError), self._lock:
+                loop = asyncio.get_running_loop()
+                item = self._clients.get(loop)
+                if item is not None and item[0] is client:
+                    del self._clients[loop]
             if self._healthy:
                 with contextlib.suppress(Exception):
                     await self._flush(client)

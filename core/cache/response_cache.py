@@ -115,15 +115,30 @@ class _GenerateFlight:
 
 
 class _StreamFlight:
-    """One upstream stream (lookup included) whose events every reader replays."""
+    """One upstream stream (lookup included) whose events every reader replays.
 
-    __slots__ = ("changed", "error", "events", "finished", "follower_end", "readers", "task")
+    The upstream is pulled by one task, one event at a time when a reader wants an
+    event it has not got (``wanted``), never ahead of the fastest reader: a stream whose
+    readers all stop early is never read to its end, so it is never stored.
+    """
+
+    __slots__ = (
+        "changed",
+        "error",
+        "events",
+        "finished",
+        "follower_end",
+        "readers",
+        "task",
+        "wanted",
+    )
 
     def __init__(self) -> None:
         self.events: list[StreamEvent] = []
         self.finished = False
         self.error: BaseException | None = None
         self.changed = asyncio.Event()
+        self.wanted = asyncio.Event()
         self.readers = 0
         self.task: asyncio.Task[None] | None = None
         self.follower_end: StreamEnd | None = None
@@ -287,15 +302,22 @@ class ResponseCache:
         """The decoded entry, or ``None`` (a miss, an error, an unreadable entry)."""
         data = await self._lookup(key)
         if data is not None:
-            try:
-                entry = decode_entry(data, stream=stream)
-            except Exception as exc:
-                await self._unreadable(key, exc)
-            else:
-                self.stats.add("hits")
+            entry = await self._decode(key, data, stream=stream)
+            if entry is not None:
                 return entry
         self.stats.add("misses")
         return None
+
+    async def _decode(self, key: str, data: Any, *, stream: bool) -> Any:
+        try:
+            if not isinstance(data, bytes):
+                raise TypeError(f"expected bytes, found {type(data).__name__}")
+            entry = decode_entry(data, stream=stream)
+        except Exception as exc:
+            await self._unreadable(key, exc)
+            return None
+        self.stats.add("hits")
+        return entry
 
     # -- generate -----------------------------------------------------------------------
 
@@ -310,6 +332,10 @@ class ResponseCache:
             if isinstance(found, Response):
                 self.stats.add("hits")
                 return found
+            if found is not None:  # bytes stored through the interface
+                entry = await self._decode(key, found, stream=False)
+                if isinstance(entry, Response):
+                    return entry
         flights = self._shared.loop_flights()
         flight = flights.get(key)
         if isinstance(flight, _GenerateFlight):
@@ -384,8 +410,11 @@ class ResponseCache:
         memory = self._memory
         if memory is not None:
             found = memory.get_nowait(key)
-            if isinstance(found, tuple):
+            if found is not None and not isinstance(found, tuple):
+                found = await self._decode(key, found, stream=True)
+            elif found is not None:
                 self.stats.add("hits")
+            if found is not None:
                 for event in found:
                     yield event
                 return
@@ -423,7 +452,9 @@ class ResponseCache:
                     if flight.error is not None:
                         raise flight.error
                     return
-                await flight.changed.wait()
+                changed = flight.changed
+                flight.wanted.set()
+                await changed.wait()
         finally:
             flight.readers -= 1
             pump = flight.task
@@ -451,12 +482,19 @@ class ResponseCache:
                     return
             events = call()
             end: StreamEnd | None = None
+            wanted = flight.wanted
             try:
-                async for event in events:
+                while True:
+                    await wanted.wait()
+                    wanted.clear()
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:
+                        break
                     if isinstance(event, StreamEnd):
                         end = event  # held back until the stream is stored
-                    else:
-                        flight.publish(event)
+                        break
+                    flight.publish(event)
             finally:
                 close = getattr(events, "aclose", None)
                 if close is not None:
