@@ -1,8 +1,9 @@
 """The ``plugboard`` command line.
 
 ``plugboard prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
-``tiers`` and ``tokens`` inspect the registry. Bad input prints one line to stderr and
-exits non-zero, never a traceback.
+``tiers`` and ``tokens`` inspect the registry; ``cache stats`` and ``cache clear`` operate
+the response cache. Bad input prints one line to stderr and exits non-zero, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--provider")
     p.add_argument("-m", "--model")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("cache", help="show the response cache's counters, or clear it")
+    actions = p.add_subparsers(dest="cache_action", metavar="ACTION", parser_class=_Parser)
+    spec_help = "backend spec (default: $PLUGBOARD_CACHE, else 'sqlite:' in the user cache dir)"
+    c = actions.add_parser("stats", help="counters (hits, misses, stores, errors) and size")
+    c.add_argument("--cache", metavar="SPEC", help=spec_help)
+    c.add_argument("--json", action="store_true")
+    c = actions.add_parser("clear", help="delete every entry and reset the counters")
+    c.add_argument("--cache", metavar="SPEC", help=spec_help)
     return parser
 
 
@@ -180,6 +190,41 @@ def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace, out: TextIO) -> int:
+    from .cache import open_backend
+    from .cache.redis import redact_url
+
+    if args.cache_action is None:
+        raise _UsageError("cache: choose an action: stats or clear")
+    spec = args.cache or os.environ.get("PLUGBOARD_CACHE") or "sqlite:"
+    backend = open_backend(spec)  # a bad spec raises ConfigurationError: one line, exit 1
+
+    async def run() -> dict[str, Any] | None:
+        try:
+            if args.cache_action == "clear":
+                await backend.clear()
+                return None
+            return await backend.info()
+        finally:
+            await backend.close()
+
+    try:
+        info = asyncio.run(run())
+    except Exception as exc:  # the backend's own errors: sqlite3, redis, OSError
+        reason = (str(exc).splitlines() or [""])[0]
+        raise PlugboardError(
+            f"cache {redact_url(spec)}: {args.cache_action} failed: {type(exc).__name__}: {reason}"
+        ) from exc
+    if info is None:
+        out.write(f"cleared {redact_url(spec)}\n")
+    elif args.json:
+        out.write(json.dumps(info, indent=2) + "\n")
+    else:
+        for name, value in info.items():
+            out.write(f"{name}: {'-' if value is None else value}\n")
+    return 0
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -200,6 +245,8 @@ def main(
             return _plugins(args, out)
         if args.command == "tiers":
             return _tiers(args, out)
+        if args.command == "cache":
+            return _cache(args, out)
         return _tokens(args, out, err)
     except _UsageError as exc:
         err.write(f"plugboard: {exc}\n")
