@@ -505,17 +505,12 @@ class Registry:
 
 def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:
     """The fields of ``config`` that differ from their defaults."""
-    out: dict[str, Any] = {}
-    for field in attrs.fields(ProviderConfig):
-        if not field.init:
-            continue
-        value = getattr(config, field.name)
-        default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()
-        if value != default:
-            out[field.name] = value
-    return out
+    defaults = ProviderConfig()
+    return {
+        field.name: getattr(config, field.name)
+        for field in attrs.fields(ProviderConfig)
+        if field.init and getattr(config, field.name) != getattr(defaults, field.name)
+    }
 
 
 _global: Registry | None = None
