@@ -37,7 +37,8 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
@@ -309,6 +310,15 @@ class _HookRecorder:
         self._add("estimate_tokens", provider=provider, model=model, messages=messages)
 
 
+@contextlib.contextmanager
+def _quiet_tokenizer() -> Iterator[None]:
+    """Hide plugboard.tokens' one-time warning that tiktoken's vocabulary could not be
+    fetched (no network in CI): it is about the environment, not the provider."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="plugboard.tokens", category=RuntimeWarning)
+        yield
+
+
 async def _wait_until(predicate: Any, timeout: float) -> bool:  # noqa: ASYNC109
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -556,7 +566,9 @@ class ProviderConformance:
             s.script(Reply(ANSWER))
             await s.provider.generate("What does the fox do?")
             assert s.requests == 1
-            assert s.server.last_request.last_user_text == "What does the fox do?"
+            last = getattr(s.server, "last_request", None)  # a server of your own may lack it
+            if last is not None:
+                assert last.last_user_text == "What does the fox do?"
 
     async def test_generate_uses_requested_model(self) -> None:
         """An explicit ``model`` is the model the answer reports."""
@@ -646,6 +658,8 @@ class ProviderConformance:
             await self._assert_closed(s.server, "the stream was closed")
 
     async def _assert_closed(self, server: Any, when: str) -> None:
+        if not hasattr(server, "disconnects"):
+            pytest.skip("the server counts no disconnects (a server of your own)")
         closed = await _wait_until(
             lambda: server.disconnects >= 1 and server.active_streams == 0, 5.0
         )
@@ -722,16 +736,17 @@ class ProviderConformance:
     async def test_estimate_tokens(self) -> None:
         """estimate_tokens is positive, grows with the input, counts tools, does no I/O."""
         async with self.session() as s:
-            p = s.provider
-            short = p.estimate_tokens("Hi")
-            long = p.estimate_tokens("Hi " + "the quick brown fox jumps over the lazy dog " * 50)
-            assert isinstance(short, int) and short > 0
-            assert long > short
-            history = [Message.user("Hi"), Message.assistant("Hello!"), Message.user("Weather?")]
-            assert p.estimate_tokens(history) > short
-            if self.supports_tools:
-                assert p.estimate_tokens("Hi", tools=self.tools()) > short
-            assert s.requests == 0
+            with _quiet_tokenizer():
+                p = s.provider
+                short = p.estimate_tokens("Hi")
+                long = p.estimate_tokens("Hi " + "the quick brown fox jumps over it " * 50)
+                assert isinstance(short, int) and short > 0
+                assert long > short
+                history = [Message.user("Hi"), Message.assistant("Hey"), Message.user("Sun?")]
+                assert p.estimate_tokens(history) > short
+                if self.supports_tools:
+                    assert p.estimate_tokens("Hi", tools=self.tools()) > short
+                assert s.requests == 0
 
     async def test_every_tier_maps_to_a_model(self) -> None:
         """Every ModelTier maps to a model id, and a call by tier uses that model."""
@@ -879,12 +894,14 @@ class ProviderConformance:
             await p.generate("hello", tier=ModelTier.HOSTED_SMALL)
             events = await self._collect(p.stream("hello"))
             texts += [repr(e) for e in events]
-            p.estimate_tokens("hello")
+            with _quiet_tokenizer():
+                p.estimate_tokens("hello")
             p.model_for_tier(ModelTier.LOCAL_SMALL)
 
             if s.server is not None:
-                if self.requires_api_key:
-                    sent = [json.dumps(r.headers) for r in s.server.requests]
+                recorded = getattr(s.server, "requests", None)  # None: a server of your own
+                if self.requires_api_key and recorded is not None:
+                    sent = [json.dumps(r.headers) for r in recorded]
                     assert all(key in h for h in sent), "the key never reached the server"
                 echo = f"Incorrect API key provided: {key}. Authorization: Bearer {key}"
                 s.script(self.error_reply(429), Reply(ANSWER), self.error_reply(401, echo))
