@@ -218,3 +218,16 @@ def test_sqlite_rejects_bad_options(tmp_path: Path) -> None:
         SQLiteBackend(tmp_path / "c.db", max_entries=0)
     with pytest.raises(ValueError, match="lots"):
         SQLiteBackend(tmp_path / "c.db", max_bytes="lots")
+
+
+async def test_sqlite_counters_are_never_added_twice(tmp_path: Path) -> None:
+    b = SQLiteBackend(tmp_path / "c.db", flush_interval=0)
+    b.stats.add("hits", 5)
+    await asyncio.gather(
+        *(b.set(f"k{i}", b"v", None) for i in range(10)), *(b.get(f"k{i}") for i in range(10))
+    )
+    b.stats.add("misses", 2)
+    await asyncio.gather(*(b.get("k1") for _ in range(10)))
+    await b.close()
+    info = await SQLiteBackend(tmp_path / "c.db").info()
+    assert (info["hits"], info["misses"]) == (5, 2)

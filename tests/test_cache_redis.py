@@ -228,6 +228,19 @@ async def test_counters_are_shared_through_the_server(
     await two.close()
 
 
+async def test_counters_are_never_added_twice(redis_server: RedisServer, prefix: str) -> None:
+    one = RedisBackend(redis_server.url, prefix=prefix, flush_interval=0)
+    one.stats.add("hits", 5)
+    await asyncio.gather(
+        *(one.set(f"plugboard:v1:{i}", b"v", None) for i in range(10)),
+        *(one.get(f"plugboard:v1:{i}") for i in range(10)),
+    )
+    info = await RedisBackend(redis_server.url, prefix=prefix).info()
+    assert info["hits"] == 5
+    await one.clear()
+    await one.close()
+
+
 def test_one_client_per_event_loop(redis_server: RedisServer, prefix: str) -> None:
     backend = RedisBackend(redis_server.url, prefix=prefix)
 

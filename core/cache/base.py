@@ -39,9 +39,10 @@ Rules a backend follows:
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["COUNTERS", "CacheBackend", "CacheStats"]
+__all__ = ["COUNTERS", "CacheBackend", "CacheStats", "CounterJournal"]
 
 COUNTERS: tuple[str, ...] = ("hits", "misses", "stores", "errors", "coalesced")
 """The counter names of :class:`CacheStats`, in display order."""
@@ -84,6 +85,56 @@ class CacheStats:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v}" for k, v in self.snapshot().items())
         return f"CacheStats({inner})"
+
+
+class CounterJournal:
+    """What part of a :class:`CacheStats` a backend has persisted (for shared stores).
+
+    :meth:`take` returns the increments not yet persisted and marks them persisted, in
+    one step (so two concurrent writers never add the same increments twice);
+    :meth:`restore` gives them back when writing them failed.
+    """
+
+    __slots__ = ("_done", "_lock", "interval", "last", "stats")
+
+    def __init__(self, stats: CacheStats, interval: float = 1.0) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.last = time.monotonic()
+        self._lock = threading.Lock()
+        self._done = dict.fromkeys(COUNTERS, 0)
+
+    def due(self) -> bool:
+        """Whether ``interval`` seconds passed since the last :meth:`take`."""
+        return time.monotonic() - self.last >= self.interval
+
+    def pending(self) -> dict[str, int]:
+        """The increments not persisted yet (nothing is marked)."""
+        now = self.stats.snapshot()
+        with self._lock:
+            return {k: now[k] - self._done[k] for k in COUNTERS if now[k] != self._done[k]}
+
+    def take(self) -> dict[str, int]:
+        """The increments not persisted yet, now marked as persisted."""
+        now = self.stats.snapshot()
+        with self._lock:
+            taken = {k: now[k] - self._done[k] for k in COUNTERS if now[k] != self._done[k]}
+            for k, v in taken.items():
+                self._done[k] += v
+            self.last = time.monotonic()
+        return taken
+
+    def restore(self, taken: dict[str, int]) -> None:
+        """Un-mark increments whose write failed, so a later :meth:`take` retries them."""
+        with self._lock:
+            for k, v in taken.items():
+                self._done[k] -= v
+
+    def reset(self) -> None:
+        """Forget everything (after the store and ``stats`` were cleared)."""
+        with self._lock:
+            self._done = dict.fromkeys(COUNTERS, 0)
+            self.last = time.monotonic()
 
 
 @runtime_checkable

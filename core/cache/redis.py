@@ -20,14 +20,13 @@ import asyncio
 import contextlib
 import importlib.util
 import threading
-import time
 import weakref
 from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import MissingDependencyError
-from .base import COUNTERS, CacheStats
+from .base import COUNTERS, CacheStats, CounterJournal
 from .keys import NAMESPACE
 
 __all__ = ["DEFAULT_URL", "RedisBackend", "redact_url"]
@@ -77,7 +76,6 @@ class RedisBackend:
             raise MissingDependencyError("redis cache", "redis", "redis")
         self.url = url
         self.prefix = prefix
-        self.flush_interval = flush_interval
         self.client_options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": socket_connect_timeout,
@@ -85,9 +83,8 @@ class RedisBackend:
             **client_options,
         }
         self.stats = CacheStats()
+        self._journal = CounterJournal(self.stats, flush_interval)
         self._stats_key = f"{prefix}{NAMESPACE}:stats"
-        self._flushed = dict.fromkeys(COUNTERS, 0)
-        self._last_flush = time.monotonic()
         self._healthy = True
         self._lock = threading.Lock()
         # loop -> (client, the suspended generator that closes it when the loop ends)
@@ -145,69 +142,53 @@ class RedisBackend:
 
     # -- counters ---------------------------------------------------------------------
 
-    def _pending(self) -> dict[str, int]:
-        now = self.stats.snapshot()
-        return {k: now[k] - self._flushed[k] for k in COUNTERS if now[k] != self._flushed[k]}
-
-    def _mark_flushed(self, pending: dict[str, int]) -> None:
-        for k, v in pending.items():
-            self._flushed[k] += v
-        self._last_flush = time.monotonic()
-
-    async def _flush(self, client: Any) -> None:
-        pending = self._pending()
-        if pending:
-            pipe = client.pipeline(transaction=False)
-            for name, delta in pending.items():
-                pipe.hincrby(self._stats_key, name, delta)
-            await pipe.execute()
-            self._mark_flushed(pending)
-
-    async def _run(self, pipe_ops: Any, pending: dict[str, int]) -> Any:
+    async def _execute(self, pipe: Any, taken: dict[str, int]) -> Any:
+        """Run a pipeline that carries ``taken`` counter increments."""
+        for name, delta in taken.items():
+            pipe.hincrby(self._stats_key, name, delta)
         try:
-            result = await pipe_ops
-        except Exception:
+            result = await pipe.execute()
+        except BaseException:
+            self._journal.restore(taken)
             self._healthy = False
             raise
         self._healthy = True
-        if pending:
-            self._mark_flushed(pending)
         return result
+
+    async def _flush(self, client: Any) -> None:
+        if self._journal.pending():
+            await self._execute(client.pipeline(transaction=False), self._journal.take())
 
     # -- the interface ----------------------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
         """See :class:`~plugboard.cache.CacheBackend`."""
         client = self._client()
-        pending = (
-            self._pending() if time.monotonic() - self._last_flush >= self.flush_interval else {}
-        )
-        if not pending:
-            value = await self._run(client.get(self.prefix + key), pending)
-        else:
+        if not self._journal.due():
+            try:
+                value = await client.get(self.prefix + key)
+            except BaseException:
+                self._healthy = False
+                raise
+            self._healthy = True
+        else:  # now and then, this process's counters ride along
             pipe = client.pipeline(transaction=False)
             pipe.get(self.prefix + key)
-            for name, delta in pending.items():
-                pipe.hincrby(self._stats_key, name, delta)
-            value = (await self._run(pipe.execute(), pending))[0]
+            value = (await self._execute(pipe, self._journal.take()))[0]
         return None if value is None else bytes(value)
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         """See :class:`~plugboard.cache.CacheBackend` (``ttl`` rounds up to a millisecond)."""
-        client = self._client()
-        pending = self._pending()
-        pipe = client.pipeline(transaction=False)
+        pipe = self._client().pipeline(transaction=False)
         if ttl is None:
             pipe.set(self.prefix + key, value)
         else:
             pipe.set(self.prefix + key, value, px=max(1, int(ttl * 1000 + 0.999)))
-        for name, delta in pending.items():
-            pipe.hincrby(self._stats_key, name, delta)
-        await self._run(pipe.execute(), pending)
+        await self._execute(pipe, self._journal.take())
 
     async def delete(self, key: str) -> None:
         """See :class:`~plugboard.cache.CacheBackend`."""
-        await self._run(self._client().delete(self.prefix + key), {})
+        await self._client().delete(self.prefix + key)
 
     def _pattern(self) -> str:
         escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix)
@@ -225,7 +206,7 @@ class RedisBackend:
         if batch:
             await client.unlink(*batch)
         self.stats.reset()
-        self._flushed = dict.fromkeys(COUNTERS, 0)
+        self._journal.reset()
 
     async def close(self) -> None:
         """Close this loop's client (clients of other loops close when those loops end)."""

@@ -165,6 +165,8 @@ class _Shared:
 
     def __init__(self, backend: CacheBackend, cooldown: float, clock: Callable[[], float]):
         self.backend = backend
+        stats = getattr(backend, "stats", None)
+        self.stats = stats if isinstance(stats, CacheStats) else CacheStats()
         self.cooldown = cooldown
         self.clock = clock
         self.warned = False
@@ -224,7 +226,7 @@ class ResponseCache:
         self.ttl = ttl
         self._shared = _shared or _Shared(backend, cooldown, clock)
         self._memory = backend if isinstance(backend, MemoryBackend) else None
-        self.stats: CacheStats = backend.stats
+        self.stats: CacheStats = self._shared.stats
         """This process's counters for the backend (shared by every view of it)."""
 
     def __repr__(self) -> str:
@@ -310,6 +312,8 @@ class ResponseCache:
 
     async def _decode(self, key: str, data: Any, *, stream: bool) -> Any:
         try:
+            if isinstance(data, bytearray | memoryview):
+                data = bytes(data)
             if not isinstance(data, bytes):
                 raise TypeError(f"expected bytes, found {type(data).__name__}")
             entry = decode_entry(data, stream=stream)

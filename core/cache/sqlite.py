@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .base import COUNTERS, CacheStats
+from .base import COUNTERS, CacheStats, CounterJournal
 
 __all__ = ["DEFAULT_MAX_BYTES", "SQLiteBackend", "default_path"]
 
@@ -104,10 +104,8 @@ class SQLiteBackend:
         if self.timeout < 0:
             raise ValueError("timeout must be >= 0")
         self.clock = clock
-        self.flush_interval = flush_interval
         self.stats = CacheStats()
-        self._flushed = dict.fromkeys(COUNTERS, 0)
-        self._last_flush = time.monotonic()
+        self._journal = CounterJournal(self.stats, flush_interval)
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._read: sqlite3.Connection | None = None
@@ -218,7 +216,7 @@ class SQLiteBackend:
             row = conn.execute(
                 "SELECT value, expires FROM entries WHERE key = ?", (key,)
             ).fetchone()
-        if time.monotonic() - self._last_flush >= self.flush_interval:
+        if self._journal.due():
             self._flush_quietly()
         if row is None:
             return None
@@ -231,22 +229,26 @@ class SQLiteBackend:
         now = self.clock()
         expires = None if ttl is None else now + ttl
         size = len(value)
-        with self._use("write") as conn, _transaction(conn):
-            old = conn.execute("SELECT size FROM entries WHERE key = ?", (key,)).fetchone()
-            conn.execute(
-                "INSERT OR REPLACE INTO entries(key, created, expires, size, value) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key, now, expires, size, value),
-            )
-            if old is None:
-                _bump(conn, entries=1, bytes=size)
-            else:
-                _bump(conn, bytes=size - old[0])
-            self._purge(conn, now)
-            self._evict(conn)
-            pending = self._pending()
-            _bump(conn, **pending)
-        self._flushed_add(pending)
+        with self._use("write") as conn:
+            taken = self._journal.take()  # this process's counters ride along
+            try:
+                with _transaction(conn):
+                    old = conn.execute("SELECT size FROM entries WHERE key = ?", (key,)).fetchone()
+                    conn.execute(
+                        "INSERT OR REPLACE INTO entries(key, created, expires, size, value) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (key, now, expires, size, value),
+                    )
+                    if old is None:
+                        _bump(conn, entries=1, bytes=size)
+                    else:
+                        _bump(conn, bytes=size - old[0])
+                    self._purge(conn, now)
+                    self._evict(conn)
+                    _bump(conn, **taken)
+            except BaseException:
+                self._journal.restore(taken)
+                raise
 
     def _delete(self, key: str) -> None:
         with self._use("write") as conn, _transaction(conn):
@@ -265,7 +267,7 @@ class SQLiteBackend:
         except sqlite3.DatabaseError:
             self._replace_corrupt_file()
         self.stats.reset()
-        self._flushed = dict.fromkeys(COUNTERS, 0)
+        self._journal.reset()
 
     def _replace_corrupt_file(self) -> None:
         with self._read_lock, self._write_lock:
@@ -326,30 +328,24 @@ class SQLiteBackend:
         conn.execute("UPDATE meta SET value = ? WHERE name = 'entries'", (int(entries),))
         conn.execute("UPDATE meta SET value = ? WHERE name = 'bytes'", (int(total),))
 
-    def _pending(self) -> dict[str, int]:
-        now = self.stats.snapshot()
-        return {k: now[k] - self._flushed[k] for k in COUNTERS if now[k] != self._flushed[k]}
-
-    def _flushed_add(self, pending: dict[str, int]) -> None:
-        for k, v in pending.items():
-            self._flushed[k] += v
-        self._last_flush = time.monotonic()
-
     def _flush(self, busy_timeout: float | None = None) -> None:
-        pending = self._pending()
-        self._last_flush = time.monotonic()
-        if not pending:
+        if not self._journal.pending():
+            self._journal.last = time.monotonic()
             return
         with self._use("write") as conn:
             if busy_timeout is not None:
                 conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             try:
-                with _transaction(conn):
-                    _bump(conn, **pending)
+                taken = self._journal.take()
+                try:
+                    with _transaction(conn):
+                        _bump(conn, **taken)
+                except BaseException:
+                    self._journal.restore(taken)
+                    raise
             finally:
                 if busy_timeout is not None:
                     conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        self._flushed_add(pending)
 
     def _flush_quietly(self, busy_timeout: float = 0.0) -> None:
         # Counters are best effort: a busy or broken file must not slow a read down.
@@ -368,7 +364,7 @@ class SQLiteBackend:
 
     def _info(self) -> dict[str, Any]:
         if not self.path.exists() and self._read is None:  # looking creates nothing
-            pending = self._pending()
+            pending = self._journal.pending()
             counters = {k: pending.get(k, 0) for k in COUNTERS}
             return {
                 "backend": self.name,
@@ -386,7 +382,7 @@ class SQLiteBackend:
                 "SELECT count(*) FROM entries WHERE expires IS NOT NULL AND expires <= ?",
                 (self.clock(),),
             ).fetchone()[0]
-        pending = self._pending()
+        pending = self._journal.pending()
         size = 0
         for suffix in ("", "-wal"):
             with contextlib.suppress(OSError):
