@@ -108,7 +108,7 @@ def normalize_spec(spec: str | bool | None) -> str:
     if name == "sqlite":
         path = Path(location).expanduser() if location else default_sqlite_path()
         return f"sqlite:{path.absolute()}{query}"
-    return spec
+    return f"{name}:{location}{query}" if location else f"{name}{query}"
 
 
 def open_backend(spec: str, *, registry: Registry | None = None) -> CacheBackend:
