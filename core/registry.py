@@ -14,7 +14,7 @@ import importlib.util
 import os
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -137,6 +137,10 @@ class Registry:
         self._aliases: dict[str, str] = {}
         self._instances: dict[str, Provider] = {}
         self._profiles: dict[str, dict[str, Any]] | None = None
+        # create_provider's memo: call arguments -> (instance key, the environment the
+        # key depended on, the ProviderConfig passed, if one was). Valid while no provider
+        # is (un)registered; a hit still needs the instance to be in _instances.
+        self._memo: dict[Hashable, tuple[str, tuple[tuple[str, int], ...], object]] = {}
 
     # -- discovery ---------------------------------------------------------------------
 
@@ -277,11 +281,13 @@ class Registry:
                 if alias in self._providers or (owner is not None and owner != key and not replace):
                     raise RegistryError(f"alias {alias!r} of {key!r} is already taken")
             self._providers[key] = _Entry(cls, key, alias_keys, plugin)
+            self._memo.clear()
             for alias in alias_keys:
                 self._aliases[alias] = key
 
     def _drop(self, key: str) -> None:
         entry = self._providers.pop(key)
+        self._memo.clear()
         for alias in entry.aliases:
             if self._aliases.get(alias) == key:
                 del self._aliases[alias]
@@ -403,27 +409,41 @@ class Registry:
         config: ProviderConfig | Mapping[str, Any] | None = None,
         *,
         cache_key: str | None = None,
-        cache: bool = True,
+        fresh: bool = False,
         **overrides: Any,
     ) -> Provider:
         """A ready provider instance, cached.
 
         ``name`` is a provider name or alias, a profile name, or ``"provider:model"``.
         The same ``cache_key`` (by default: same provider and config) gives the same
-        instance, under threads and concurrent tasks alike; ``cache=False`` always
-        builds a new one. ``overrides`` are :class:`ProviderConfig` fields.
+        instance, under threads and concurrent tasks alike; ``fresh=True`` always
+        builds a new one (and caches nothing). ``overrides`` are :class:`ProviderConfig` fields.
         """
-        if cache and cache_key is not None:
+        if not fresh and cache_key is not None:
             found = self._instances.get(cache_key)
             if found is not None:
                 return found
+        memo = _memo_key(name, config, overrides) if not fresh and cache_key is None else None
+        if memo is not None:  # the same arguments as an earlier call: skip resolving
+            hit = self._memo.get(memo)
+            if hit is not None:
+                key, env, anchor = hit
+                if (anchor is None or anchor is config) and (not env or _env_unchanged(env)):
+                    found = self._instances.get(key)
+                    if found is not None:
+                        return found
         self.load()
         cls, cfg = self._resolve(name, config, overrides)
-        if not cache:
+        if fresh:
             return cls(cfg, hooks=self.hooks)
         key = cache_key
         if key is None:
             key = self._default_key(cls, cfg)
+            if memo is not None:
+                if len(self._memo) >= _MEMO_MAX:
+                    self._memo.clear()
+                anchor = config if isinstance(config, ProviderConfig) else None
+                self._memo[memo] = (key, _key_env(cls, cfg), anchor)
             found = self._instances.get(key)
             if found is not None:
                 return found
@@ -503,6 +523,51 @@ class Registry:
             await provider.aclose()
 
 
+_MEMO_MAX = 1024
+"""Entries of a registry's create_provider memo before it starts over."""
+
+
+def _memo_key(name: Any, config: Any, overrides: Mapping[str, Any]) -> Hashable | None:
+    """What identifies a ``create_provider`` call, or ``None`` if it cannot be memoised.
+
+    A mapping config counts by its items, a (frozen) :class:`ProviderConfig` by identity
+    (the memo entry keeps the object, so its id cannot be reused meanwhile). Unhashable
+    values (a dict of headers, say) are not memoised: such calls resolve every time.
+    """
+    if "api_key" in overrides:  # a key must never become part of a memo key
+        return None
+    if config is None:
+        part: Hashable = None
+    elif isinstance(config, Mapping):
+        if "api_key" in config:
+            return None
+        part = ("items", tuple(config.items()))
+    elif isinstance(config, ProviderConfig):
+        part = ("id", id(config))
+    else:
+        return None
+    key = (name, part, tuple(overrides.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _key_env(cls: type[Provider], cfg: ProviderConfig) -> tuple[tuple[str, int], ...]:
+    """The environment variables a default instance key depends on, with a salted hash
+    of each value (the value may be a key: it is never kept)."""
+    if cfg.api_key is not None:
+        return ()
+    names = dict.fromkeys(v for v in (cfg.api_key_env, cls.api_key_env) if v)
+    return tuple((var, hash(os.environ.get(var))) for var in names)
+
+
+def _env_unchanged(env: tuple[tuple[str, int], ...]) -> bool:
+    """Whether the variables still hold the values the memo entry was made with."""
+    return all(hash(os.environ.get(var)) == digest for var, digest in env)
+
+
 def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:
     """The fields of ``config`` that differ from their defaults."""
     defaults = ProviderConfig()
@@ -532,13 +597,12 @@ def create_provider(
     config: ProviderConfig | Mapping[str, Any] | None = None,
     *,
     cache_key: str | None = None,
-    cache: bool = True,
+    fresh: bool = False,
     **overrides: Any,
 ) -> Provider:
     """A cached, ready provider from the global registry (see :meth:`Registry.create_provider`)."""
-    return get_registry().create_provider(
-        name, config, cache_key=cache_key, cache=cache, **overrides
-    )
+    registry = _global if _global is not None else get_registry()
+    return registry.create_provider(name, config, cache_key=cache_key, fresh=fresh, **overrides)
 
 
 def get_provider_class(name: str) -> type[Provider]:
