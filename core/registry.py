@@ -427,9 +427,9 @@ class Registry:
         if memo is not None:  # the same arguments as an earlier call: skip resolving
             hit = self._memo.get(memo)
             if hit is not None:
-                key, env, anchor = hit
+                hit_key, env, anchor = hit
                 if (anchor is None or anchor is config) and (not env or _env_unchanged(env)):
-                    found = self._instances.get(key)
+                    found = self._instances.get(hit_key)
                     if found is not None:
                         return found
         self.load()

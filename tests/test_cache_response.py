@@ -337,7 +337,7 @@ async def test_hooks_see_cache_hits() -> None:
     registry = plugboard.Registry(entry_points=False)
     registry.register_provider(MockProvider)
     registry.register_plugin(Observer())
-    provider = registry.create_provider("mock", cache=False, config={"cache": "memory"})
+    provider = registry.create_provider("mock", fresh=True, cache="memory")
     await provider.generate("hook q")
     await provider.generate("hook q")
     await provider.stream("hook q").collect()

@@ -90,8 +90,8 @@ def test_explicit_cache_key(reg: Registry) -> None:
 
 def test_cache_false_always_builds_a_new_instance(reg: Registry) -> None:
     cached = reg.create_provider("counted")
-    fresh1 = reg.create_provider("counted", cache=False)
-    fresh2 = reg.create_provider("counted", cache=False)
+    fresh1 = reg.create_provider("counted", fresh=True)
+    fresh2 = reg.create_provider("counted", fresh=True)
     assert len({id(cached), id(fresh1), id(fresh2)}) == 3
     assert reg.create_provider("counted") is cached
     assert len(reg.cache_keys()) == 1
@@ -212,3 +212,24 @@ def test_a_cached_provider_works_across_event_loops(reg: Registry) -> None:
     assert asyncio.run(call("one")) == "echo: one"
     assert asyncio.run(call("two")) == "echo: two"
     assert reg.create_provider("mock") is provider
+
+
+def test_the_factory_memo_never_holds_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry(entry_points=False)
+
+    class Keyed(MockProvider):
+        name = "keyed"
+        requires_api_key = True
+        api_key_env = "KEYED_TEST_KEY"
+
+    reg.register_provider(Keyed)
+    monkeypatch.setenv("KEYED_TEST_KEY", "sk-env-secret-0123456789")
+    via_env = reg.create_provider("keyed")
+    assert reg.create_provider("keyed") is via_env
+    explicit = reg.create_provider("keyed", api_key="sk-arg-secret-0123456789")
+    assert reg.create_provider("keyed", api_key="sk-arg-secret-0123456789") is explicit
+    assert reg.create_provider("keyed", {"api_key": "sk-arg-secret-0123456789"}) is explicit
+    internals = repr(reg._memo) + repr(reg.cache_keys())  # type: ignore[attr-defined]
+    assert "sk-env-secret" not in internals and "sk-arg-secret" not in internals
+    monkeypatch.setenv("KEYED_TEST_KEY", "sk-env-other-0123456789")
+    assert reg.create_provider("keyed") is not via_env  # a changed key is a new instance

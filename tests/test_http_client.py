@@ -38,7 +38,7 @@ def threaded_server() -> Iterator[FakeLLMServer]:
 
 def test_a_cached_provider_keeps_no_event_loop_alive(threaded_server: FakeLLMServer) -> None:
     provider = plugboard.create_provider(
-        "openai-compat", base_url=threaded_server.openai_base_url, model="m", cache=False
+        "openai-compat", base_url=threaded_server.openai_base_url, model="m", fresh=True
     )
     loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
 
@@ -56,7 +56,7 @@ def test_a_cached_provider_keeps_no_event_loop_alive(threaded_server: FakeLLMSer
 async def test_one_session_per_loop_is_reused() -> None:
     async with FakeLLMServer() as server:
         provider = plugboard.create_provider(
-            "openai-compat", base_url=server.openai_base_url, model="m", cache=False
+            "openai-compat", base_url=server.openai_base_url, model="m", fresh=True
         )
         async with provider:
             await provider.generate("one")
@@ -88,7 +88,7 @@ async def test_raw_log_sees_traffic_without_the_key() -> None:
             base_url=server.openai_base_url,
             model="m",
             api_key=KEY,
-            cache=False,
+            fresh=True,
         )
         recorder = Recorder()
         provider.raw_log = recorder  # type: ignore[attr-defined]
@@ -115,7 +115,7 @@ async def test_bodies_over_max_response_bytes_raise_instead_of_filling_memory() 
             model="m",
             max_response_bytes=2000,
             max_retries=0,
-            cache=False,
+            fresh=True,
         )
         async with provider:
             with pytest.raises(APIError, match="max_response_bytes"):

@@ -343,14 +343,14 @@ class TierPolicy:
 
 
 def test_tier_resolution_order(registry: Registry) -> None:
-    plain = registry.create_provider("mock", cache=False)
+    plain = registry.create_provider("mock", fresh=True)
     assert plain.model_for_tier("hosted_large") == "mock-large"  # class table
     registry.register_plugin(TierPolicy(), name="policy")
-    hooked = registry.create_provider("mock", cache=False)
+    hooked = registry.create_provider("mock", fresh=True)
     assert hooked.model_for_tier(ModelTier.HOSTED_LARGE) == "hooked-large"  # hook beats table
     assert hooked.model_for_tier("hosted-small") == "mock-small"  # hook said None
     configured = registry.create_provider(
-        "mock", cache=False, tier_models={"hosted_large": "cfg-large"}
+        "mock", fresh=True, tier_models={"hosted_large": "cfg-large"}
     )
     assert configured.model_for_tier("hosted_large") == "cfg-large"  # config beats hook
 
@@ -591,7 +591,7 @@ async def test_observer_hooks_receive_the_expected_arguments(
     observer = Observer()
     registry.register_plugin(observer, name="observer")
     mock = registry.create_provider(
-        "mock", cache=False, extra={"replies": [{"error": "server"}, {"text": "fine"}]}
+        "mock", fresh=True, extra={"replies": [{"error": "server"}, {"text": "fine"}]}
     )
     mock.retry_policy = RetryPolicy(max_retries=2, sleep=fake_sleep)
     response = await mock.generate("x")
@@ -629,7 +629,7 @@ async def test_an_observer_that_raises_does_not_break_the_call(
     observer = Observer()
     registry.register_plugin(observer, name="observer")
     registry.register_plugin(Exploding(), name="exploding")
-    mock = registry.create_provider("mock", cache=False)
+    mock = registry.create_provider("mock", fresh=True)
     with caplog.at_level(logging.ERROR, logger="plugboard.hooks"):
         assert (await mock.generate("x")).content == "echo: x"
         assert (await mock.stream("x").collect()).content == "echo: x"

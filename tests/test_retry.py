@@ -306,7 +306,7 @@ async def test_retrying_hook_gets_attempt_and_wait(fake_sleep: FakeSleep) -> Non
     reg.register_plugin(recorder, name="recorder")
     mock = reg.create_provider(
         "mock",
-        cache=False,
+        fresh=True,
         max_retries=3,
         extra={
             "replies": [
@@ -333,7 +333,7 @@ async def test_retrying_hook_is_called_for_streams_too(fake_sleep: FakeSleep) ->
     recorder = RetryRecorder()
     reg.register_plugin(recorder, name="recorder")
     mock = reg.create_provider(
-        "mock", cache=False, extra={"replies": [{"error": "overloaded", "retry_after": 1}]}
+        "mock", fresh=True, extra={"replies": [{"error": "overloaded", "retry_after": 1}]}
     )
     mock.retry_policy = RetryPolicy(max_retries=2, sleep=fake_sleep)
     response = await mock.stream("hi").collect()
