@@ -124,7 +124,15 @@ def _names_only(headers: dict[str, str]) -> str:
 
 
 def _fail(field: str, why: str, value: Any) -> ConfigurationError:
-    shown = "<secret>" if field == "api_key" else repr(value)
+    if field == "api_key":
+        shown = "<secret>"
+    else:
+        try:
+            shown = repr(value)
+        except ValueError:  # an int of more than 4300 digits cannot be shown
+            shown = f"<{type(value).__name__}>"
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
     return ConfigurationError(f"invalid {field}: {why} (got {shown})", field=field)
 
 
@@ -133,8 +141,16 @@ def _optional_number(
 ) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(field, "must be a number", value)
+    # nan, infinity and ints too large for a float (math.isnan(10**400) raised
+    # OverflowError) are no setting: timers fail on them (math.ceil(inf) raises).
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise _fail(field, "must be a finite number", value)
     if value < low or (low_open and value == low) or value > high:
         lo = f"> {low}" if low_open else f">= {low}"
         hi = "" if high == math.inf else f" and <= {high}"
@@ -216,7 +232,9 @@ class ProviderConfig:
         if self.max_retries is None:
             raise _fail("max_retries", "must be an integer", None)
         _optional_number("retry_deadline", self.retry_deadline, low=0.0, low_open=True)
-        if self.auth_method is not None and self.auth_method not in AUTH_METHODS:
+        if self.auth_method is not None and (
+            not isinstance(self.auth_method, str) or self.auth_method not in AUTH_METHODS
+        ):  # checked as a str first: an unhashable value would make `in` raise TypeError
             raise _fail("auth_method", f"must be one of {sorted(AUTH_METHODS)}", self.auth_method)
         for k, v in self.extra_headers.items():
             if not isinstance(k, str) or not isinstance(v, str):
