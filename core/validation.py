@@ -28,6 +28,21 @@ def _check_text(text: str, where: str, provider: str | None) -> None:
         raise _bad(f"{where} is not valid UTF-8 text (lone surrogate)", provider) from None
 
 
+def _check_strings(value: Any, where: str, provider: str | None) -> None:
+    """Every string in ``value`` -- nested in dicts (keys too), lists and tuples -- must
+    be valid text: a lone surrogate cannot be encoded as UTF-8 for the wire."""
+    if isinstance(value, str):
+        if not value.isascii():
+            _check_text(value, where, provider)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_strings(key, where, provider)
+            _check_strings(item, where, provider)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_strings(item, where, provider)
+
+
 def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | None) -> Message:
     role = data.get("role")
     content = data.get("content", "")
@@ -119,8 +134,14 @@ def normalize_messages(
                     raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
         if msg.tool_calls and msg.role != "assistant":
             raise _bad(f"{where} has tool_calls but only assistant messages may", provider)
-        for call in msg.tool_calls:
+        _check_strings((msg.name, msg.tool_call_id), where, provider)
+        for j, call in enumerate(msg.tool_calls):
+            _check_strings(
+                (call.id, call.name, call.arguments), f"{where}.tool_calls[{j}]", provider
+            )
             call_ids.add(call.id)
+        for j, block in enumerate(msg.thinking):
+            _check_strings((block.text, block.signature), f"{where}.thinking[{j}]", provider)
         if msg.role == "tool":
             if not msg.tool_call_id:
                 raise _bad(f"{where} is a tool result without tool_call_id", provider)
@@ -163,6 +184,8 @@ def normalize_tools(
         seen.add(tool.name)
         if tool.parameters.get("type") != "object":
             raise _bad(f"{where}.parameters must be a schema with type 'object'", provider)
+        _check_strings(tool.description, f"{where}.description", provider)
+        _check_strings(tool.parameters, f"{where}.parameters", provider)
         out.append(tool)
     return tuple(out)
 
@@ -209,6 +232,10 @@ def build_request(
         stops = tuple(stop)
     if not all(isinstance(s, str) and s for s in stops):
         raise _bad("stop must be a string or a list of non-empty strings", provider)
+    _check_strings(stops, "stop", provider)
+    _check_strings(model, "model", provider)
+    _check_strings(reasoning, "reasoning", provider)
+    _check_strings(extra, "extra arguments", provider)
     return Request(
         messages=msgs,
         model=model,
