@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .errors import PlugboardError, ProviderError
+from .errors import ConfigurationError, PlugboardError, ProviderError
 
 __all__ = ["main"]
 
@@ -163,7 +163,13 @@ def _tiers(args: argparse.Namespace, out: TextIO) -> int:
     from .registry import create_provider
     from .types import ModelTier
 
-    provider = create_provider(args.provider)
+    try:
+        provider = create_provider(args.provider)
+    except ConfigurationError as exc:
+        if exc.field != "api_key":
+            raise
+        # Listing tiers sends nothing: a placeholder key lets a keyless user read them.
+        provider = create_provider(args.provider, fresh=True, api_key="unused-placeholder")
     table: dict[str, str | None] = {}
     for tier in ModelTier:
         try:

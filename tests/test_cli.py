@@ -214,3 +214,12 @@ def test_console_script(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "echo: hello\n"
     assert done.stderr == HINT
+
+
+def test_tiers_of_a_keyed_provider_need_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, out, err = run("tiers", "openai", "--json")
+    assert code == 0, err
+    assert json.loads(out)["hosted_large"] == "gpt-5.5"
+    code, _, err = run("prompt", "-p", "openai", "hi")
+    assert code == 1 and "no API key" in err  # calls still require one

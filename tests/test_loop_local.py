@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import weakref
 
 from plugboard.loop_local import LoopLocal
 
 CLOSED: list[int] = []
+SERIAL = itertools.count()
 
 
 class Resource:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()  # like an SDK client bound to its loop
+        self.serial = next(SERIAL)  # not id(): ids are reused once objects are freed
         self.closed = False
 
     async def close(self) -> None:
         self.closed = True
-        CLOSED.append(id(self))
+        CLOSED.append(self.serial)
 
 
 def test_one_resource_per_loop_closed_at_shutdown_and_loops_released() -> None:
@@ -31,7 +34,7 @@ def test_one_resource_per_loop_closed_at_shutdown_and_loops_released() -> None:
         loops.append(weakref.ref(asyncio.get_running_loop()))
         first = local.get()
         assert local.get() is first and local.peek() is first
-        made.append(id(first))
+        made.append(first.serial)
 
     for _ in range(5):
         asyncio.run(use())
