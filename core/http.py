@@ -31,7 +31,8 @@ SENSITIVE_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-a
 class RawLog(Protocol):
     """Receives every request, response and stream chunk a provider exchanges.
 
-    Payloads are redacted first: auth headers never reach a raw log.
+    Payloads are redacted first: auth headers never reach a raw log, and neither does
+    the provider's key anywhere else (a server may echo it in a body or a header).
     """
 
     def on_request(
@@ -65,6 +66,49 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("[REDACTED]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
 
 
+class _RedactingRawLog:
+    """Passes traffic on to a :class:`RawLog` with credentials and ``secrets`` redacted."""
+
+    __slots__ = ("_log", "_redact", "_secrets")
+
+    def __init__(self, log: RawLog, secrets: tuple[str, ...]) -> None:
+        from .errors import redact
+
+        self._log = log
+        self._secrets = secrets
+        self._redact = redact
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._redact(value, self._secrets)
+        if isinstance(value, bytes):
+            text = value.decode("utf-8", "surrogateescape")
+            return self._redact(text, self._secrets).encode("utf-8", "surrogateescape")
+        if isinstance(value, Mapping):
+            return {self._value(k): self._value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._value(v) for v in value]
+        return value
+
+    def _headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {k: self._value(v) for k, v in redact_headers(headers).items()}
+
+    def on_request(
+        self, provider: str, method: str, url: str, headers: Mapping[str, str], body: Any
+    ) -> None:
+        self._log.on_request(
+            provider, method, self._value(url), self._headers(headers), self._value(body)
+        )
+
+    def on_response(
+        self, provider: str, status: int, headers: Mapping[str, str], body: Any
+    ) -> None:
+        self._log.on_response(provider, status, self._headers(headers), self._value(body))
+
+    def on_chunk(self, provider: str, data: str) -> None:
+        self._log.on_chunk(provider, self._value(data))
+
+
 class HTTPClient:
     """Sessions, headers and error mapping for one provider instance."""
 
@@ -84,8 +128,8 @@ class HTTPClient:
             **(headers or {}),
             **config.extra_headers,
         }
-        self.raw_log = raw_log
         self._secrets = secrets
+        self.raw_log = raw_log  # stored redacting: see the property
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, aiohttp.ClientSession
         ] = weakref.WeakKeyDictionary()
@@ -96,6 +140,19 @@ class HTTPClient:
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None, connect=config.connect_timeout, sock_read=config.timeout
         )
+
+    @property
+    def raw_log(self) -> RawLog | None:
+        """The raw log, behind a filter that redacts the provider's key from everything
+        it passes on: headers (credentials by name, any value holding the key), bodies,
+        chunks and URLs -- a server may echo the key in an error body or header."""
+        return self._raw_log
+
+    @raw_log.setter
+    def raw_log(self, log: RawLog | None) -> None:
+        if log is not None and not isinstance(log, _RedactingRawLog):
+            log = _RedactingRawLog(log, self._secrets)
+        self._raw_log = log
 
     def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
         self._sessions.pop(loop, None)
