@@ -498,6 +498,7 @@ class Provider(ABC):
         return self._error_from(exc, request)
 
     def _error_from(self, exc: BaseException, request: Request) -> ProviderError:
+        _scrub_chain(exc, self._secrets())  # it becomes the new error's __cause__
         err = self.map_exception(exc)
         if err is None:
             err = _generic_error(exc)
@@ -519,6 +520,7 @@ class Provider(ABC):
             err.args = (err.message,)
             if err.body is not None:
                 err.body = redact(err.body, secrets)
+        _scrub_chain(err.__cause__, secrets)
         return err
 
     def _on_retry(self, request: Request) -> Any:
@@ -569,6 +571,27 @@ class Provider(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _scrub_chain(exc: BaseException | None, secrets: tuple[str, ...]) -> None:
+    """Redact the key from ``exc`` and the exceptions it chains to, in place.
+
+    They become the ``__cause__`` of the error plugboard raises, and a traceback prints
+    their messages: an SDK's exception quotes the server's error body, which may echo
+    the key. Only string ``args`` and a ``message`` attribute are touched.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen and len(seen) < 16:
+        seen.add(id(exc))
+        if not isinstance(exc, ProviderError):  # ours are redacted when built
+            args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
+            if args != exc.args:
+                exc.args = args
+            message = getattr(exc, "message", None)
+            if isinstance(message, str) and redact(message, secrets) != message:
+                with contextlib.suppress(AttributeError, TypeError):
+                    exc.message = redact(message, secrets)  # type: ignore[attr-defined]
+        exc = exc.__cause__ or exc.__context__
 
 
 def _cause(exc: BaseException) -> BaseException | None:
