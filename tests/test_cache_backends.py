@@ -205,6 +205,18 @@ async def test_sqlite_several_connections_write_concurrently(tmp_path: Path) -> 
         await b.close()
 
 
+async def test_sqlite_new_file_opened_by_many_connections_at_once(tmp_path: Path) -> None:
+    # The first connections race to switch a new file to WAL; SQLite answers that race
+    # with "database is locked" without waiting, so the backend must retry it.
+    for trial in range(15):
+        path = tmp_path / f"race{trial}.db"
+        backends = [SQLiteBackend(path) for _ in range(8)]
+        await asyncio.gather(*(b.set(f"k{n}", b"v", None) for n, b in enumerate(backends)))
+        assert (await backends[0].info())["entries"] == 8
+        for b in backends:
+            await b.close()
+
+
 async def test_sqlite_stats_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:
     b = SQLiteBackend(tmp_path / "nope" / "c.db")
     info = await b.info()

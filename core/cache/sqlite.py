@@ -123,15 +123,32 @@ class SQLiteBackend:
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":  # pragma: no cover - odd fs
-                conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             self._ensure_schema(conn)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL takes an exclusive lock, and SQLite answers
+        # "database is locked" at once, without its busy handler, when several
+        # connections switch it together: retry until `timeout`. WAL is a property of
+        # the file, so once one connection has switched it the others just read it.
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        if mode is None or str(mode[0]).lower() != "wal":  # pragma: no cover - odd fs
+            conn.execute("PRAGMA journal_mode=WAL")
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         has_meta = conn.execute(
