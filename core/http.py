@@ -20,6 +20,7 @@ import aiohttp
 
 from .config import AuthMethod, ProviderConfig, Secret
 from .errors import APIError, ProviderError, StreamError
+from .fastjson import loads
 from .http_errors import error_from_response
 from .sse import SSEEvent, iter_sse
 
@@ -195,13 +196,17 @@ class HTTPClient:
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.config.max_response_bytes
-        if response.content_length is not None and response.content_length > limit:
-            raise APIError(
-                f"response body of {response.content_length} bytes exceeds "
-                f"max_response_bytes={limit}",
-                provider=self.provider,
-                status_code=response.status,
-            )
+        length = response.content_length
+        if length is not None:
+            if length > limit:
+                raise APIError(
+                    f"response body of {length} bytes exceeds max_response_bytes={limit}",
+                    provider=self.provider,
+                    status_code=response.status,
+                )
+            if "Content-Encoding" not in response.headers:
+                # The body is exactly `length` bytes, within the limit: read it at once.
+                return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_any():
@@ -221,7 +226,8 @@ class HTTPClient:
         A non-2xx status raises the :class:`ProviderError` the shared mapper picks.
         """
         self._log_request(url, payload)
-        async with self.session().post(url, data=json.dumps(payload)) as response:
+        # bytes, not str: aiohttp's payload for bytes is cheaper (the JSON is ASCII)
+        async with self.session().post(url, data=json.dumps(payload).encode()) as response:
             body = await self._read_limited(response)
             if self.raw_log is not None:
                 self.raw_log.on_response(
@@ -230,7 +236,7 @@ class HTTPClient:
             if response.status >= 300:
                 raise self.error_for(response.status, response.headers, body)
             try:
-                return json.loads(body), response.headers
+                return loads(body), response.headers
             except ValueError:
                 raise APIError(
                     "the response body is not valid JSON",
@@ -250,7 +256,7 @@ class HTTPClient:
         """
         self._log_request(url, payload)
         async with self.session().post(
-            url, data=json.dumps(payload), timeout=self._stream_timeout
+            url, data=json.dumps(payload).encode(), timeout=self._stream_timeout
         ) as response:
             if response.status >= 300:
                 body = await self._read_limited(response)

@@ -15,6 +15,7 @@ from typing import Any
 from .assembler import StreamAssembler
 from .errors import StreamError
 from .events import StreamEvent
+from .fastjson import loads
 from .http_errors import error_from_payload, error_from_response
 from .types import FinishReason, ImagePart, Message, Request, Response, Thinking, ToolCall, Usage
 
@@ -245,7 +246,7 @@ class ChunkParser:
             out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
             return out + self.asm.finish(self._finish_reason(), self.usage)
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             raise StreamError(
                 f"malformed stream chunk: {data[:200]!r}", provider=self.asm.provider
