@@ -21,7 +21,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .config import ProviderConfig
+from .config import ProviderConfig, Secret
 from .errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
 from .hooks import HookRelay
 from .provider import Provider
@@ -419,6 +419,18 @@ class Registry:
         instance, under threads and concurrent tasks alike; ``fresh=True`` always
         builds a new one (and caches nothing). ``overrides`` are :class:`ProviderConfig` fields.
         """
+        return self._create(name, config, cache_key, fresh, overrides)
+
+    def _create(
+        self,
+        name: str,
+        config: ProviderConfig | Mapping[str, Any] | None,
+        cache_key: str | None,
+        fresh: bool,
+        overrides: dict[str, Any],
+    ) -> Provider:
+        # create_provider's body, taking the overrides as a dict: the module-level
+        # function passes its own on, which saves repacking them on the hot path.
         if not fresh and cache_key is not None:
             found = self._instances.get(cache_key)
             if found is not None:
@@ -430,7 +442,7 @@ class Registry:
                 hit_key, env, anchor = hit
                 if (anchor is None or anchor is config) and (not env or _env_unchanged(env)):
                     found = self._instances.get(hit_key)
-                    if found is not None:
+                    if found is not None and _holds_given_key(found, config, overrides):
                         return found
         self.load()
         cls, cfg = self._resolve(name, config, overrides)
@@ -532,26 +544,53 @@ def _memo_key(name: Any, config: Any, overrides: Mapping[str, Any]) -> Hashable 
 
     A mapping config counts by its items, a (frozen) :class:`ProviderConfig` by identity
     (the memo entry keeps the object, so its id cannot be reused meanwhile). Unhashable
-    values (a dict of headers, say) are not memoised: such calls resolve every time.
+    values (a dict of headers, say) are not memoised: such calls resolve every time. An
+    API key counts by its (per-process salted) ``hash``, so the memo never holds the key
+    itself; a hit is checked against the key the instance holds, so even two keys with
+    one hash never share an instance.
     """
-    if "api_key" in overrides:  # a key must never become part of a memo key
-        return None
     if config is None:
         part: Hashable = None
     elif isinstance(config, Mapping):
-        if "api_key" in config:
-            return None
-        part = ("items", tuple(config.items()))
+        part = ("items", _without_key(config))
     elif isinstance(config, ProviderConfig):
         part = ("id", id(config))
     else:
         return None
-    key = (name, part, tuple(overrides.items()))
+    key = (name, part, _without_key(overrides))
     try:
         hash(key)
     except TypeError:
         return None
     return key
+
+
+def _without_key(fields: Mapping[str, Any]) -> Hashable:
+    """``fields`` as a tuple of items, an ``api_key`` value replaced by its salted hash."""
+    given = fields.get("api_key")
+    if given is None:
+        return tuple(fields.items())
+    if isinstance(given, Secret):
+        given = given.get_secret_value()
+    # An invalid value (not a str or Secret) becomes an unhashable marker: the call then
+    # resolves, and fails, every time.
+    digest = hash(given) if isinstance(given, str) else [None]
+    rest = dict(fields)
+    del rest["api_key"]
+    return (tuple(rest.items()), "api_key hash", digest)
+
+
+def _holds_given_key(provider: Provider, config: Any, overrides: Mapping[str, Any]) -> bool:
+    """Whether ``provider`` holds the API key this call gives (true if it gives none)."""
+    given = overrides.get("api_key")
+    if given is None and isinstance(config, Mapping):
+        given = config.get("api_key")
+    if given is None:
+        return True
+    if isinstance(given, Secret):
+        given = given.get_secret_value()
+    held = provider.api_key
+    return held is not None and held.get_secret_value() == given
 
 
 def _key_env(cls: type[Provider], cfg: ProviderConfig) -> tuple[tuple[str, int], ...]:
@@ -602,7 +641,7 @@ def create_provider(
 ) -> Provider:
     """A cached, ready provider from the global registry (see :meth:`Registry.create_provider`)."""
     registry = _global if _global is not None else get_registry()
-    return registry.create_provider(name, config, cache_key=cache_key, fresh=fresh, **overrides)
+    return registry._create(name, config, cache_key, fresh, overrides)
 
 
 def get_provider_class(name: str) -> type[Provider]:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from plugboard.config import ProviderConfig
+from plugboard.config import ProviderConfig, Secret
 from plugboard.plugins.mock import MockProvider
 from plugboard.provider import Provider
 from plugboard.registry import Registry
@@ -229,7 +229,19 @@ def test_the_factory_memo_never_holds_a_key(monkeypatch: pytest.MonkeyPatch) -> 
     explicit = reg.create_provider("keyed", api_key="sk-arg-secret-0123456789")
     assert reg.create_provider("keyed", api_key="sk-arg-secret-0123456789") is explicit
     assert reg.create_provider("keyed", {"api_key": "sk-arg-secret-0123456789"}) is explicit
+    assert reg.create_provider("keyed", api_key=Secret("sk-arg-secret-0123456789")) is explicit
+    other = reg.create_provider("keyed", api_key="sk-arg-secret-9876543210")
+    assert other is not explicit
+    assert other.api_key is not None
+    assert other.api_key.get_secret_value() == "sk-arg-secret-9876543210"
+    resolved: list[str] = []
+    real_resolve = reg._resolve  # type: ignore[attr-defined]
+    monkeypatch.setattr(reg, "_resolve", lambda *a: resolved.append(a[0]) or real_resolve(*a))
+    assert reg.create_provider("keyed", api_key="sk-arg-secret-0123456789") is explicit
+    assert reg.create_provider("keyed", {"api_key": "sk-arg-secret-0123456789"}) is explicit
+    assert resolved == []  # both answered by the memo: explicit keys are memoised too
     internals = repr(reg._memo) + repr(reg.cache_keys())  # type: ignore[attr-defined]
     assert "sk-env-secret" not in internals and "sk-arg-secret" not in internals
+    assert "0123456789" not in internals and "9876543210" not in internals
     monkeypatch.setenv("KEYED_TEST_KEY", "sk-env-other-0123456789")
     assert reg.create_provider("keyed") is not via_env  # a changed key is a new instance
