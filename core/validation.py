@@ -22,19 +22,26 @@ def _bad(message: str, provider: str | None) -> BadRequestError:
 
 
 def _check_text(text: str, where: str, provider: str | None) -> None:
+    if text.isascii():  # the common case, and much cheaper than encoding
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise _bad(f"{where} is not valid UTF-8 text (lone surrogate)", provider) from None
 
 
+_SCALARS = frozenset({type(None), bool, int, float})
+
+
 def _check_strings(value: Any, where: str, provider: str | None) -> None:
     """Every string in ``value`` -- nested in dicts (keys too), lists and tuples -- must
     be valid text: a lone surrogate cannot be encoded as UTF-8 for the wire."""
+    kind = type(value)
+    if kind in _SCALARS:  # before the isinstance checks: Mapping's is slow
+        return
     if isinstance(value, str):
-        if not value.isascii():
-            _check_text(value, where, provider)
-    elif isinstance(value, Mapping):
+        _check_text(value, where, provider)
+    elif kind is dict or isinstance(value, Mapping):
         for key, item in value.items():
             _check_strings(key, where, provider)
             _check_strings(item, where, provider)
