@@ -303,8 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="directory for benchmarks.md and results.json (default: update "
-        "docs/benchmarks.md and benchmarks/results.json)",
+        help="directory for benchmarks.md and benchmarks.json (default: update "
+        "docs/benchmarks.md and docs/benchmarks.json)",
     )
     parser.add_argument(
         "--clients", default=None, help=f"comma list (default all: {','.join(CLIENTS)})"
@@ -365,11 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         **micro,
     }
     results["targets"] = report.targets(results)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        json_path, md_path = args.out / "results.json", args.out / "benchmarks.md"
-    else:
-        json_path, md_path = ROOT / "benchmarks" / "results.json", ROOT / "docs" / "benchmarks.md"
+    out = args.out if args.out is not None else ROOT / "docs"
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / "benchmarks.json", out / "benchmarks.md"
     json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     report.write_markdown(md_path, results)
     log(f"wrote {json_path} and {md_path}")

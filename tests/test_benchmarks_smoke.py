@@ -37,7 +37,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    results = json.loads((out / "benchmarks.json").read_text(encoding="utf-8"))
     markdown = (out / "benchmarks.md").read_text(encoding="utf-8")
     return results, markdown
 
