@@ -8,12 +8,9 @@ The module-level functions act on one process-wide registry (:func:`get_registry
 
 from __future__ import annotations
 
-import difflib
-import importlib.metadata
 import importlib.util
 import os
 import threading
-import traceback
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +19,7 @@ import pluggy
 
 from . import hookspecs
 from .config import ProviderConfig, Secret
+from .entry_points import entry_points
 from .errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
 from .hooks import HookRelay
 from .provider import Provider
@@ -83,12 +81,17 @@ class PluginFailure:
         return attrs.asdict(self)
 
 
-@attrs.define(slots=True)
 class _Entry:
-    cls: type[Provider]
-    name: str
-    aliases: tuple[str, ...]
-    plugin: str
+    # A plain class: an attrs class costs about half a millisecond to define.
+    __slots__ = ("aliases", "cls", "name", "plugin")
+
+    def __init__(
+        self, cls: type[Provider], name: str, aliases: tuple[str, ...], plugin: str
+    ) -> None:
+        self.cls = cls
+        self.name = name
+        self.aliases = aliases
+        self.plugin = plugin
 
 
 class Registry:
@@ -157,6 +160,8 @@ class Registry:
             self._loaded = True
 
     def _record(self, plugin: str, stage: str, exc: BaseException) -> None:
+        import traceback
+
         failure = PluginFailure(
             plugin=plugin,
             stage=stage,
@@ -168,7 +173,7 @@ class Registry:
             raise PluginLoadError(plugin, f"{stage}: {failure.error}") from exc
 
     def _load_group(self) -> None:
-        for ep in importlib.metadata.entry_points(group=self._group):
+        for ep in entry_points(self._group):
             if self._allowed is not None and ep.name not in self._allowed:
                 continue
             if self.pm.has_plugin(ep.name) or self.pm.is_blocked(ep.name):
@@ -178,11 +183,7 @@ class Registry:
             except Exception as exc:
                 self._record(ep.name, "import", exc)
                 continue
-            dist = ep.dist
-            self._plugin_versions[ep.name] = (
-                dist.name if dist else ep.name,
-                dist.version if dist else None,
-            )
+            self._plugin_versions[ep.name] = (ep.dist_name or ep.name, ep.dist_version)
             self._add_plugin(plugin, ep.name)
 
     def _add_plugin(self, plugin: object, name: str) -> bool:
@@ -327,6 +328,8 @@ class Registry:
         with self._lock:  # a snapshot: another thread may be (un)registering
             known = [*self._providers, *self._aliases]
         known += self.profiles()
+        import difflib
+
         close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.6)
         return ProviderNotFoundError(name, close)
 
