@@ -17,12 +17,14 @@ Nothing here imports an SDK or an HTTP client.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["LoopLocal"]
 
@@ -59,6 +61,8 @@ class LoopLocal(Generic[T]):
 
     def get(self) -> T:
         """The running loop's resource, built on first use (call from a coroutine)."""
+        import asyncio  # here, not at the top: plugin discovery imports this module
+
         loop = asyncio.get_running_loop()
         item = self._items.get(loop)
         if item is not None:
@@ -78,6 +82,8 @@ class LoopLocal(Generic[T]):
 
     def peek(self) -> T | None:
         """The running loop's resource if one was built, else ``None`` (no building)."""
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -105,6 +111,8 @@ class LoopLocal(Generic[T]):
 
     async def aclose(self) -> None:
         """Close the running loop's resource; other loops' close when those loops end."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._lock:
             item = self._items.pop(loop, None)
@@ -127,4 +135,6 @@ class LoopLocal(Generic[T]):
 
 
 def _schedule_close(closer: AsyncGenerator[None, None]) -> None:
+    import asyncio
+
     _keep(asyncio.ensure_future(closer.aclose()))

@@ -10,7 +10,6 @@ every exception to a :class:`ProviderError`, once for all providers. A plugin wr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib.util
 import time
@@ -32,13 +31,13 @@ from .errors import (
     redact,
 )
 from .events import StreamEnd, StreamEvent, StreamStart, TextDelta
-from .retry import RetryPolicy
 from .types import ModelTier, Request, Response, ToolSpec
 from .validation import build_request, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
     from .cache import ResponseCache
     from .hooks import HookRelay
+    from .retry import RetryPolicy
 
 __all__ = ["Provider", "ProviderStream"]
 
@@ -88,9 +87,13 @@ class Provider(ABC):
             config = config.evolve(**overrides)
         self.config = config
         self.hooks = hooks
-        self.retry_policy = retry_policy or RetryPolicy(
-            max_retries=config.max_retries, deadline=config.retry_deadline
-        )
+        if retry_policy is None:
+            from .retry import RetryPolicy  # here: discovery need not define it
+
+            retry_policy = RetryPolicy(
+                max_retries=config.max_retries, deadline=config.retry_deadline
+            )
+        self.retry_policy = retry_policy
         self._api_key: Secret | None = config.resolve_api_key(self.api_key_env)
         self._check_dependencies()
         self.validate_config()
@@ -276,6 +279,8 @@ class Provider(ABC):
 
     async def _call_upstream(self, request: Request) -> Response:
         """One call with retries and error mapping, no cache."""
+        import asyncio  # here, not at the top: discovery imports this module
+
         hooks = self.hooks
         attempt = 0
 
@@ -493,6 +498,8 @@ class Provider(ABC):
     def _as_provider_error(self, exc: BaseException, request: Request) -> ProviderError:
         if isinstance(exc, ProviderError):
             return self._finish_error(exc, request)
+        import asyncio
+
         if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
             raise exc
         return self._error_from(exc, request)

@@ -8,7 +8,6 @@ retry is actually needed.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -98,6 +97,8 @@ class RetryPolicy:
         on_retry: OnRetry | None,
         should_retry: Callable[[ProviderError], bool] | None,
     ) -> T:
+        import asyncio
+
         import tenacity
 
         policy = self

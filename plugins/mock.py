@@ -10,7 +10,6 @@ latency and any error type, one reply per call, in order::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections import deque
@@ -181,8 +180,7 @@ class MockProvider(Provider):
                     raise error
                 count += 1
                 yield event
-            if chunk_delay:
-                await asyncio.sleep(chunk_delay)
+            await self._sleep(chunk_delay)
 
         async for e in emit([asm.start(request_id=f"mock-{len(self.requests)}")]):
             yield e
@@ -214,6 +212,8 @@ class MockProvider(Provider):
     @staticmethod
     async def _sleep(seconds: float) -> None:
         if seconds:
+            import asyncio  # not at the top: discovery imports this module
+
             await asyncio.sleep(seconds)
 
 

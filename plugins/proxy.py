@@ -24,7 +24,6 @@ goes on the wire nor into the request (cache keys and hooks never see it).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import math
@@ -284,6 +283,8 @@ async def _watch(
 def _check(signals: tuple[Signal, ...]) -> None:
     for signal in signals:
         if signal():
+            import asyncio  # not at the top: discovery imports this module
+
             raise asyncio.CancelledError("plugboard proxy call cancelled by its signal")
 
 
