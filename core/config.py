@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import secrets as _secrets
 from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -19,8 +17,9 @@ __all__ = ["AuthMethod", "ProviderConfig", "Secret", "parse_tier"]
 AuthMethod: TypeAlias = Literal["bearer", "api-key", "x-api-key", "none"]
 AUTH_METHODS: frozenset[str] = frozenset({"bearer", "api-key", "x-api-key", "none"})
 
-# A per-process salt, so a key's fingerprint cannot be looked up or compared across runs.
-_FINGERPRINT_SALT = _secrets.token_bytes(16)
+# A per-process salt, so a key's fingerprint cannot be looked up or compared across runs
+# (what secrets.token_bytes gives, without importing secrets and hashlib at import time).
+_FINGERPRINT_SALT = os.urandom(16)
 
 
 class Secret:
@@ -39,6 +38,8 @@ class Secret:
 
     def fingerprint(self) -> str:
         """A salted hash that tells two secrets apart without revealing either."""
+        import hashlib
+
         return hashlib.sha256(_FINGERPRINT_SALT + self._value.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -50,7 +51,9 @@ class Secret:
         return repr(self)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and _secrets.compare_digest(self._value, other._value)
+        from hmac import compare_digest
+
+        return isinstance(other, Secret) and compare_digest(self._value, other._value)
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
@@ -301,6 +304,8 @@ class ProviderConfig:
             elif isinstance(value, dict):
                 value = sorted((str(k), repr(v)) for k, v in value.items())
             parts.append(f"{f.name}={value!r}")
+        import hashlib
+
         fingerprint = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
         object.__setattr__(self, "_fingerprint", fingerprint)
         return fingerprint

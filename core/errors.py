@@ -66,11 +66,12 @@ __all__ = [
 MAX_BODY_CHARS = 2000
 REDACTED = "[REDACTED]"
 
+# Patterns as strings: ``re`` compiles (and caches) them on first use, not at import.
 _SECRET_PATTERNS = (
     # OpenAI/Anthropic/OpenRouter-style keys: sk-..., sk-ant-..., sk-or-v1-...
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(r"(?i)(\"?(?:api[_-]?key|x-api-key|authorization)\"?\s*[:=]\s*\"?)[^\"\s,}]{6,}"),
+    r"\bsk-[A-Za-z0-9_\-]{8,}",
+    r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}",
+    r"(?i)(\"?(?:api[_-]?key|x-api-key|authorization)\"?\s*[:=]\s*\"?)[^\"\s,}]{6,}",
 )
 
 
@@ -81,9 +82,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, REDACTED)
     lowered = text.lower()  # the patterns ignore case, so must this quick pre-check
     if any(marker in lowered for marker in ("sk-", "bearer", "basic", "api", "authorization")):
-        text = _SECRET_PATTERNS[0].sub(REDACTED, text)
-        text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-        text = _SECRET_PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+        text = re.sub(_SECRET_PATTERNS[0], REDACTED, text)
+        text = re.sub(_SECRET_PATTERNS[1], lambda m: f"{m.group(1)} {REDACTED}", text)
+        text = re.sub(_SECRET_PATTERNS[2], lambda m: f"{m.group(1)}{REDACTED}", text)
     return text
 
 

@@ -7,14 +7,14 @@ a call.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-__all__ = ["HookRelay"]
+if TYPE_CHECKING:
+    import logging
 
-log = logging.getLogger("plugboard.hooks")
+__all__ = ["HookRelay"]
 
 OBSERVERS = frozenset(
     {
@@ -58,7 +58,7 @@ class HookRelay:
             try:
                 return caller(**kwargs)
             except Exception:
-                log.exception("observer hook %s raised; ignored", name)
+                _log().exception("observer hook %s raised; ignored", name)
                 return None
         # Call each observer on its own (in pluggy's order, last registered first), so one
         # that raises neither breaks the call nor keeps the other observers from seeing it.
@@ -66,5 +66,12 @@ class HookRelay:
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception:
-                log.exception("observer hook %s of %s raised; ignored", name, impl.plugin_name)
+                _log().exception("observer hook %s of %s raised; ignored", name, impl.plugin_name)
         return None
+
+
+def _log() -> logging.Logger:
+    """The hooks' logger (``logging`` is imported only when an observer fails)."""
+    import logging
+
+    return logging.getLogger("plugboard.hooks")

@@ -31,16 +31,11 @@ This module imports no HTTP client and no SDK.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
-import html
 import json
 import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from .errors import (
@@ -204,21 +199,20 @@ _CONTENT_FILTER_PHRASES = (
 )
 _RATE_PHRASES = ("rate limit", "rate-limit", "rate_limit", "too many requests")
 
-_RETRY_HINT = re.compile(
-    r"(?:try again|retry) (?:in|after) "
-    r"((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|minutes?|mins?|m|seconds?|secs?|s|hours?|h)(?![a-z])\s*)+)",
-    re.IGNORECASE,
+# Patterns as strings: ``re`` compiles (and caches) each on first use. Compiling them all
+# at import cost more than a millisecond, paid by every process that discovers a plugin.
+_RETRY_HINT = (
+    r"(?i)(?:try again|retry) (?:in|after) "
+    r"((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|minutes?|mins?|m|seconds?|secs?|s|hours?|h)(?![a-z])\s*)+)"
 )
-_RETRY_UNIT = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|minutes?|mins?|m|seconds?|secs?|s|hours?|h)(?![a-z])",
-    re.IGNORECASE,
+_RETRY_UNIT = (
+    r"(?i)(\d+(?:\.\d+)?)\s*(ms|milliseconds?|minutes?|mins?|m|seconds?|secs?|s|hours?|h)(?![a-z])"
 )
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-_HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]{0,200}>")
+_HTML_TITLE = r"(?is)<title[^>]*>(.*?)</title"
+_HTML_H1 = r"(?is)<h1[^>]*>(.*?)</h1"
+_TAG = r"<[^>]{0,200}>"
 _JSON_STRING_FIELD = {
-    name: re.compile(rf'"{name}"\s*:\s*"((?:[^"\\]|\\.){{0,2000}})')
-    for name in ("message", "type", "code")
+    name: rf'"{name}"\s*:\s*"((?:[^"\\]|\\.){{0,2000}})' for name in ("message", "type", "code")
 }
 
 
@@ -326,20 +320,34 @@ def request_id_from(
 # -- the work ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _Info:
     """What could be read from an error body."""
 
-    message: str | None = None
-    type: str | None = None
-    code: str | None = None
-    inner_code: str | None = None
-    status_text: str | None = None
-    numeric: int | None = None
-    request_id: str | None = None
-    upstream: str | None = None
-    upstream_provider: str | None = None
-    filtered: tuple[str, ...] = ()
+    # A plain class, not a dataclass: defining one costs the dataclasses import and an exec.
+    __slots__ = (
+        "code",
+        "filtered",
+        "inner_code",
+        "message",
+        "numeric",
+        "request_id",
+        "status_text",
+        "type",
+        "upstream",
+        "upstream_provider",
+    )
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+        self.type: str | None = None
+        self.code: str | None = None
+        self.inner_code: str | None = None
+        self.status_text: str | None = None
+        self.numeric: int | None = None
+        self.request_id: str | None = None
+        self.upstream: str | None = None
+        self.upstream_provider: str | None = None
+        self.filtered: tuple[str, ...] = ()
 
     def idents(self) -> list[str]:
         return [
@@ -659,7 +667,7 @@ def _rescue_truncated_json(info: _Info, text: str) -> None:
     head = text[:MAX_PARSE_BYTES]
     found: dict[str, str] = {}
     for name, pattern in _JSON_STRING_FIELD.items():
-        for match in pattern.finditer(head):
+        for match in re.finditer(pattern, head):
             try:
                 value = json.loads(f'"{match.group(1)}"')
             except ValueError:
@@ -681,9 +689,11 @@ def _text_message(text: str) -> str | None:
     head = stripped[:2048].lower()
     if head.startswith("<") and ("<html" in head or "<!doctype" in head or "<head" in head):
         for pattern in (_HTML_TITLE, _HTML_H1):
-            match = pattern.search(stripped[:MAX_PARSE_BYTES])
+            match = re.search(pattern, stripped[:MAX_PARSE_BYTES])
             if match:
-                title = " ".join(html.unescape(_TAG.sub(" ", match.group(1))).split())
+                import html
+
+                title = " ".join(html.unescape(re.sub(_TAG, " ", match.group(1))).split())
                 if title:
                     return f"{title[:200]} (HTML error page)"
         return "HTML error page"
@@ -727,6 +737,8 @@ def _final_message(
 
 
 def _status_text(status: int) -> str:
+    from http import HTTPStatus
+
     try:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
@@ -791,6 +803,9 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     seconds = _finite_non_negative(value)
     if seconds is not None:
         return seconds
+    import datetime
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -816,11 +831,11 @@ def _finite_non_negative(value: str) -> float | None:
 
 def _retry_hint(message: str) -> float | None:
     """Seconds from a "Please try again in 1m12.5s" / "retry after 6 seconds" message."""
-    match = _RETRY_HINT.search(message[: MAX_MESSAGE_CHARS + 100])
+    match = re.search(_RETRY_HINT, message[: MAX_MESSAGE_CHARS + 100])
     if not match:
         return None
     total = 0.0
-    for number, unit in _RETRY_UNIT.findall(match.group(1)):
+    for number, unit in re.findall(_RETRY_UNIT, match.group(1)):
         unit = unit.lower()
         value = float(number)
         if unit == "ms" or unit.startswith("milli"):

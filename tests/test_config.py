@@ -309,19 +309,19 @@ def test_fingerprint_is_stable_across_equal_configs_and_dict_order() -> None:
 
 
 def test_fingerprint_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
-    import plugboard.config as config_module
+    import hashlib
 
     cfg = ProviderConfig(model="m")
     first = cfg.fingerprint()
     calls = 0
-    real = config_module.hashlib.sha256
+    real = hashlib.sha256
 
     def counting(*args: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args)
 
-    monkeypatch.setattr(config_module.hashlib, "sha256", counting)
+    monkeypatch.setattr(hashlib, "sha256", counting)  # config imports hashlib when it hashes
     assert cfg.fingerprint() == first
     assert cfg.fingerprint() == first
     assert calls == 0
