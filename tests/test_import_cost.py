@@ -12,6 +12,34 @@ import pytest
 
 HEAVY = ("openai", "anthropic", "aiohttp", "tiktoken", "tenacity", "jiter", "redis")
 
+DISCOVERY_HEAVY = (
+    *HEAVY,
+    # the rest of the benchmark's list (benchmarks/imports.py): loaded when first used
+    "asyncio",
+    "httpx",
+    "httpx2",
+    "importlib.metadata",
+    "pydantic",
+    "sqlite3",
+    # standard-library modules discovery once loaded and never needs
+    "csv",
+    "dataclasses",
+    "datetime",
+    "difflib",
+    "email",
+    "hashlib",
+    "html",
+    "http",
+    "logging",
+    "secrets",
+    "socket",
+    "ssl",
+    "subprocess",
+    "traceback",
+    "zipfile",
+)
+"""Modules that ``import plugboard; plugboard.list_providers()`` must not load."""
+
 
 def _run(code: str, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
@@ -40,6 +68,28 @@ print(json.dumps({{"names": names, "heavy": heavy}}))
     data = json.loads(done.stdout)
     assert "mock" in data["names"]
     assert data["heavy"] == []
+
+
+def test_discovery_loads_no_heavy_module(tmp_path: Path) -> None:
+    # What the import benchmark measures; only the modules the statement itself loads
+    # count (the interpreter's startup may have loaded some of these already).
+    code = """
+import json, sys
+before = set(sys.modules)
+import plugboard
+names = [p.name for p in plugboard.list_providers()]
+print(json.dumps({"names": names, "new": sorted(set(sys.modules) - before)}))
+"""
+    done = _run(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {"mock", "openai", "anthropic", "acme"} <= set(data["names"])
+    loaded = [
+        name
+        for name in data["new"]
+        if any(name == heavy or name.startswith(heavy + ".") for heavy in DISCOVERY_HEAVY)
+    ]
+    assert loaded == []
 
 
 def test_bare_import_is_lazy(tmp_path: Path) -> None:
