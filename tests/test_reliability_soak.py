@@ -5,6 +5,12 @@ typed :class:`ProviderError`; attempts never exceed the retry policy (and the er
 says how many there were); a stream never yields text twice; and once the provider is
 closed the fake server sees no open connection.
 
+Besides the random faults, a few requests in each run have fixed ones, so that every
+run has every fault kind in both modes (streamed and not), and each fault that comes
+before any output (429, 500, 529, reset) both recovered from (retried, then a clean
+answer) and exhausting the retries (the error of that fault's class escapes, with
+``attempts`` at the policy's limit).
+
 The CI size is 400 requests at concurrency 50 per provider. The full size (10,000 at
 concurrency 200 per provider) is::
 
@@ -26,7 +32,14 @@ from typing import Any
 import pytest
 from test_reliability_providers import Spec, provider_params
 
-from plugboard.errors import ProviderError, ProviderTimeoutError
+from plugboard.errors import (
+    NetworkError,
+    OverloadedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
+)
 from plugboard.events import StreamEnd, TextDelta
 from plugboard.retry import RetryPolicy
 from plugboard.testing.fake_server import (
@@ -51,6 +64,14 @@ TIMEOUT = 5.0 if FULL else 2.0
 # margin for a busy machine is a hang.
 DEADLINE = (MAX_RETRIES + 1) * TIMEOUT + 15.0
 FAULTS = ("rate_limit", "server_error", "overloaded", "reset", "timeout", "truncate", "in_stream")
+# Faults that come before any output and are always retried, and the error each raises
+# once the retries are used up.
+RETRIED: dict[str, type[ProviderError]] = {
+    "rate_limit": RateLimitError,
+    "server_error": ServerError,
+    "overloaded": OverloadedError,
+    "reset": NetworkError,
+}
 
 
 def _seed() -> int:
@@ -62,14 +83,27 @@ def _text_for(rid: str) -> str:
     return f"{rid} says hello " + "lorem ipsum dolor " * 3
 
 
+def _forced() -> list[tuple[bool, tuple[str, ...]]]:
+    """Requests with fixed faults: (streamed, the kind of each first attempt)."""
+    out: list[tuple[bool, tuple[str, ...]]] = []
+    for streamed in (True, False):
+        out += [(streamed, (kind,)) for kind in FAULTS]
+        for kind in RETRIED:
+            out.append((streamed, (kind,) * MAX_RETRIES + ("ok",)))  # recovered
+            out.append((streamed, (kind,) * (MAX_RETRIES + 1)))  # retries used up
+    return out
+
+
 class FaultyServer:
     """Answers each attempt of each request with a clean reply or, 10% of the time, a
-    fault chosen from the seed, the request id and the attempt number."""
+    fault chosen from the seed, the request id and the attempt number (or the fixed
+    kinds of :attr:`forced` for a request's first attempts)."""
 
     def __init__(self, spec: Spec, seed: int) -> None:
         self.spec = spec
         self.seed = seed
         self.served: dict[str, list[str]] = collections.defaultdict(list)
+        self.forced: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, rec: RecordedRequest) -> ScriptItem:
         rid = rec.last_user_text
@@ -77,6 +111,9 @@ class FaultyServer:
         rng = random.Random(f"{self.seed}:{rid}:{len(kinds)}")
         reply = Reply(_text_for(rid), chunk_size=7)
         kind = rng.choice(FAULTS) if rng.random() < FAULT_RATE else "ok"
+        forced = self.forced.get(rid, ())
+        if len(kinds) < len(forced):
+            kind = forced[len(kinds)]
         kinds.append(kind)
         spec = self.spec
         cut = rng.randrange(4)  # events before a cut: always before the text is complete
@@ -132,6 +169,11 @@ async def _soak(spec: Spec, seed: int) -> dict[str, Any]:
         )
         rng = random.Random(seed)
         plan = [(f"req-{i:05d}", rng.random() < 0.5) for i in range(REQUESTS)]
+        forced = _forced()
+        for n, (streamed, kinds) in enumerate(forced):  # spread over the run
+            i = n * (REQUESTS // len(forced))
+            plan[i] = (plan[i][0], streamed)
+            faults.forced[plan[i][0]] = kinds
         semaphore = asyncio.Semaphore(CONCURRENCY)
         peak_connections = 0
 
@@ -153,6 +195,7 @@ async def _soak(spec: Spec, seed: int) -> dict[str, Any]:
             "plan": plan,
             "results": results,
             "served": faults.served,
+            "forced": faults.forced,
             "sleeps": sleep_calls,
             "elapsed": elapsed,
             "closed": closed,
@@ -165,14 +208,18 @@ async def _soak(spec: Spec, seed: int) -> dict[str, Any]:
 def _check(run: dict[str, Any]) -> collections.Counter[str]:
     outcomes: collections.Counter[str] = collections.Counter()
     attempts_allowed = MAX_RETRIES + 1
+    kinds_seen: set[tuple[bool, str]] = set()
     for (rid, streamed), (outcome, value, text) in zip(run["plan"], run["results"], strict=True):
         served = run["served"][rid]
+        kinds_seen.update((streamed, kind) for kind in served)
         expected = _text_for(rid)
         where = f"{rid} ({'stream' if streamed else 'generate'}, served {served})"
         assert outcome in ("ok", "error"), f"{where}: {outcome} {value!r}"
         assert 1 <= len(served) <= attempts_allowed, f"{where}: too many attempts"
         if outcome == "ok":
             outcomes["ok"] += 1
+            if len(served) > 1:
+                outcomes["ok after a retry"] += 1
             # Success exactly when the last attempt was answered cleanly.
             assert served[-1] == "ok", f"{where}: succeeded on a fault"
             assert value.content == expected, f"{where}: content {value.content!r}"
@@ -190,8 +237,23 @@ def _check(run: dict[str, Any]) -> collections.Counter[str]:
                 f"{where}: attempts={value.attempts}"
             )
             assert value.provider, f"{where}: error without provider: {value!r}"
+            if value.attempts == len(served) and served[-1] in RETRIED:
+                # Every attempt reached the server and the last was a fault that comes
+                # before any output: it was retried up to the policy's limit, and the
+                # error of that fault's class escaped.
+                assert value.attempts == attempts_allowed, f"{where}: gave up early"
+                assert isinstance(value, RETRIED[served[-1]]), f"{where}: {value!r}"
+                outcomes["retries used up"] += 1
             # Output already shown is never shown again: at most the text, once.
             assert expected.startswith(text), f"{where}: streamed {text!r}"
+    every_kind = {(streamed, kind) for streamed in (True, False) for kind in FAULTS}
+    assert every_kind <= kinds_seen, f"fault kinds never served: {every_kind - kinds_seen}"
+    for rid, kinds in run["forced"].items():
+        served = run["served"][rid]
+        assert served[: len(kinds)] == list(kinds[: len(served)]), f"{rid}: served {served}"
+    # The fixed chains of faults that use up the retries (8 of them) made the check above
+    # run: under load an attempt may be lost before the server sees it, but not all of them.
+    assert outcomes["retries used up"] >= 1, dict(outcomes)
     retries = sum(len(kinds) - 1 for kinds in run["served"].values())
     # Every retry waits, through the policy (attempts lost before reaching the server
     # under load retry too, hence >=).
@@ -214,10 +276,12 @@ async def test_soak_every_request_ends_typed_without_duplicates_or_leaks(spec: S
     except BaseException as exc:
         exc.add_note(f"soak seed={seed}: rerun with PLUGBOARD_SOAK_SEED={seed}")
         raise
-    faults = sum(kind != "ok" for kinds in run["served"].values() for kind in kinds)
-    assert faults > 0, "the soak injected no fault"
+    faults = collections.Counter(
+        kind for kinds in run["served"].values() for kind in kinds if kind != "ok"
+    )
+    assert faults.total() > 0, "the soak injected no fault"
     print(
         f"\n{spec.name}: {REQUESTS} requests at concurrency {CONCURRENCY} in "
-        f"{run['elapsed']:.1f}s, {faults} faults, peak {run['peak']} connections, "
-        f"seed {seed}: {dict(outcomes)}"
+        f"{run['elapsed']:.1f}s, {faults.total()} faults {dict(faults)}, "
+        f"peak {run['peak']} connections, seed {seed}: {dict(outcomes)}"
     )
