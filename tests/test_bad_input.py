@@ -331,6 +331,8 @@ BAD_CALLS: dict[str, dict[str, Any]] = {
     "content of wrong type": {"messages": [{"role": "user", "content": 123}]},
     "content part of wrong type": {"messages": [{"role": "user", "content": [123]}]},
     "content as a mapping": {"messages": [{"role": "user", "content": {"text": "hi"}}]},
+    "non-UTF-8 bytes as the prompt": {"messages": b"caf\xe9"},
+    "non-UTF-8 bytes as content": {"messages": [{"role": "user", "content": b"\xff\xfe"}]},
     "lone surrogate in text": {"messages": "caf\ud800"},
     "lone surrogate in a part": {"messages": [Message.user([TextPart("x\udfff")])]},
     "lone surrogate in system": {"messages": [Message.system("\ud83d"), Message.user("hi")]},

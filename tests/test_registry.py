@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 import textwrap
 import threading
@@ -526,6 +528,32 @@ def test_plugin_filter_applies_to_entry_points(fake_distribution: str) -> None:
     reg = Registry(group=fake_distribution, plugins=["good"])
     assert [p.name for p in reg.list_providers()] == ["third-party"]
     assert reg.failures == []
+
+
+@pytest.mark.usefixtures("clean_env", "global_registry")
+def test_plugboard_plugins_reports_broken_entry_points(
+    fake_distribution: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plugboard.registry as registry_module
+    from plugboard.cli import main
+
+    monkeypatch.setattr(registry_module, "_global", Registry(group=fake_distribution))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["plugins"], out=out, err=err) == 0
+    text = out.getvalue()
+    assert "FAILED broken_import (import): ModuleNotFoundError" in text
+    assert "FAILED raising (register_providers): RuntimeError: third-party hook failed" in text
+    assert text.count("Traceback") == 2
+    assert "good\n" in text and "mock\n" in text  # the working plugins are listed
+
+    out = io.StringIO()
+    assert main(["plugins", "--json"], out=out, err=io.StringIO()) == 0
+    data = json.loads(out.getvalue())
+    assert {"good", "mock"} <= set(data["plugins"])
+    assert [(f["plugin"], f["stage"]) for f in data["failures"]] == [
+        ("broken_import", "import"),
+        ("raising", "register_providers"),
+    ]
 
 
 # -- list_providers --------------------------------------------------------------------------
