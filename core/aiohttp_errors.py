@@ -17,7 +17,11 @@ def error_from_aiohttp(exc: BaseException) -> ProviderError | None:
     if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
         return ProviderTimeoutError(f"request timed out ({name})")
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return StreamError(f"the response body was cut off or malformed ({name}: {exc})")
+        # A transport failure like a reset: worth another attempt while nothing has
+        # reached the caller (a stream that has yielded output is never retried).
+        return StreamError(
+            f"the response body was cut off or malformed ({name}: {exc})", retryable=True
+        )
     if isinstance(exc, aiohttp.ClientResponseError):
         from .http_errors import error_from_response
 

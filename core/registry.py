@@ -228,6 +228,13 @@ class Registry:
             except Exception as exc:
                 if isinstance(exc, PluginLoadError):
                     raise
+                # Isolate it entirely: nothing it registered before raising, and none
+                # of its other hooks, stays behind.
+                with self._lock:
+                    for key in [k for k, e in self._providers.items() if e.plugin == plugin_name]:
+                        self._drop(key)
+                self.pm.unregister(plugin, name=plugin_name)
+                self.hooks.invalidate()
                 self._record(plugin_name, "register_providers", exc)
 
     def _registrar(self, plugin_name: str) -> Callable[..., None]:

@@ -80,6 +80,7 @@ class AnthropicProvider(Provider):
 
     def _new_client(self) -> AsyncAnthropic:
         import anthropic
+        import httpx2
 
         cfg = self.config
         key = self.api_key.get_secret_value() if self.api_key else None
@@ -99,13 +100,23 @@ class AnthropicProvider(Provider):
             headers["X-Api-Key"] = key if method == "x-api-key" and key else anthropic.Omit()
             if method == "api-key" and key:
                 headers["api-key"] = key
+        timeout = anthropic.Timeout(cfg.timeout, connect=cfg.connect_timeout)
+        limits = httpx2.Limits(
+            max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
+        )
+        http_client: httpx2.AsyncClient
+        try:  # the SDK's aiohttp transport, as in the openai provider
+            http_client = anthropic.DefaultAioHttpClient(timeout=timeout, limits=limits)
+        except RuntimeError:  # an SDK build without its aiohttp adapter
+            http_client = anthropic.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
         return anthropic.AsyncAnthropic(
             api_key=api_key,
             auth_token=auth_token,
             base_url=self.base_url,
-            timeout=anthropic.Timeout(cfg.timeout, connect=cfg.connect_timeout),
+            timeout=timeout,
             max_retries=0,
             default_headers=headers,
+            http_client=http_client,
         )
 
     @staticmethod

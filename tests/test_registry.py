@@ -378,6 +378,34 @@ def test_broken_plugins_are_isolated_and_recorded() -> None:
     assert set(reg.failures[0].to_dict()) == {"plugin", "stage", "error", "traceback"}
 
 
+class HalfwayPlugin:
+    """Registers a provider, then its hook raises; it also has an observer hook."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    @hookimpl
+    def plugboard_register_providers(self, register: Any) -> None:
+        register(Other)
+        raise RuntimeError("failed halfway")
+
+    @hookimpl
+    def plugboard_request_started(self, provider: Any, request: Any, attempt: int) -> None:
+        self.started += 1
+
+
+async def test_a_plugin_whose_hook_raises_is_taken_out_entirely() -> None:
+    reg = _fresh(MockProvider, strict=False)
+    plugin = HalfwayPlugin()
+    reg.register_plugin(plugin, name="halfway")
+    assert [(f.plugin, f.stage) for f in reg.failures] == [("halfway", "register_providers")]
+    assert not reg.is_registered("other")  # what it registered before raising is gone
+    assert not reg.pm.has_plugin("halfway")
+    assert not reg.hooks.has("plugboard_request_started")
+    await reg.create_provider("mock").generate("hi")  # the rest works, unobserved by it
+    assert plugin.started == 0
+
+
 @pytest.mark.parametrize(
     "plugin",
     [

@@ -10,6 +10,7 @@ entry of the table round-trips, streamed and not, before the heavier tests rely 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import pytest
 
 from plugboard.errors import OverloadedError, RateLimitError, ServerError
 from plugboard.provider import Provider
-from plugboard.testing.fake_server import ErrorReply, FakeLLMServer, InStreamError
+from plugboard.testing.fake_server import Delay, ErrorReply, FakeLLMServer, InStreamError, Reply
 
 KEY = "sk-canary-7f3a9c2e1b4d8f6a"
 """The API key every keyed provider gets: a canary that must never show up anywhere."""
@@ -171,3 +172,26 @@ async def test_every_provider_of_the_table_round_trips(spec: Spec, streamed: boo
         endpoint = "azure" if spec.name == "azure" else spec.wire
         assert server.last_request.endpoint == endpoint
         assert await server.wait_for_connections(0)
+
+
+@pytest.mark.parametrize("spec", provider_params())
+async def test_max_connections_bounds_the_pool(spec: Spec) -> None:
+    """``max_connections`` caps the connections a provider opens, whatever its transport."""
+    async with FakeLLMServer(handler=lambda request: Delay(0.3, then=Reply("ok"))) as server:
+        provider = spec.make(server, max_connections=5, max_retries=0)
+        peak = 0
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, server.open_connections)
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            answers = await asyncio.gather(*(provider.generate(f"q{i}") for i in range(20)))
+        finally:
+            watcher.cancel()
+            await provider.aclose()
+        assert [a.content for a in answers] == ["ok"] * 20
+        assert 1 <= peak <= 5, f"{spec.name}: {peak} connections open with max_connections=5"

@@ -841,6 +841,26 @@ class ProviderConformance:
             assert assert_well_formed_stream(events).content == ANSWER
             assert s.requests == 2
 
+    async def test_cut_off_body_is_retried(self) -> None:
+        """A non-streamed answer whose connection drops mid-body is retried: nothing has
+        reached the caller yet, so it is a transport failure like a reset."""
+        async with self.session(max_retries=self.max_retries) as s:
+            self._need_server(s)
+            s.script(Truncate(reply=Reply(ANSWER), abort=True), Reply(ANSWER))
+            response = await s.provider.generate("hello")
+            assert response.content == ANSWER
+            assert s.requests == 2
+
+    async def test_stream_cut_off_before_first_event_is_retried(self) -> None:
+        """A stream whose connection drops before any event is retried, then streams."""
+        self._need(self.supports_streaming, "native streaming")
+        async with self.session(max_retries=self.max_retries) as s:
+            self._need_server(s)
+            s.script(Truncate(after_events=0, reply=Reply(ANSWER), abort=True), Reply(ANSWER))
+            events = await self._collect(s.provider.stream("hello"))
+            assert assert_well_formed_stream(events).content == ANSWER
+            assert s.requests == 2
+
     @pytest.mark.parametrize("fault", STREAM_FAULTS)
     async def test_stream_fault_after_first_event(self, fault: str) -> None:
         """A stream that breaks after yielding raises, and is never retried (no duplicates)."""
