@@ -447,7 +447,10 @@ class Registry:
                 return found
         memo = _memo_key(name, config, overrides) if not fresh and cache_key is None else None
         if memo is not None:  # the same arguments as an earlier call: skip resolving
-            hit = self._memo.get(memo)
+            try:
+                hit = self._memo.get(memo)
+            except TypeError:  # an unhashable argument: resolve every time
+                memo = hit = None
             if hit is not None:
                 hit_key, env, anchor = hit
                 if (anchor is None or anchor is config) and (not env or _env_unchanged(env)):
@@ -567,12 +570,8 @@ def _memo_key(name: Any, config: Any, overrides: Mapping[str, Any]) -> Hashable 
         part = ("id", id(config))
     else:
         return None
-    key = (name, part, _without_key(overrides))
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
+    # Whether the key is hashable is found out by the memo lookup (a TypeError).
+    return (name, part, _without_key(overrides))
 
 
 def _without_key(fields: Mapping[str, Any]) -> Hashable:
@@ -580,14 +579,13 @@ def _without_key(fields: Mapping[str, Any]) -> Hashable:
     given = fields.get("api_key")
     if given is None:
         return tuple(fields.items())
-    if isinstance(given, Secret):
-        given = given.get_secret_value()
-    # An invalid value (not a str or Secret) becomes an unhashable marker: the call then
-    # resolves, and fails, every time.
-    digest = hash(given) if isinstance(given, str) else [None]
+    if type(given) is not str:
+        # A Secret counts by its value; anything else becomes an unhashable marker, so
+        # the call resolves, and fails, every time.
+        given = given.get_secret_value() if isinstance(given, Secret) else None
     rest = dict(fields)
-    del rest["api_key"]
-    return (tuple(rest.items()), "api_key hash", digest)
+    del rest["api_key"]  # the memo must never hold the key itself
+    return (tuple(rest.items()), "api_key hash", hash(given) if given is not None else [None])
 
 
 def _holds_given_key(provider: Provider, config: Any, overrides: Mapping[str, Any]) -> bool:
