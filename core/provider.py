@@ -248,7 +248,7 @@ class Provider(ABC):
     async def generate_request(self, request: Request, *, cache: bool | None = None) -> Response:
         """Run an already-built :class:`Request` (cache, hooks, retries, error mapping)."""
         hooks = self.hooks
-        started = time.perf_counter()
+        started = time.perf_counter() if hooks is not None else 0.0
         response_cache = self._response_cache(cache)
         try:
             if response_cache is None:
@@ -279,8 +279,6 @@ class Provider(ABC):
 
     async def _call_upstream(self, request: Request) -> Response:
         """One call with retries and error mapping, no cache."""
-        import asyncio  # here, not at the top: discovery imports this module
-
         hooks = self.hooks
         attempt = 0
 
@@ -295,9 +293,7 @@ class Provider(ABC):
                 return await self._generate(request)
             except ProviderError as exc:
                 raise self._finish_error(exc, request) from exc.__cause__
-            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
+            except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
                 raise self._error_from(exc, request) from exc
 
         return await self.retry_policy.call(once, on_retry=self._on_retry(request))

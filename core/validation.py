@@ -103,6 +103,9 @@ def normalize_messages(
     provider: str | None = None,
 ) -> tuple[Message, ...]:
     """Validate and convert the caller's messages; a plain string is one user message."""
+    if type(messages) is str:  # the commonest call: one user turn, nothing else to check
+        _check_text(messages, "messages[0].content", provider)
+        return (Message("user", messages),)
     if isinstance(messages, str):
         items: list[Any] = [Message.user(messages)]
     elif isinstance(messages, Message | Mapping):
