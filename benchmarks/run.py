@@ -240,10 +240,12 @@ def run_clients(
             }
         for name, data in per_client.items():
             wire = CLIENTS[name].wire
-            data["ratio_vs_floor"] = data["cpu_us"] / per_client[FLOOR[wire]]["cpu_us"]
+            floor = per_client[FLOOR[wire]]["cpu_us_samples"]
+            data["ratio_vs_floor"] = paired_ratio(data["cpu_us_samples"], floor)
             sdk = SDK[wire]
             if name.startswith("pb-") and sdk in per_client and name != "pb-openai-compat":
-                data["ratio_vs_sdk"] = data["cpu_us"] / per_client[sdk]["cpu_us"]
+                sdk_samples = per_client[sdk]["cpu_us_samples"]
+                data["ratio_vs_sdk"] = paired_ratio(data["cpu_us_samples"], sdk_samples)
         scenarios[scenario] = {
             "title": spec["title"],
             "description": describe(scenario, size),
@@ -252,6 +254,16 @@ def run_clients(
             "clients": per_client,
         }
     return scenarios, rss
+
+
+def paired_ratio(samples: list[float], baseline: list[float]) -> float:
+    """The median of the repetitions' ratios: repetition ``i`` of both ran back to back.
+
+    The speed of a shared machine can change by half between seconds; a ratio of two
+    medians can then compare a fast moment with a slow one, a ratio per repetition
+    cannot.
+    """
+    return statistics.median(a / b for a, b in zip(samples, baseline, strict=True))
 
 
 def run_micro(base_url: str, quick: bool, cpu: int | None) -> dict[str, Any]:
