@@ -247,8 +247,7 @@ class Provider(ABC):
 
     async def generate_request(self, request: Request, *, cache: bool | None = None) -> Response:
         """Run an already-built :class:`Request` (cache, hooks, retries, error mapping)."""
-        hooks = self.hooks
-        started = time.perf_counter() if hooks is not None else 0.0
+        started = time.perf_counter() if self.hooks is not None else 0.0
         response_cache = self._response_cache(cache)
         try:
             if response_cache is None:
@@ -258,15 +257,26 @@ class Provider(ABC):
                     self, request, lambda: self._call_upstream(request)
                 )
         except ProviderError as exc:
-            if hooks is not None and hooks.has("plugboard_request_failed"):
-                hooks.call(
-                    "plugboard_request_failed",
-                    provider=self,
-                    request=request,
-                    error=exc,
-                    duration=time.perf_counter() - started,
-                )
+            self._report_failure(request, exc, started)
             raise
+        self._report_response(request, response, started)
+        return response
+
+    def _report_failure(self, request: Request, error: ProviderError, started: float) -> None:
+        """Tell the ``plugboard_request_failed`` observers, if there are any."""
+        hooks = self.hooks
+        if hooks is not None and hooks.has("plugboard_request_failed"):
+            hooks.call(
+                "plugboard_request_failed",
+                provider=self,
+                request=request,
+                error=error,
+                duration=time.perf_counter() - started,
+            )
+
+    def _report_response(self, request: Request, response: Response, started: float) -> None:
+        """Tell the ``plugboard_response_received`` observers, if there are any."""
+        hooks = self.hooks
         if hooks is not None and hooks.has("plugboard_response_received"):
             hooks.call(
                 "plugboard_response_received",
@@ -275,7 +285,6 @@ class Provider(ABC):
                 response=response,
                 duration=time.perf_counter() - started,
             )
-        return response
 
     async def _call_upstream(self, request: Request) -> Response:
         """One call with retries and error mapping, no cache."""
@@ -342,7 +351,6 @@ class Provider(ABC):
     async def _run_stream(
         self, request: Request, response_cache: ResponseCache | None
     ) -> AsyncGenerator[StreamEvent, None]:
-        hooks = self.hooks
         started = time.perf_counter()
         if response_cache is None:
             source = self._upstream_stream(request)
@@ -354,26 +362,12 @@ class Provider(ABC):
                 last = event
                 yield event
         except ProviderError as exc:
-            if hooks is not None and hooks.has("plugboard_request_failed"):
-                hooks.call(
-                    "plugboard_request_failed",
-                    provider=self,
-                    request=request,
-                    error=exc,
-                    duration=time.perf_counter() - started,
-                )
+            self._report_failure(request, exc, started)
             raise
         finally:
             await _aclose(source)
-        if hooks is not None and hooks.has("plugboard_response_received"):
-            assert isinstance(last, StreamEnd)
-            hooks.call(
-                "plugboard_response_received",
-                provider=self,
-                request=request,
-                response=last.response,
-                duration=time.perf_counter() - started,
-            )
+        assert isinstance(last, StreamEnd)  # the assembler ends every stream with one
+        self._report_response(request, last.response, started)
 
     async def _upstream_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
         """One stream with retries before the first content event, no cache."""
