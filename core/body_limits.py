@@ -4,17 +4,19 @@
 bytes through an SDK's HTTP client wraps that client's byte iterator with these, so a
 body over the configured maximum raises a clear error instead of filling memory. The
 messages and error classes are the ones :class:`~plugboard.http.HTTPClient` uses:
-:class:`APIError` for a whole body, :class:`StreamError` for a stream. No I/O library
-is imported here.
+:class:`APIError` for a whole body, :class:`StreamError` for a stream. :func:`json_body`
+decodes a whole body for all of them alike. No I/O library is imported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
 
 from .errors import APIError, StreamError
+from .fastjson import loads
 
-__all__ = ["limit_stream", "read_limited"]
+__all__ = ["json_body", "limit_stream", "read_limited"]
 
 
 async def read_limited(
@@ -64,3 +66,24 @@ async def limit_stream(
         if seen > limit:
             raise StreamError(f"stream exceeds max_response_bytes={limit}", provider=provider)
         yield chunk
+
+
+def json_body(
+    body: bytes,
+    *,
+    provider: str | None = None,
+    status_code: int | None = None,
+    secrets: tuple[str, ...] = (),
+) -> Any:
+    """Decode a whole response body; :class:`APIError` (with the redacted body) if it is
+    not JSON."""
+    try:
+        return loads(body)
+    except ValueError:
+        raise APIError(
+            "the response body is not valid JSON",
+            provider=provider,
+            status_code=status_code,
+            body=body,
+            secrets=secrets,
+        ) from None

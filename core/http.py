@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from .body_limits import json_body
 from .config import AuthMethod, ProviderConfig, Secret
 from .errors import APIError, ProviderError, StreamError
-from .fastjson import loads
 from .http_errors import error_from_response
 from .sse import SSEEvent, iter_sse
 
@@ -235,16 +235,10 @@ class HTTPClient:
                 )
             if response.status >= 300:
                 raise self.error_for(response.status, response.headers, body)
-            try:
-                return loads(body), response.headers
-            except ValueError:
-                raise APIError(
-                    "the response body is not valid JSON",
-                    provider=self.provider,
-                    status_code=response.status,
-                    body=body,
-                    secrets=self._secrets,
-                ) from None
+            data = json_body(
+                body, provider=self.provider, status_code=response.status, secrets=self._secrets
+            )
+            return data, response.headers
 
     async def stream_sse(
         self, url: str, payload: Any, *, headers_out: dict[str, str] | None = None

@@ -12,7 +12,6 @@ request is streamed internally by ``generate``.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from plugboard.anthropic_wire import (
     parse_response,
 )
 from plugboard.assembler import StreamAssembler
-from plugboard.body_limits import limit_stream, read_limited
+from plugboard.body_limits import json_body, limit_stream, read_limited
 from plugboard.config import ProviderConfig
 from plugboard.errors import (
     APIError,
@@ -152,14 +151,7 @@ class AnthropicProvider(Provider):
                 provider=self.name,
                 status_code=raw.status_code,
             )
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise APIError(
-                "the response body is not valid JSON",
-                status_code=raw.status_code,
-                secrets=self._secrets(),
-            ) from None
+        data = json_body(body, status_code=raw.status_code, secrets=self._secrets())
         return parse_response(
             data, provider=self.name, model=request.model, request_id=raw.headers.get("request-id")
         )

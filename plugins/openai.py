@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from plugboard import hookimpl
 from plugboard.assembler import StreamAssembler
-from plugboard.body_limits import limit_stream, read_limited
+from plugboard.body_limits import json_body, limit_stream, read_limited
 from plugboard.config import ProviderConfig
 from plugboard.errors import (
     APIError,
@@ -130,15 +129,7 @@ class OpenAIProvider(Provider):
                 provider=self.name,
                 status_code=http.status_code,
             )
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise APIError(
-                "the response body is not valid JSON",
-                status_code=http.status_code,
-                body=body,
-                secrets=self._secrets(),
-            ) from None
+        data = json_body(body, status_code=http.status_code, secrets=self._secrets())
         return parse_response(
             data, provider=self.name, model=request.model, request_id=request_id_from(http.headers)
         )
