@@ -1,1 +1,1 @@
-"""plugboard's performance harness: ``python -m benchmarks`` (see docs/benchmarks.md)."""
+"""jackfield's performance harness: ``python -m benchmarks`` (see docs/benchmarks.md)."""

@@ -223,10 +223,10 @@ class SDKAnthropic(Client):
         await self.client.close()
 
 
-# -- plugboard ------------------------------------------------------------------------------
+# -- jackfield ------------------------------------------------------------------------------
 
 
-class _Plugboard(Client):
+class _Jackfield(Client):
     provider_name = ""
     module = ""
     class_name = ""
@@ -236,18 +236,18 @@ class _Plugboard(Client):
         return base_url
 
     async def setup(self, base_url: str) -> None:
-        import plugboard
+        import jackfield
 
-        registry = plugboard.get_registry()
+        registry = jackfield.get_registry()
         config = {"base_url": self._base(base_url), "api_key": API_KEY, "model": self.model}
         if registry.is_registered(self.provider_name):
-            self.provider: Any = plugboard.create_provider(self.provider_name, **config)
+            self.provider: Any = jackfield.create_provider(self.provider_name, **config)
         else:  # the plugin exists but its entry point is not registered (yet)
             import importlib
 
             cls = getattr(importlib.import_module(self.module), self.class_name)
             self.provider = cls(hooks=registry.hooks, **config)
-        from plugboard.events import TextDelta
+        from jackfield.events import TextDelta
 
         self.text_delta = TextDelta
 
@@ -268,12 +268,12 @@ class _Plugboard(Client):
         await self.provider.aclose()
 
 
-class PlugboardOpenAICompat(_Plugboard):
+class JackfieldOpenAICompat(_Jackfield):
     name = "pb-openai-compat"
     wire = "openai"
-    description = "plugboard `openai-compat` provider (aiohttp)"
+    description = "jackfield `openai-compat` provider (aiohttp)"
     provider_name = "openai-compat"
-    module = "plugboard.openai_compatible"
+    module = "jackfield.openai_compatible"
     class_name = "OpenAICompatibleProvider"
     model = MODEL_OPENAI
 
@@ -281,20 +281,20 @@ class PlugboardOpenAICompat(_Plugboard):
         return base_url + "/v1"
 
 
-class PlugboardOpenAI(PlugboardOpenAICompat):
+class JackfieldOpenAI(JackfieldOpenAICompat):
     name = "pb-openai"
-    description = "plugboard `openai` provider (openai SDK transport, plugboard parsing)"
+    description = "jackfield `openai` provider (openai SDK transport, jackfield parsing)"
     provider_name = "openai"
-    module = "plugboard.plugins.openai"
+    module = "jackfield.plugins.openai"
     class_name = "OpenAIProvider"
 
 
-class PlugboardAnthropic(_Plugboard):
+class JackfieldAnthropic(_Jackfield):
     name = "pb-anthropic"
     wire = "anthropic"
-    description = "plugboard `anthropic` provider (anthropic SDK transport, plugboard parsing)"
+    description = "jackfield `anthropic` provider (anthropic SDK transport, jackfield parsing)"
     provider_name = "anthropic"
-    module = "plugboard.plugins.anthropic"
+    module = "jackfield.plugins.anthropic"
     class_name = "AnthropicProvider"
     model = MODEL_ANTHROPIC
 
@@ -306,9 +306,9 @@ CLIENTS: dict[str, type[Client]] = {
         FloorAnthropic,
         SDKOpenAI,
         SDKAnthropic,
-        PlugboardOpenAICompat,
-        PlugboardOpenAI,
-        PlugboardAnthropic,
+        JackfieldOpenAICompat,
+        JackfieldOpenAI,
+        JackfieldAnthropic,
     )
 }
 FLOOR = {"openai": "floor-openai", "anthropic": "floor-anthropic"}
@@ -322,8 +322,8 @@ def available(name: str) -> str | None:
     needs = {
         "sdk-openai": ["openai"],
         "sdk-anthropic": ["anthropic"],
-        "pb-openai": ["openai", "plugboard.plugins.openai"],
-        "pb-anthropic": ["anthropic", "plugboard.plugins.anthropic"],
+        "pb-openai": ["openai", "jackfield.plugins.openai"],
+        "pb-anthropic": ["anthropic", "jackfield.plugins.anthropic"],
     }.get(name, [])
     for module in needs:
         try:

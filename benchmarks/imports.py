@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-PLUGBOARD = "import plugboard; plugboard.list_providers()"
+JACKFIELD = "import jackfield; jackfield.list_providers()"
 BASELINE = "import attrs, pluggy"
 HEAVY = (
     "aiohttp",
@@ -68,15 +68,15 @@ def _sample(code: str, cpu: int | None, env: dict[str, str]) -> dict[str, Any]:
 
 
 def bench_imports(repeat: int, cpu: int | None) -> dict[str, Any]:
-    """Median import cost of plugboard (with discovery) and of ``attrs`` + ``pluggy``."""
+    """Median import cost of jackfield (with discovery) and of ``attrs`` + ``pluggy``."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode caches, as in any installation
     env.pop("PYTHONPROFILEIMPORTTIME", None)
-    for code in (PLUGBOARD, BASELINE):  # warm-up: compile bytecode, fill the page cache
+    for code in (JACKFIELD, BASELINE):  # warm-up: compile bytecode, fill the page cache
         _sample(code, cpu, env)
-    samples: dict[str, list[dict[str, Any]]] = {PLUGBOARD: [], BASELINE: []}
+    samples: dict[str, list[dict[str, Any]]] = {JACKFIELD: [], BASELINE: []}
     for _ in range(repeat):
-        for code in (PLUGBOARD, BASELINE):
+        for code in (JACKFIELD, BASELINE):
             samples[code].append(_sample(code, cpu, env))
 
     def summary(code: str) -> dict[str, Any]:
@@ -90,14 +90,14 @@ def bench_imports(repeat: int, cpu: int | None) -> dict[str, Any]:
             "heavy_modules": sorted({m for r in rows for m in r["heavy"]}),
         }
 
-    pb, base = summary(PLUGBOARD), summary(BASELINE)
+    pb, base = summary(JACKFIELD), summary(BASELINE)
 
     def paired(key: str) -> float:  # samples alternate: pair each with its neighbour
-        pairs = zip(samples[PLUGBOARD], samples[BASELINE], strict=True)
+        pairs = zip(samples[JACKFIELD], samples[BASELINE], strict=True)
         return statistics.median(p[key] / b[key] for p, b in pairs)
 
     return {
-        "plugboard": pb,
+        "jackfield": pb,
         "baseline": base,
         "ratio_cpu": paired("cpu"),
         "ratio_wall": paired("wall"),

@@ -56,19 +56,19 @@ def _summary(samples: list[float]) -> dict[str, Any]:
 
 
 def bench_create_provider(quick: bool) -> dict[str, Any]:
-    import plugboard
+    import jackfield
 
     kwargs = {"base_url": "http://127.0.0.1:9/v1", "api_key": API_KEY, "model": MODEL_OPENAI}
-    first = plugboard.create_provider("openai-compat", **kwargs)
-    keyed = plugboard.create_provider("openai-compat", cache_key="bench", **kwargs)
-    assert plugboard.create_provider("openai-compat", **kwargs) is first
-    assert plugboard.create_provider("openai-compat", cache_key="bench", **kwargs) is keyed
+    first = jackfield.create_provider("openai-compat", **kwargs)
+    keyed = jackfield.create_provider("openai-compat", cache_key="bench", **kwargs)
+    assert jackfield.create_provider("openai-compat", **kwargs) is first
+    assert jackfield.create_provider("openai-compat", cache_key="bench", **kwargs) is keyed
     number, repeat = (5_000, 5) if quick else (50_000, 9)
     by_config = _per_call(
-        lambda: plugboard.create_provider("openai-compat", **kwargs), number, repeat
+        lambda: jackfield.create_provider("openai-compat", **kwargs), number, repeat
     )
     by_key = _per_call(
-        lambda: plugboard.create_provider("openai-compat", cache_key="bench", **kwargs),
+        lambda: jackfield.create_provider("openai-compat", cache_key="bench", **kwargs),
         number,
         repeat,
     )
@@ -100,8 +100,8 @@ def _word_level_encoding(words: list[str]) -> Any:
 
 
 def bench_estimate_tokens(quick: bool) -> dict[str, Any]:
-    from plugboard.tokens import estimate_tokens, register_encoding
-    from plugboard.types import Message
+    from jackfield.tokens import estimate_tokens, register_encoding
+    from jackfield.types import Message
 
     rng = random.Random(0)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -205,10 +205,10 @@ def _redis_server() -> Iterator[str | None]:
 
 def bench_response_cache(base_url: str, quick: bool) -> dict[str, Any]:
     try:
-        from plugboard.cache import open_cache  # noqa: F401
+        from jackfield.cache import open_cache  # noqa: F401
     except ImportError as exc:
-        return {"skipped": f"plugboard.cache is not available ({exc})"}
-    from plugboard.openai_compatible import OpenAICompatibleProvider
+        return {"skipped": f"jackfield.cache is not available ({exc})"}
+    from jackfield.openai_compatible import OpenAICompatibleProvider
 
     number, repeat = (200, 3) if quick else (2_000, 7)
     loop = asyncio.new_event_loop()
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    os.environ.setdefault("PLUGBOARD_TOKENS_OFFLINE", "1")  # never download a vocabulary
+    os.environ.setdefault("JACKFIELD_TOKENS_OFFLINE", "1")  # never download a vocabulary
     result = {
         "create_provider": bench_create_provider(args.quick),
         "estimate_tokens": bench_estimate_tokens(args.quick),

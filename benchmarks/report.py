@@ -86,13 +86,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     imports = results.get("imports", {})
     out.append(
         _target(
-            "import plugboard + list_providers() vs import attrs, pluggy (CPU)",
+            "import jackfield + list_providers() vs import attrs, pluggy (CPU)",
             imports.get("ratio_cpu"),
             1.2,
             "x",
         )
     )
-    heavy = imports.get("plugboard", {}).get("heavy_modules")
+    heavy = imports.get("jackfield", {}).get("heavy_modules")
     if heavy is not None:
         out.append(
             _target(
@@ -199,7 +199,7 @@ def _micro_table(results: dict[str, Any]) -> str:
     lines = ["| measurement | figure | compared with | ratio |", "|---|---:|---|---:|"]
     imp = results.get("imports")
     if imp:
-        pb, base = imp["plugboard"], imp["baseline"]
+        pb, base = imp["jackfield"], imp["baseline"]
         lines.append(
             f"| `{pb['code']}` (fresh interpreter, CPU) | {pb['cpu_median'] * 1e3:.1f} ms | "
             f"`{base['code']}`: {base['cpu_median'] * 1e3:.1f} ms | {imp['ratio_cpu']:.2f}{TIMES} |"
@@ -308,7 +308,7 @@ def render(results: dict[str, Any]) -> str:
 
 Median client CPU (user + system), in µs per unit; in parentheses the ratio to the
 hand-written aiohttp floor of the same wire format in the same run; in brackets, for the
-SDK-based plugboard providers, the ratio to that SDK used directly.
+SDK-based jackfield providers, the ratio to that SDK used directly.
 
 {table(results)}
 

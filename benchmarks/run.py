@@ -134,7 +134,7 @@ def _versions() -> dict[str, str | None]:
 
     out: dict[str, str | None] = {}
     for dist in (
-        "plugboard",
+        "jackfield",
         "aiohttp",
         "attrs",
         "pluggy",
@@ -307,7 +307,7 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="plugboard's performance harness (client CPU against a loopback server).",
+        description="jackfield's performance harness (client CPU against a loopback server).",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI (~30 s)")
     parser.add_argument("--reps", type=int, default=None, help="repetitions (default 5; 3 quick)")

@@ -1,13 +1,13 @@
-"""plugboard: one contract and one registry for every LLM provider.
+"""jackfield: one contract and one registry for every LLM provider.
 
 Look a provider up by name and call it::
 
-    import plugboard
+    import jackfield
 
-    provider = plugboard.create_provider("mock")
+    provider = jackfield.create_provider("mock")
     response = await provider.generate("Hello")
 
-Every public name is imported lazily, so ``import plugboard`` stays cheap and never
+Every public name is imported lazily, so ``import jackfield`` stays cheap and never
 imports an SDK, aiohttp or tiktoken.
 """
 
@@ -60,7 +60,7 @@ _EXPORTS: dict[str, str] = {
     "NotFoundError": "errors",
     "OverloadedError": "errors",
     "PermissionDeniedError": "errors",
-    "PlugboardError": "errors",
+    "JackfieldError": "errors",
     "PluginLoadError": "errors",
     "ProviderError": "errors",
     "ProviderNotFoundError": "errors",
@@ -99,7 +99,7 @@ __all__ = [*sorted(_EXPORTS), "__version__"]
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'plugboard' has no attribute {name!r}")
+        raise AttributeError(f"module 'jackfield' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
@@ -132,6 +132,9 @@ if TYPE_CHECKING:
         ContextWindowExceededError as ContextWindowExceededError,
     )
     from .errors import (
+        JackfieldError as JackfieldError,
+    )
+    from .errors import (
         MissingDependencyError as MissingDependencyError,
     )
     from .errors import (
@@ -145,9 +148,6 @@ if TYPE_CHECKING:
     )
     from .errors import (
         PermissionDeniedError as PermissionDeniedError,
-    )
-    from .errors import (
-        PlugboardError as PlugboardError,
     )
     from .errors import (
         PluginLoadError as PluginLoadError,

@@ -1,4 +1,4 @@
-"""Map aiohttp's client exceptions to plugboard errors (imported only once aiohttp is)."""
+"""Map aiohttp's client exceptions to jackfield errors (imported only once aiohttp is)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["error_from_aiohttp"]
 
 
 def error_from_aiohttp(exc: BaseException) -> ProviderError | None:
-    """The plugboard error for an aiohttp exception, or ``None`` if it is not one."""
+    """The jackfield error for an aiohttp exception, or ``None`` if it is not one."""
     import aiohttp
 
     name = type(exc).__name__

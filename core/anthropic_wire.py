@@ -2,7 +2,7 @@
 
 :func:`build_payload` turns a :class:`Request` into the JSON body of ``POST /v1/messages``,
 :func:`parse_response` turns a non-streamed answer into a :class:`Response`, and
-:class:`EventParser` turns the server-sent events of a streamed answer into plugboard
+:class:`EventParser` turns the server-sent events of a streamed answer into jackfield
 events. Used by the ``anthropic`` SDK provider; a proxy or an aiohttp-based provider for
 an Anthropic-compatible endpoint can reuse it unchanged. No SDK is imported here.
 
@@ -14,7 +14,7 @@ Choices made where the API leaves room:
   same wire role are merged into one turn, and in a user turn the ``tool_result`` blocks
   come first, as the API requires.
 * An assistant turn's thinking is sent back first, each block with its ``signature``
-  (redacted thinking as ``redacted_thinking`` with its ``data``, which plugboard keeps in
+  (redacted thinking as ``redacted_thinking`` with its ``data``, which jackfield keeps in
   :attr:`Thinking.signature`). Thinking without a signature (from another provider, say)
   cannot be verified by the API and is left out.
 * Server tool blocks (``server_tool_use``, ``web_search_tool_result``,
@@ -456,7 +456,7 @@ _SKIP, _TEXT, _THINKING, _TOOL = 0, 1, 2, 3
 
 
 class EventParser:
-    """Turns each server-sent event of a Messages stream into plugboard events.
+    """Turns each server-sent event of a Messages stream into jackfield events.
 
     Feed every event with :meth:`feed` (the ``event:`` name and the ``data`` text); call
     :meth:`close` at end of input. Blocks are tracked by the wire's ``index``, which
@@ -544,7 +544,7 @@ class EventParser:
             return []
         if kind == "text":
             self._blocks[index] = [_TEXT, False, None]
-            out = asm.end_block()  # a new wire block is a new plugboard block
+            out = asm.end_block()  # a new wire block is a new jackfield block
             return out + asm.text(str(block.get("text") or ""))
         if kind == "thinking":
             self._blocks[index] = [_THINKING, False, None]

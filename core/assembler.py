@@ -1,4 +1,4 @@
-"""Turn a provider's wire deltas into plugboard stream events and a final ``Response``.
+"""Turn a provider's wire deltas into jackfield stream events and a final ``Response``.
 
 Every streaming plugin drives one :class:`StreamAssembler` per call: it opens and closes
 blocks so starts and ends always balance, numbers blocks in order, joins tool-call

@@ -1,9 +1,9 @@
-"""``max_response_bytes`` for transports plugboard does not own (SDK HTTP clients).
+"""``max_response_bytes`` for transports jackfield does not own (SDK HTTP clients).
 
-:class:`~plugboard.http.HTTPClient` bounds aiohttp bodies itself; a provider that reads
+:class:`~jackfield.http.HTTPClient` bounds aiohttp bodies itself; a provider that reads
 bytes through an SDK's HTTP client wraps that client's byte iterator with these, so a
 body over the configured maximum raises a clear error instead of filling memory. The
-messages and error classes are the ones :class:`~plugboard.http.HTTPClient` uses:
+messages and error classes are the ones :class:`~jackfield.http.HTTPClient` uses:
 :class:`APIError` for a whole body, :class:`StreamError` for a stream. :func:`json_body`
 decodes a whole body for all of them alike. No I/O library is imported here.
 """

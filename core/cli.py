@@ -1,6 +1,6 @@
-"""The ``plugboard`` command line.
+"""The ``jackfield`` command line.
 
-``plugboard prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
+``jackfield prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
 ``tiers`` and ``tokens`` inspect the registry; ``cache stats`` and ``cache clear`` operate
 the response cache. Bad input prints one line to stderr and exits non-zero, never a
 traceback.
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .errors import ConfigurationError, PlugboardError, ProviderError
+from .errors import ConfigurationError, JackfieldError, ProviderError
 
 __all__ = ["main"]
 
@@ -34,7 +34,7 @@ class _UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="plugboard", description="One registry for every LLM provider.")
+    parser = _Parser(prog="jackfield", description="One registry for every LLM provider.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("prompt", help="send a prompt and stream the answer")
@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cache", help="show the response cache's counters, or clear it")
     actions = p.add_subparsers(dest="cache_action", metavar="ACTION", parser_class=_Parser)
-    spec_help = "backend spec (default: $PLUGBOARD_CACHE, else 'sqlite:' in the user cache dir)"
+    spec_help = "backend spec (default: $JACKFIELD_CACHE, else 'sqlite:' in the user cache dir)"
     c = actions.add_parser("stats", help="counters (hits, misses, stores, errors) and size")
     c.add_argument("--cache", metavar="SPEC", help=spec_help)
     c.add_argument("--json", action="store_true")
@@ -76,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _provider_name(args: argparse.Namespace, err: TextIO) -> str:
-    name = args.provider or os.environ.get("PLUGBOARD_PROVIDER")
+    name = args.provider or os.environ.get("JACKFIELD_PROVIDER")
     if not name:
-        err.write("plugboard: no provider given (-p or $PLUGBOARD_PROVIDER); using the mock\n")
+        err.write("jackfield: no provider given (-p or $JACKFIELD_PROVIDER); using the mock\n")
         return "mock"
     return str(name)
 
@@ -134,7 +134,7 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
         extra = ""
         if i.extra:
             extra = (
-                f"  [needs plugboard[{i.extra}]{'' if i.extra_installed else ', not installed'}]"
+                f"  [needs jackfield[{i.extra}]{'' if i.extra_installed else ', not installed'}]"
             )
         aliases = f" (aliases: {', '.join(i.aliases)})" if i.aliases else ""
         out.write(f"{i.name}{aliases}: {i.description}{extra}\n")
@@ -202,7 +202,7 @@ def _cache(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.cache_action is None:
         raise _UsageError("cache: choose an action: stats or clear")
-    spec = args.cache or os.environ.get("PLUGBOARD_CACHE") or "sqlite:"
+    spec = args.cache or os.environ.get("JACKFIELD_CACHE") or "sqlite:"
     backend = open_backend(spec)  # a bad spec raises ConfigurationError: one line, exit 1
 
     async def run() -> dict[str, Any] | None:
@@ -218,7 +218,7 @@ def _cache(args: argparse.Namespace, out: TextIO) -> int:
         info = asyncio.run(run())
     except Exception as exc:  # the backend's own errors: sqlite3, redis, OSError
         reason = (str(exc).splitlines() or [""])[0]
-        raise PlugboardError(
+        raise JackfieldError(
             f"cache {redact_url(spec)}: {args.cache_action} failed: {type(exc).__name__}: {reason}"
         ) from exc
     if info is None:
@@ -255,13 +255,13 @@ def main(
             return _cache(args, out)
         return _tokens(args, out, err)
     except _UsageError as exc:
-        err.write(f"plugboard: {exc}\n")
+        err.write(f"jackfield: {exc}\n")
         return EXIT_USAGE
-    except PlugboardError as exc:
-        err.write(f"plugboard: {type(exc).__name__}: {exc}\n")
+    except JackfieldError as exc:
+        err.write(f"jackfield: {type(exc).__name__}: {exc}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
-        err.write("plugboard: interrupted\n")
+        err.write("jackfield: interrupted\n")
         return 130
     except BrokenPipeError:
         return EXIT_ERROR

@@ -1,10 +1,10 @@
-"""The exceptions plugboard raises.
+"""The exceptions jackfield raises.
 
 Every failure of a provider call is a :class:`ProviderError`; the subclass says what
 went wrong, ``error_type`` says it as a stable string, ``retryable`` says whether the
 retry policy may try again::
 
-    PlugboardError
+    JackfieldError
     ├── ProviderError
     │   ├── ConfigurationError          configuration
     │   ├── AuthenticationError         authentication
@@ -44,12 +44,12 @@ __all__ = [
     "ConfigurationError",
     "ContentFilterError",
     "ContextWindowExceededError",
+    "JackfieldError",
     "MissingDependencyError",
     "NetworkError",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
-    "PlugboardError",
     "PluginLoadError",
     "ProviderError",
     "ProviderNotFoundError",
@@ -88,11 +88,11 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
-class PlugboardError(Exception):
-    """Base class of every exception plugboard raises."""
+class JackfieldError(Exception):
+    """Base class of every exception jackfield raises."""
 
 
-class ProviderError(PlugboardError):
+class ProviderError(JackfieldError):
     """A provider call failed.
 
     Carries the provider and model names, the HTTP status, the server's ``retry_after``
@@ -293,7 +293,7 @@ class UnknownError(ProviderError):
     error_type = "unknown"
 
 
-class RegistryError(PlugboardError):
+class RegistryError(JackfieldError):
     """Base class of registry and plugin problems."""
 
 
@@ -329,7 +329,7 @@ class MissingDependencyError(RegistryError, ImportError):
         self.provider = provider
         self.package = package
         self.extra = extra
-        line = f"pip install 'plugboard[{extra}]'" if extra else f"pip install {package}"
+        line = f"pip install 'jackfield[{extra}]'" if extra else f"pip install {package}"
         self.install_command = line
         super().__init__(f"provider {provider!r} needs the {package!r} package: {line}")
 

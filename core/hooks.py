@@ -18,10 +18,10 @@ __all__ = ["HookRelay"]
 
 OBSERVERS = frozenset(
     {
-        "plugboard_request_started",
-        "plugboard_response_received",
-        "plugboard_request_failed",
-        "plugboard_retrying",
+        "jackfield_request_started",
+        "jackfield_response_received",
+        "jackfield_request_failed",
+        "jackfield_retrying",
     }
 )
 
@@ -74,4 +74,4 @@ def _log() -> logging.Logger:
     """The hooks' logger (``logging`` is imported only when an observer fails)."""
     import logging
 
-    return logging.getLogger("plugboard.hooks")
+    return logging.getLogger("jackfield.hooks")

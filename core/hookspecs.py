@@ -1,6 +1,6 @@
-"""Hook specifications: the points where a plugin extends plugboard.
+"""Hook specifications: the points where a plugin extends jackfield.
 
-Plugins implement hooks with :data:`plugboard.hookimpl`. Implementations may accept
+Plugins implement hooks with :data:`jackfield.hookimpl`. Implementations may accept
 fewer arguments than the specification names. Hooks are called with keyword arguments
 only; a hook marked *firstresult* stops at the first implementation that returns
 something other than ``None``. Observer hooks see no secrets: requests never carry the
@@ -21,34 +21,34 @@ if TYPE_CHECKING:
 
 __all__ = ["hookimpl", "hookspec"]
 
-PROJECT_NAME = "plugboard"
+PROJECT_NAME = "jackfield"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-"""Marker for hook specifications (used by plugboard itself)."""
+"""Marker for hook specifications (used by jackfield itself)."""
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
-"""Marker for hook implementations: decorate your plugin's ``plugboard_*`` functions."""
+"""Marker for hook implementations: decorate your plugin's ``jackfield_*`` functions."""
 
 
 @hookspec
-def plugboard_register_providers(register: Callable[..., None]) -> None:
+def jackfield_register_providers(register: Callable[..., None]) -> None:
     """Register provider classes.
 
     :param register: call ``register(ProviderClass, name=None, aliases=())``; the name
         defaults to the class's ``name`` attribute.
 
     Called once per registry, the first time a provider is looked up. An implementation
-    that raises is isolated: its plugin is reported by ``plugboard plugins`` and the
+    that raises is isolated: its plugin is reported by ``jackfield plugins`` and the
     others still load.
     """
 
 
 @hookspec(firstresult=True)
-def plugboard_model_for_tier(provider: Provider, tier: ModelTier) -> str | None:
+def jackfield_model_for_tier(provider: Provider, tier: ModelTier) -> str | None:
     """Choose the model for ``tier`` on ``provider``.
 
-    :param provider: the :class:`~plugboard.Provider` instance asking.
-    :param tier: the requested :class:`~plugboard.ModelTier`.
+    :param provider: the :class:`~jackfield.Provider` instance asking.
+    :param tier: the requested :class:`~jackfield.ModelTier`.
     :return: a model id, or ``None`` to leave the choice to the provider's table.
 
     Called by :meth:`Provider.model_for_tier` after ``config.tier_models`` (which wins)
@@ -57,16 +57,16 @@ def plugboard_model_for_tier(provider: Provider, tier: ModelTier) -> str | None:
 
 
 @hookspec(firstresult=True)
-def plugboard_estimate_tokens(
+def jackfield_estimate_tokens(
     provider: Provider, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
 ) -> int | None:
     """Estimate the prompt tokens of ``messages`` (and ``tools``) for ``model``.
 
-    :param provider: the :class:`~plugboard.Provider` instance making the call.
+    :param provider: the :class:`~jackfield.Provider` instance making the call.
     :param model: the resolved model id.
     :param messages: the validated messages.
     :param tools: the validated tool specs (may be empty).
-    :return: a token count, or ``None`` to fall back to plugboard's estimator.
+    :return: a token count, or ``None`` to fall back to jackfield's estimator.
 
     Called by :meth:`Provider.estimate_tokens`; must not do network I/O. Stops at the
     first non-``None``.
@@ -74,11 +74,11 @@ def plugboard_estimate_tokens(
 
 
 @hookspec
-def plugboard_request_started(provider: Provider, request: Request, attempt: int) -> None:
+def jackfield_request_started(provider: Provider, request: Request, attempt: int) -> None:
     """Observe a request about to be sent.
 
-    :param provider: the :class:`~plugboard.Provider` instance making the call.
-    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
+    :param provider: the :class:`~jackfield.Provider` instance making the call.
+    :param request: the validated :class:`~jackfield.Request` (it carries no secrets).
     :param attempt: 1 for the first attempt, 2 for the first retry, and so on.
 
     Called once per attempt, before any I/O. Return values are ignored.
@@ -86,13 +86,13 @@ def plugboard_request_started(provider: Provider, request: Request, attempt: int
 
 
 @hookspec
-def plugboard_response_received(
+def jackfield_response_received(
     provider: Provider, request: Request, response: Response, duration: float
 ) -> None:
     """Observe a successful answer.
 
-    :param provider: the :class:`~plugboard.Provider` instance making the call.
-    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
+    :param provider: the :class:`~jackfield.Provider` instance making the call.
+    :param request: the validated :class:`~jackfield.Request` (it carries no secrets).
     :param response: the final response (for a stream, the one ``StreamEnd`` carries).
     :param duration: seconds from the call to its completion, retries included.
 
@@ -101,13 +101,13 @@ def plugboard_response_received(
 
 
 @hookspec
-def plugboard_request_failed(
+def jackfield_request_failed(
     provider: Provider, request: Request, error: ProviderError, duration: float
 ) -> None:
     """Observe a call that failed for good (after any retries).
 
-    :param provider: the :class:`~plugboard.Provider` instance making the call.
-    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
+    :param provider: the :class:`~jackfield.Provider` instance making the call.
+    :param request: the validated :class:`~jackfield.Request` (it carries no secrets).
     :param error: the :class:`ProviderError` about to be raised; ``error.attempts`` is set.
     :param duration: seconds from the call to the failure, retries included.
 
@@ -116,13 +116,13 @@ def plugboard_request_failed(
 
 
 @hookspec
-def plugboard_retrying(
+def jackfield_retrying(
     provider: Provider, request: Request, error: ProviderError, attempt: int, wait: float
 ) -> None:
     """Observe a retry about to happen.
 
-    :param provider: the :class:`~plugboard.Provider` instance making the call.
-    :param request: the validated :class:`~plugboard.Request` (it carries no secrets).
+    :param provider: the :class:`~jackfield.Provider` instance making the call.
+    :param request: the validated :class:`~jackfield.Request` (it carries no secrets).
     :param error: the retryable error of attempt ``attempt``.
     :param attempt: the number of the attempt that failed (1 for the first).
     :param wait: the seconds the policy will sleep before the next attempt.
@@ -132,16 +132,16 @@ def plugboard_retrying(
 
 
 @hookspec
-def plugboard_register_cache_backends(register: Callable[..., None]) -> None:
+def jackfield_register_cache_backends(register: Callable[..., None]) -> None:
     """Register response-cache backends.
 
     :param register: call ``register(name, factory)``, where ``factory(**options)``
-        returns an object implementing :class:`plugboard.cache.CacheBackend`.
+        returns an object implementing :class:`jackfield.cache.CacheBackend`.
 
     Called once per registry, when a cache backend is first looked up by name.
     """
 
 
 HOOK_NAMES: tuple[str, ...] = tuple(
-    name for name in list(globals()) if name.startswith("plugboard_")
+    name for name in list(globals()) if name.startswith("jackfield_")
 )

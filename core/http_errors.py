@@ -1,5 +1,5 @@
 """Turn an HTTP error response, or an error that arrived inside a stream, into a
-:class:`~plugboard.errors.ProviderError`.
+:class:`~jackfield.errors.ProviderError`.
 
 Every HTTP-speaking plugin and every SDK plugin goes through this one mapper, so the
 same wire error becomes the same exception whatever the transport:
@@ -11,7 +11,7 @@ same wire error becomes the same exception whatever the transport:
 - :func:`parse_retry_after` and :func:`request_id_from` -- the two header hints.
 
 Classification looks at the body before the status: an OpenAI 429 whose code is
-``insufficient_quota`` is a :class:`~plugboard.errors.QuotaExceededError` (not
+``insufficient_quota`` is a :class:`~jackfield.errors.QuotaExceededError` (not
 retryable), not a rate limit. The order is:
 
 1. a known error ``code``/``type`` in the body (``insufficient_quota``,
@@ -21,7 +21,7 @@ retryable), not a rate limit. The order is:
    "maximum context length", "content management policy" ...);
 3. the HTTP status (or, in a stream, a numeric code in the payload);
 4. a generic type in the body (``invalid_request_error``, ``api_error`` ...);
-5. :class:`~plugboard.errors.APIError` (or :class:`~plugboard.errors.StreamError` for an
+5. :class:`~jackfield.errors.APIError` (or :class:`~jackfield.errors.StreamError` for an
    in-stream error nothing recognised).
 
 An ``x-should-retry: true|false`` header overrides ``retryable``. None of these

@@ -1,6 +1,6 @@
 """``HTTPProvider``: the base for providers that speak HTTP themselves, over aiohttp.
 
-It owns an :class:`~plugboard.http.HTTPClient` (one aiohttp session per event loop,
+It owns an :class:`~jackfield.http.HTTPClient` (one aiohttp session per event loop,
 auth headers, bounded bodies, error mapping, raw logging), created on first use so that
 discovering the plugin never imports aiohttp. A subclass writes ``_generate`` (and
 optionally ``_stream``) with ``self.http.post_json`` / ``self.http.stream_sse``.

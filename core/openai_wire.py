@@ -2,7 +2,7 @@
 
 :func:`build_payload` turns a :class:`Request` into the JSON body, :func:`parse_response`
 turns a non-streamed answer into a :class:`Response`, and :class:`ChunkParser` turns
-streamed chunks into plugboard events. Used by the aiohttp family (``openai_compat``,
+streamed chunks into jackfield events. Used by the aiohttp family (``openai_compat``,
 ``openrouter``, ``ollama``, ``vllm``, ``azure``) and by the ``openai`` SDK provider.
 """
 

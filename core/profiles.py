@@ -23,12 +23,12 @@ __all__ = ["default_config_path", "load_profiles"]
 
 
 def default_config_path() -> Path | None:
-    """``$PLUGBOARD_CONFIG``, else ``~/.config/plugboard/config.toml`` if it exists."""
-    env = os.environ.get("PLUGBOARD_CONFIG")
+    """``$JACKFIELD_CONFIG``, else ``~/.config/jackfield/config.toml`` if it exists."""
+    env = os.environ.get("JACKFIELD_CONFIG")
     if env:
         return Path(env)
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    path = Path(base) / "plugboard" / "config.toml"
+    path = Path(base) / "jackfield" / "config.toml"
     return path if path.is_file() else None
 
 

@@ -52,7 +52,7 @@ class Provider(ABC):
     name: ClassVar[str] = ""
     """The registry name, lower case (``"openai"``)."""
     description: ClassVar[str] = ""
-    """One line shown by ``plugboard providers``."""
+    """One line shown by ``jackfield providers``."""
     tier_models: ClassVar[Mapping[ModelTier, str]] = {}
     """The provider's own tier table: :class:`ModelTier` -> model id."""
     default_model: ClassVar[str | None] = None
@@ -65,7 +65,7 @@ class Provider(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     """Importable modules the provider needs (checked at creation, never at discovery)."""
     extra: ClassVar[str | None] = None
-    """The ``plugboard[extra]`` that installs :attr:`requires`."""
+    """The ``jackfield[extra]`` that installs :attr:`requires`."""
     tokenizer: ClassVar[str] = "heuristic"
     """``"tiktoken"`` for OpenAI-family token counting, else ``"heuristic"``."""
 
@@ -149,8 +149,8 @@ class Provider(ABC):
         if model:
             return model
         hooks = self.hooks
-        if hooks is not None and hooks.has("plugboard_model_for_tier"):
-            chosen = hooks.call("plugboard_model_for_tier", provider=self, tier=parsed)
+        if hooks is not None and hooks.has("jackfield_model_for_tier"):
+            chosen = hooks.call("jackfield_model_for_tier", provider=self, tier=parsed)
             if chosen:
                 return str(chosen)
         model = self.tier_models.get(parsed)
@@ -263,11 +263,11 @@ class Provider(ABC):
         return response
 
     def _report_failure(self, request: Request, error: ProviderError, started: float) -> None:
-        """Tell the ``plugboard_request_failed`` observers, if there are any."""
+        """Tell the ``jackfield_request_failed`` observers, if there are any."""
         hooks = self.hooks
-        if hooks is not None and hooks.has("plugboard_request_failed"):
+        if hooks is not None and hooks.has("jackfield_request_failed"):
             hooks.call(
-                "plugboard_request_failed",
+                "jackfield_request_failed",
                 provider=self,
                 request=request,
                 error=error,
@@ -275,11 +275,11 @@ class Provider(ABC):
             )
 
     def _report_response(self, request: Request, response: Response, started: float) -> None:
-        """Tell the ``plugboard_response_received`` observers, if there are any."""
+        """Tell the ``jackfield_response_received`` observers, if there are any."""
         hooks = self.hooks
-        if hooks is not None and hooks.has("plugboard_response_received"):
+        if hooks is not None and hooks.has("jackfield_response_received"):
             hooks.call(
-                "plugboard_response_received",
+                "jackfield_response_received",
                 provider=self,
                 request=request,
                 response=response,
@@ -294,9 +294,9 @@ class Provider(ABC):
         async def once() -> Response:
             nonlocal attempt
             attempt += 1
-            if hooks is not None and hooks.has("plugboard_request_started"):
+            if hooks is not None and hooks.has("jackfield_request_started"):
                 hooks.call(
-                    "plugboard_request_started", provider=self, request=request, attempt=attempt
+                    "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
             try:
                 return await self._generate(request)
@@ -379,9 +379,9 @@ class Provider(ABC):
             # reached the caller, so a failure here may be retried.
             nonlocal attempt
             attempt += 1
-            if hooks is not None and hooks.has("plugboard_request_started"):
+            if hooks is not None and hooks.has("jackfield_request_started"):
                 hooks.call(
-                    "plugboard_request_started", provider=self, request=request, attempt=attempt
+                    "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
             events = self._stream(request)
             head: list[StreamEvent] = []
@@ -461,9 +461,9 @@ class Provider(ABC):
         specs = normalize_tools(tools, self.name)
         resolved = self.resolve_model(model)
         hooks = self.hooks
-        if hooks is not None and hooks.has("plugboard_estimate_tokens"):
+        if hooks is not None and hooks.has("jackfield_estimate_tokens"):
             count = hooks.call(
-                "plugboard_estimate_tokens",
+                "jackfield_estimate_tokens",
                 provider=self,
                 model=resolved,
                 messages=msgs,
@@ -522,13 +522,13 @@ class Provider(ABC):
 
     def _on_retry(self, request: Request) -> Any:
         hooks = self.hooks
-        if hooks is None or not hooks.has("plugboard_retrying"):
+        if hooks is None or not hooks.has("jackfield_retrying"):
             return None
 
         def notify(error: ProviderError, attempt: int, wait: float) -> None:
             assert hooks is not None
             hooks.call(
-                "plugboard_retrying",
+                "jackfield_retrying",
                 provider=self,
                 request=request,
                 error=error,
@@ -573,7 +573,7 @@ class Provider(ABC):
 def _scrub_chain(exc: BaseException | None, secrets: tuple[str, ...]) -> None:
     """Redact the key from ``exc`` and the exceptions it chains to, in place.
 
-    They become the ``__cause__`` of the error plugboard raises, and a traceback prints
+    They become the ``__cause__`` of the error jackfield raises, and a traceback prints
     their messages: an SDK's exception quotes the server's error body, which may echo
     the key. Only string ``args`` and a ``message`` attribute are touched.
     """

@@ -1,8 +1,8 @@
 """The provider registry: plugin discovery, lookup by name, and the caching factory.
 
-A :class:`Registry` owns a pluggy ``PluginManager`` named ``plugboard``. The first
-lookup loads the ``plugboard`` entry-point group one entry at a time, isolating a
-plugin that fails, then runs each plugin's ``plugboard_register_providers`` hook once.
+A :class:`Registry` owns a pluggy ``PluginManager`` named ``jackfield``. The first
+lookup loads the ``jackfield`` entry-point group one entry at a time, isolating a
+plugin that fails, then runs each plugin's ``jackfield_register_providers`` hook once.
 The module-level functions act on one process-wide registry (:func:`get_registry`).
 """
 
@@ -38,7 +38,7 @@ __all__ = [
     "unregister_provider",
 ]
 
-ENTRY_POINT_GROUP = "plugboard"
+ENTRY_POINT_GROUP = "jackfield"
 
 
 def normalize_name(name: str) -> str:
@@ -61,7 +61,7 @@ class ProviderInfo:
     provider_class: type[Provider] = attrs.field(repr=False, eq=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (for ``plugboard providers --json``)."""
+        """A JSON-ready dict (for ``jackfield providers --json``)."""
         data = attrs.asdict(self, filter=lambda a, _: a.name != "provider_class")
         data["aliases"] = list(self.aliases)
         return data
@@ -77,7 +77,7 @@ class PluginFailure:
     traceback: str
 
     def to_dict(self) -> dict[str, str]:
-        """A JSON-ready dict (for ``plugboard plugins --json``)."""
+        """A JSON-ready dict (for ``jackfield plugins --json``)."""
         return attrs.asdict(self)
 
 
@@ -97,13 +97,13 @@ class _Entry:
 class Registry:
     """Providers by name, the plugins that supply them, and cached instances.
 
-    :param entry_points: load the ``plugboard`` entry-point group on first lookup.
-    :param plugins: entry-point names to load (default: ``$PLUGBOARD_PLUGINS`` if set,
+    :param entry_points: load the ``jackfield`` entry-point group on first lookup.
+    :param plugins: entry-point names to load (default: ``$JACKFIELD_PLUGINS`` if set,
         a comma list where empty means none; else all).
     :param strict: raise :class:`PluginLoadError` on a broken plugin (default:
-        ``$PLUGBOARD_STRICT_PLUGINS``).
-    :param config_path: TOML file of named profiles (default ``$PLUGBOARD_CONFIG``, else
-        ``~/.config/plugboard/config.toml`` if it exists).
+        ``$JACKFIELD_STRICT_PLUGINS``).
+    :param config_path: TOML file of named profiles (default ``$JACKFIELD_CONFIG``, else
+        ``~/.config/jackfield/config.toml`` if it exists).
     """
 
     def __init__(
@@ -121,7 +121,7 @@ class Registry:
         self.failures: list[PluginFailure] = []
         self._group = group
         self._load_entry_points = entry_points
-        env_plugins = os.environ.get("PLUGBOARD_PLUGINS")
+        env_plugins = os.environ.get("JACKFIELD_PLUGINS")
         if plugins is not None:
             self._allowed: frozenset[str] | None = frozenset(plugins)
         elif env_plugins is not None:
@@ -129,7 +129,7 @@ class Registry:
         else:
             self._allowed = None
         if strict is None:
-            strict = os.environ.get("PLUGBOARD_STRICT_PLUGINS", "") not in ("", "0", "false")
+            strict = os.environ.get("JACKFIELD_STRICT_PLUGINS", "") not in ("", "0", "false")
         self.strict = strict
         self._config_path = config_path
         self._lock = threading.RLock()
@@ -218,9 +218,9 @@ class Registry:
             if plugin_name in self._registered_plugins or plugin is None:
                 continue
             self._registered_plugins.add(plugin_name)
-            func = getattr(plugin, "plugboard_register_providers", None)
+            func = getattr(plugin, "jackfield_register_providers", None)
             if func is None or not self.pm.parse_hookimpl_opts(
-                plugin, "plugboard_register_providers"
+                plugin, "jackfield_register_providers"
             ):
                 continue
             try:
@@ -269,7 +269,7 @@ class Registry:
         replace: bool,
     ) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Provider)):
-            raise RegistryError(f"{cls!r} is not a plugboard.Provider subclass")
+            raise RegistryError(f"{cls!r} is not a jackfield.Provider subclass")
         raw = name or cls.name
         if not raw or not isinstance(raw, str):
             raise RegistryError(f"{cls.__name__} has no name; set its `name` attribute")

@@ -4,15 +4,15 @@
 does the same for any async byte iterator (such as aiohttp's
 ``response.content.iter_any()``). This module does not import aiohttp.
 
-Choices where the spec leaves room or where plugboard is stricter:
+Choices where the spec leaves room or where jackfield is stricter:
 
-* Invalid UTF-8 raises :class:`~plugboard.errors.StreamError` (the spec would substitute
+* Invalid UTF-8 raises :class:`~jackfield.errors.StreamError` (the spec would substitute
   U+FFFD and carry on; a provider that sends invalid UTF-8 is broken).
 * An event still open when the stream ends (no terminating blank line) is discarded, as
   the spec says, so a stream cut mid-event never yields a complete-looking event.
   :attr:`SSEDecoder.truncated` tells whether :meth:`SSEDecoder.close` discarded anything.
 * A line, or the data of one event, larger than ``max_event_bytes`` raises
-  :class:`~plugboard.errors.StreamError`, so a garbage stream cannot fill memory.
+  :class:`~jackfield.errors.StreamError`, so a garbage stream cannot fill memory.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class SSEDecoder:
     Chunks may split lines anywhere, including inside a multi-byte UTF-8 character or
     between the CR and LF of a CRLF; only complete lines are decoded. Accepts LF, CRLF
     and CR line endings and strips one UTF-8 BOM at the very start. After it raises
-    :class:`~plugboard.errors.StreamError` the decoder is unusable: every later
+    :class:`~jackfield.errors.StreamError` the decoder is unusable: every later
     :meth:`feed` raises again.
     """
 
@@ -236,7 +236,7 @@ async def iter_sse(
     """Yield the events of an SSE byte stream such as ``response.content.iter_any()``.
 
     An event left unterminated when ``content`` ends is discarded (see
-    :meth:`SSEDecoder.close`). Raises :class:`~plugboard.errors.StreamError` for invalid
+    :meth:`SSEDecoder.close`). Raises :class:`~jackfield.errors.StreamError` for invalid
     UTF-8 or oversized lines and events. Does not close ``content``.
     """
     decoder = SSEDecoder(max_event_bytes=max_event_bytes)

@@ -12,7 +12,7 @@ Two counters share one entry point, :func:`estimate_tokens`:
 
 tiktoken is imported lazily, and each encoding is loaded once per process. tiktoken
 downloads its vocabulary files on first use; the load runs in a daemon thread bounded by
-``PLUGBOARD_TIKTOKEN_TIMEOUT`` seconds (default 3), and ``PLUGBOARD_TOKENS_OFFLINE=1``
+``JACKFIELD_TIKTOKEN_TIMEOUT`` seconds (default 3), and ``JACKFIELD_TOKENS_OFFLINE=1``
 skips it. A load that fails or times out warns once (:class:`RuntimeWarning`), is
 remembered (never retried), and counting falls back to the heuristic.
 ``TIKTOKEN_CACHE_DIR`` is the user's: this module never reads or writes it.
@@ -71,8 +71,8 @@ HEURISTIC_TOKENS_PER_MESSAGE: Final = TOKENS_PER_MESSAGE + 1
 """Heuristic per-message overhead: the cookbook's 3 plus 1 for the role."""
 
 DEFAULT_LOAD_TIMEOUT: Final = 3.0
-TIMEOUT_ENV: Final = "PLUGBOARD_TIKTOKEN_TIMEOUT"
-OFFLINE_ENV: Final = "PLUGBOARD_TOKENS_OFFLINE"
+TIMEOUT_ENV: Final = "JACKFIELD_TIKTOKEN_TIMEOUT"
+OFFLINE_ENV: Final = "JACKFIELD_TOKENS_OFFLINE"
 
 _FALLBACK_ENCODING: Final = "o200k_base"
 _TOKENIZERS: Final = frozenset({"auto", "tiktoken", "heuristic"})
@@ -179,8 +179,8 @@ def get_encoding(name: str) -> Encoding | None:
     """The tiktoken encoding ``name``, loaded once per process; ``None`` if unavailable.
 
     The first call tries ``tiktoken.get_encoding(name)`` in a daemon thread for at most
-    ``$PLUGBOARD_TIKTOKEN_TIMEOUT`` seconds (default 3), unless
-    ``$PLUGBOARD_TOKENS_OFFLINE`` is set. A failure or timeout warns once and is
+    ``$JACKFIELD_TIKTOKEN_TIMEOUT`` seconds (default 3), unless
+    ``$JACKFIELD_TOKENS_OFFLINE`` is set. A failure or timeout warns once and is
     remembered: later calls return ``None`` at once.
     """
     state = _get_loaded(name)
@@ -251,7 +251,7 @@ def _attempt_load(name: str) -> tuple[Encoding | None, str]:
         finally:
             done.set()
 
-    thread = threading.Thread(target=load, name=f"plugboard-tiktoken-{name}", daemon=True)
+    thread = threading.Thread(target=load, name=f"jackfield-tiktoken-{name}", daemon=True)
     thread.start()
     if not done.wait(timeout):
         return None, f"loading it did not finish within {timeout:g} s"
@@ -264,13 +264,13 @@ def _attempt_load(name: str) -> tuple[Encoding | None, str]:
 
 def _failure_message(name: str, reason: str) -> str:
     return (
-        f"plugboard.tokens: tiktoken encoding {name!r} is unavailable ({reason}); token "
+        f"jackfield.tokens: tiktoken encoding {name!r} is unavailable ({reason}); token "
         f"counts fall back to the heuristic (about 4 bytes per token). To get exact "
         f"counts offline, pre-populate tiktoken's cache: on a machine with network access "
         f"set TIKTOKEN_CACHE_DIR to a directory, run "
         f"`python -c \"import tiktoken; tiktoken.get_encoding('{name}')\"`, copy that "
         f"directory here and point TIKTOKEN_CACHE_DIR at it (or call "
-        f"plugboard.tokens.register_encoding). Set {OFFLINE_ENV}=1 to skip the load "
+        f"jackfield.tokens.register_encoding). Set {OFFLINE_ENV}=1 to skip the load "
         f"attempt, or {TIMEOUT_ENV} to change its time limit. This warning is shown once."
     )
 

@@ -1,1 +1,1 @@
-"""plugboard's built-in provider plugins, one module each, registered by entry point."""
+"""jackfield's built-in provider plugins, one module each, registered by entry point."""

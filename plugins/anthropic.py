@@ -1,11 +1,11 @@
 """``anthropic``: Claude through the official ``anthropic`` SDK.
 
 The SDK is imported when a client is first needed, never at discovery. The SDK sends
-the request (auth, ``anthropic-version``, connection pooling) and plugboard reads the
-raw bytes: a non-streamed body is parsed by :func:`plugboard.anthropic_wire.parse_response`,
-a stream goes through :func:`plugboard.sse.iter_sse` into
-:class:`plugboard.anthropic_wire.EventParser` (the SDK's typed stream events cost 5-10x
-more CPU per chunk). The SDK's own retries are off (``max_retries=0``): plugboard's
+the request (auth, ``anthropic-version``, connection pooling) and jackfield reads the
+raw bytes: a non-streamed body is parsed by :func:`jackfield.anthropic_wire.parse_response`,
+a stream goes through :func:`jackfield.sse.iter_sse` into
+:class:`jackfield.anthropic_wire.EventParser` (the SDK's typed stream events cost 5-10x
+more CPU per chunk). The SDK's own retries are off (``max_retries=0``): jackfield's
 policy is the only retry layer. A call whose ``max_tokens`` may outlive a non-streamed
 request is streamed internally by ``generate``.
 """
@@ -16,18 +16,18 @@ import sys
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
-from plugboard import ModelTier, hookimpl
-from plugboard.anthropic_wire import (
+from jackfield import ModelTier, hookimpl
+from jackfield.anthropic_wire import (
     API_VERSION,
     EventParser,
     build_payload,
     needs_streaming,
     parse_response,
 )
-from plugboard.assembler import StreamAssembler
-from plugboard.body_limits import json_body, limit_stream, read_limited
-from plugboard.config import ProviderConfig
-from plugboard.errors import (
+from jackfield.assembler import StreamAssembler
+from jackfield.body_limits import json_body, limit_stream, read_limited
+from jackfield.config import ProviderConfig
+from jackfield.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -36,11 +36,11 @@ from plugboard.errors import (
     ProviderTimeoutError,
     StreamError,
 )
-from plugboard.events import StreamEnd, StreamEvent
-from plugboard.http_errors import error_from_payload, error_from_response
-from plugboard.loop_local import LoopLocal
-from plugboard.provider import Provider
-from plugboard.types import Request, Response
+from jackfield.events import StreamEnd, StreamEvent
+from jackfield.http_errors import error_from_payload, error_from_response
+from jackfield.loop_local import LoopLocal
+from jackfield.provider import Provider
+from jackfield.types import Request, Response
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -157,7 +157,7 @@ class AnthropicProvider(Provider):
         )
 
     async def _stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
-        from plugboard.sse import iter_sse
+        from jackfield.sse import iter_sse
 
         payload = build_payload(request, stream=True)
         asm = StreamAssembler(self.name, request.model)
@@ -252,6 +252,6 @@ def _map_httpx_error(exc: BaseException, httpx: Any) -> ProviderError | None:
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the anthropic provider."""
     register(AnthropicProvider)

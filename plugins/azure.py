@@ -12,8 +12,8 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-from plugboard import ConfigurationError, Request, hookimpl
-from plugboard.openai_compatible import OpenAICompatibleProvider
+from jackfield import ConfigurationError, Request, hookimpl
+from jackfield.openai_compatible import OpenAICompatibleProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -60,6 +60,6 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the Azure OpenAI provider."""
     register(AzureOpenAIProvider, aliases=["azure-openai"])

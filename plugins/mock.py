@@ -18,13 +18,13 @@ from typing import Any
 
 import attrs
 
-from plugboard import hookimpl
-from plugboard.assembler import StreamAssembler
-from plugboard.config import ProviderConfig
-from plugboard.errors import ERROR_CLASSES_BY_TYPE, ConfigurationError, ProviderError
-from plugboard.events import StreamEvent
-from plugboard.provider import Provider
-from plugboard.types import FinishReason, ModelTier, Request, Response, ToolCall, Usage
+from jackfield import hookimpl
+from jackfield.assembler import StreamAssembler
+from jackfield.config import ProviderConfig
+from jackfield.errors import ERROR_CLASSES_BY_TYPE, ConfigurationError, ProviderError
+from jackfield.events import StreamEvent
+from jackfield.provider import Provider
+from jackfield.types import FinishReason, ModelTier, Request, Response, ToolCall, Usage
 
 __all__ = ["MockProvider", "MockReply"]
 
@@ -226,6 +226,6 @@ def _limit(text: str, max_tokens: int | None) -> str:
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the mock provider."""
     register(MockProvider)

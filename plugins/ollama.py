@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugboard import ModelTier, hookimpl
-from plugboard.openai_compatible import OpenAICompatibleProvider
+from jackfield import ModelTier, hookimpl
+from jackfield.openai_compatible import OpenAICompatibleProvider
 
 
 class OllamaProvider(OpenAICompatibleProvider):
@@ -24,6 +24,6 @@ class OllamaProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the Ollama provider."""
     register(OllamaProvider)

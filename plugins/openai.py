@@ -1,16 +1,16 @@
 """The ``openai`` provider: OpenAI Chat Completions through the official ``openai`` SDK.
 
 The SDK does what it is good at: auth, organization/project headers, request building,
-timeouts and typed errors. plugboard does the rest, once for every provider: the request
-body comes from :func:`plugboard.openai_wire.build_payload`, answers are parsed from the
-raw bytes by :mod:`plugboard.openai_wire` (the SDK's pydantic models cost about 16x the
-CPU of the parse per streamed chunk), streams go through :func:`plugboard.sse.iter_sse`,
-and the SDK's own retries are off (``max_retries=0``): plugboard's retry policy is the
+timeouts and typed errors. jackfield does the rest, once for every provider: the request
+body comes from :func:`jackfield.openai_wire.build_payload`, answers are parsed from the
+raw bytes by :mod:`jackfield.openai_wire` (the SDK's pydantic models cost about 16x the
+CPU of the parse per streamed chunk), streams go through :func:`jackfield.sse.iter_sse`,
+and the SDK's own retries are off (``max_retries=0``): jackfield's retry policy is the
 one retry layer. The SDK client uses the SDK's own aiohttp transport
 (``openai.DefaultAioHttpClient``), which reads a stream at raw-aiohttp cost.
 
 The SDK is imported when the first client is built, never at discovery. The client is
-bound to one event loop, so there is one per loop (:class:`plugboard.loop_local.LoopLocal`).
+bound to one event loop, so there is one per loop (:class:`jackfield.loop_local.LoopLocal`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from plugboard import hookimpl
-from plugboard.assembler import StreamAssembler
-from plugboard.body_limits import json_body, limit_stream, read_limited
-from plugboard.config import ProviderConfig
-from plugboard.errors import (
+from jackfield import hookimpl
+from jackfield.assembler import StreamAssembler
+from jackfield.body_limits import json_body, limit_stream, read_limited
+from jackfield.config import ProviderConfig
+from jackfield.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -35,13 +35,13 @@ from plugboard.errors import (
     ProviderTimeoutError,
     StreamError,
 )
-from plugboard.events import StreamEvent
-from plugboard.http_errors import error_from_payload, error_from_response, request_id_from
-from plugboard.loop_local import LoopLocal
-from plugboard.openai_wire import ChunkParser, build_payload, parse_response
-from plugboard.provider import Provider
-from plugboard.sse import SSEEvent, iter_sse
-from plugboard.types import ModelTier, Request, Response
+from jackfield.events import StreamEvent
+from jackfield.http_errors import error_from_payload, error_from_response, request_id_from
+from jackfield.loop_local import LoopLocal
+from jackfield.openai_wire import ChunkParser, build_payload, parse_response
+from jackfield.provider import Provider
+from jackfield.sse import SSEEvent, iter_sse
+from jackfield.types import ModelTier, Request, Response
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -94,7 +94,7 @@ class OpenAIProvider(Provider):
         )
         http_client: httpx2.AsyncClient
         try:
-            # The SDK's own aiohttp transport (aiohttp is a plugboard dependency): a streamed
+            # The SDK's own aiohttp transport (aiohttp is a jackfield dependency): a streamed
             # chunk costs about what raw aiohttp costs; httpx2's pure-Python HTTP/1.1
             # parser costs twice that.
             http_client = openai.DefaultAioHttpClient(timeout=timeout, limits=limits)
@@ -106,7 +106,7 @@ class OpenAIProvider(Provider):
             organization=cfg.organization,
             project=cfg.project,
             timeout=timeout,
-            max_retries=0,  # plugboard's RetryPolicy is the only retry layer
+            max_retries=0,  # jackfield's RetryPolicy is the only retry layer
             default_headers=cfg.extra_headers or None,
             http_client=http_client,
         )
@@ -250,7 +250,7 @@ def _transport_error(exc: BaseException | None) -> ProviderError | None:
     depth = 0
     while exc is not None and depth < 10:
         if aiohttp_loaded and type(exc).__module__.startswith("aiohttp"):
-            from plugboard.aiohttp_errors import error_from_aiohttp
+            from jackfield.aiohttp_errors import error_from_aiohttp
 
             mapped = error_from_aiohttp(exc)
             if mapped is not None:
@@ -288,6 +288,6 @@ def _body(exc: Any) -> bytes | str | Mapping[str, Any] | None:
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the ``openai`` provider."""
     register(OpenAIProvider)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugboard import hookimpl
-from plugboard.openai_compatible import OpenAICompatibleProvider
+from jackfield import hookimpl
+from jackfield.openai_compatible import OpenAICompatibleProvider
 
 __all__ = ["OpenAICompatibleProvider"]
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the generic OpenAI-compatible provider."""
     register(OpenAICompatibleProvider, aliases=["openai-compatible", "compat"])

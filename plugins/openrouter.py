@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugboard import ModelTier, hookimpl
-from plugboard.openai_compatible import OpenAICompatibleProvider
+from jackfield import ModelTier, hookimpl
+from jackfield.openai_compatible import OpenAICompatibleProvider
 
 
 class OpenRouterProvider(OpenAICompatibleProvider):
@@ -41,6 +41,6 @@ class OpenRouterProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the OpenRouter provider."""
     register(OpenRouterProvider)

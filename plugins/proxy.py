@@ -1,7 +1,7 @@
-"""``proxy``: your own server that speaks the plugboard proxy protocol.
+"""``proxy``: your own server that speaks the jackfield proxy protocol.
 
 One endpoint, ``POST {base_url}/api/stream`` with a bearer token, answers with
-plugboard's own stream events as server-sent events (``docs/proxy-protocol.md``). The
+jackfield's own stream events as server-sent events (``docs/proxy-protocol.md``). The
 client rebuilds the events unchanged, checks the stream (``start`` first, ``end`` last)
 and maps ``{"error": {...}}`` bodies and ``error`` events to the exact error class by
 ``error_type``. The protocol only streams: ``generate`` consumes the stream and returns
@@ -10,7 +10,7 @@ first content event; ``generate``, which shows nothing until the end, may retry 
 retryable error at any point.
 
 Tiers pass through: a tier resolves through ``config.tier_models`` (and the
-``plugboard_model_for_tier`` hook), else the tier's own name (``"hosted_large"``) is sent
+``jackfield_model_for_tier`` hook), else the tier's own name (``"hosted_large"``) is sent
 as the model and the server maps it. ``model`` is therefore never ``null`` from this
 client.
 
@@ -34,21 +34,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from plugboard import hookimpl
-from plugboard.errors import (
+from jackfield import hookimpl
+from jackfield.errors import (
     ERROR_CLASSES_BY_TYPE,
     BadRequestError,
     ConfigurationError,
     ProviderError,
     StreamError,
 )
-from plugboard.events import StreamEnd, StreamEvent, StreamStart, event_from_dict
-from plugboard.provider import Provider, ProviderStream
-from plugboard.types import ModelTier, Request, Response
+from jackfield.events import StreamEnd, StreamEvent, StreamStart, event_from_dict
+from jackfield.provider import Provider, ProviderStream
+from jackfield.types import ModelTier, Request, Response
 
 if TYPE_CHECKING:
-    from plugboard.http import HTTPClient, RawLog
-    from plugboard.sse import SSEEvent
+    from jackfield.http import HTTPClient, RawLog
+    from jackfield.sse import SSEEvent
 
 __all__ = ["ProxyProvider", "Signal"]
 
@@ -57,16 +57,16 @@ Signal = Callable[[], bool]
 
 STREAM_PATH = "/api/stream"
 
-_SIGNALS: ContextVar[tuple[Signal, ...]] = ContextVar("plugboard_proxy_signals", default=())
+_SIGNALS: ContextVar[tuple[Signal, ...]] = ContextVar("jackfield_proxy_signals", default=())
 """The signals of the call running in this context (read by :meth:`ProxyProvider._stream`)."""
 
 
 class ProxyProvider(Provider):
-    """A plugboard proxy server at ``base_url`` (or ``$PLUGBOARD_PROXY_URL``)."""
+    """A jackfield proxy server at ``base_url`` (or ``$JACKFIELD_PROXY_URL``)."""
 
     name = "proxy"
-    description = "Your own server speaking the plugboard proxy protocol (bearer token)"
-    api_key_env = "PLUGBOARD_PROXY_TOKEN"
+    description = "Your own server speaking the jackfield proxy protocol (bearer token)"
+    api_key_env = "JACKFIELD_PROXY_TOKEN"
     requires_api_key = True
     default_auth_method = "bearer"
     tier_models = {tier: tier.value for tier in ModelTier}
@@ -78,8 +78,8 @@ class ProxyProvider(Provider):
 
     @property
     def base_url(self) -> str | None:
-        """``config.base_url``, else ``$PLUGBOARD_PROXY_URL``."""
-        url = self.config.base_url or os.environ.get("PLUGBOARD_PROXY_URL") or ""
+        """``config.base_url``, else ``$JACKFIELD_PROXY_URL``."""
+        url = self.config.base_url or os.environ.get("JACKFIELD_PROXY_URL") or ""
         return url.rstrip("/") or None
 
     def validate_config(self) -> None:
@@ -89,7 +89,7 @@ class ProxyProvider(Provider):
         if not url or not url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 "proxy: base_url is required (http:// or https://); "
-                "pass base_url=... or set $PLUGBOARD_PROXY_URL",
+                "pass base_url=... or set $JACKFIELD_PROXY_URL",
                 field="base_url",
                 provider=self.name,
             )
@@ -106,7 +106,7 @@ class ProxyProvider(Provider):
         """The shared HTTP client (created on first use)."""
         client = self._http_client
         if client is None:
-            from plugboard.http import auth_headers
+            from jackfield.http import auth_headers
 
             client = _client_class()(
                 self.name,
@@ -226,7 +226,7 @@ class ProxyProvider(Provider):
         if not isinstance(data, dict):
             raise StreamError("a proxy event's data is not a JSON object", provider=self.name)
         if sse.event == "error" or ("error" in data and "type" not in data):
-            from plugboard.http_errors import error_from_payload
+            from jackfield.http_errors import error_from_payload
 
             secrets = self._secrets()
             raise _protocol_error(data, None, None, self.name, secrets) or error_from_payload(
@@ -285,7 +285,7 @@ def _check(signals: tuple[Signal, ...]) -> None:
         if signal():
             import asyncio  # not at the top: discovery imports this module
 
-            raise asyncio.CancelledError("plugboard proxy call cancelled by its signal")
+            raise asyncio.CancelledError("jackfield proxy call cancelled by its signal")
 
 
 def _protocol_error(
@@ -303,7 +303,7 @@ def _protocol_error(
     cls = ERROR_CLASSES_BY_TYPE.get(error_type) if isinstance(error_type, str) else None
     if cls is None:
         return None
-    from plugboard.http_errors import parse_retry_after, request_id_from
+    from jackfield.http_errors import parse_retry_after, request_id_from
 
     code = err.get("status_code")
     retry_after: float | None = None
@@ -332,8 +332,8 @@ def _protocol_error(
 @functools.cache
 def _client_class() -> type[HTTPClient]:
     """:class:`HTTPClient` reading protocol error bodies (built lazily: imports aiohttp)."""
-    from plugboard.http import HTTPClient
-    from plugboard.http_errors import error_from_response
+    from jackfield.http import HTTPClient
+    from jackfield.http_errors import error_from_response
 
     class ProxyHTTPClient(HTTPClient):
         def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
@@ -351,6 +351,6 @@ def _client_class() -> type[HTTPClient]:
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the proxy client."""
-    register(ProxyProvider, aliases=["plugboard-proxy"])
+    register(ProxyProvider, aliases=["jackfield-proxy"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugboard import hookimpl
-from plugboard.openai_compatible import OpenAICompatibleProvider
+from jackfield import hookimpl
+from jackfield.openai_compatible import OpenAICompatibleProvider
 
 
 class VLLMProvider(OpenAICompatibleProvider):
@@ -23,6 +23,6 @@ class VLLMProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register the vLLM provider."""
     register(VLLMProvider)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-import plugboard.registry as registry_module
-from plugboard.plugins.mock import MockProvider, MockReply
-from plugboard.registry import Registry
-from plugboard.retry import RetryPolicy
+import jackfield.registry as registry_module
+from jackfield.plugins.mock import MockProvider, MockReply
+from jackfield.registry import Registry
+from jackfield.retry import RetryPolicy
 
 
 class FakeSleep:
@@ -60,10 +60,10 @@ def global_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[
     No user config file, no plugin filter, no strict mode, no default provider.
     """
     for var in (
-        "PLUGBOARD_CONFIG",
-        "PLUGBOARD_PLUGINS",
-        "PLUGBOARD_STRICT_PLUGINS",
-        "PLUGBOARD_PROVIDER",
+        "JACKFIELD_CONFIG",
+        "JACKFIELD_PLUGINS",
+        "JACKFIELD_STRICT_PLUGINS",
+        "JACKFIELD_PROVIDER",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))

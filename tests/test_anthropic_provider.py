@@ -3,7 +3,7 @@
 Everything runs on 127.0.0.1: :class:`FakeLLMServer` speaks the Anthropic Messages wire,
 the real ``anthropic`` SDK sends the requests. Captured wire files from
 ``shared/wire`` are replayed byte for byte. The pure functions of
-:mod:`plugboard.anthropic_wire` are tested at the end, without any server.
+:mod:`jackfield.anthropic_wire` are tested at the end, without any server.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from plugboard.anthropic_wire import (
+from jackfield.anthropic_wire import (
     API_VERSION,
     JSON_MODE_INSTRUCTION,
     NONSTREAMING_MAX_TOKENS,
@@ -32,9 +32,9 @@ from plugboard.anthropic_wire import (
     thinking_params,
     uses_adaptive_thinking,
 )
-from plugboard.assembler import StreamAssembler
-from plugboard.config import ProviderConfig
-from plugboard.errors import (
+from jackfield.assembler import StreamAssembler
+from jackfield.config import ProviderConfig
+from jackfield.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -52,7 +52,7 @@ from plugboard.errors import (
     StreamError,
     UnknownError,
 )
-from plugboard.events import (
+from jackfield.events import (
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -65,10 +65,10 @@ from plugboard.events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from plugboard.plugins.anthropic import AnthropicProvider
-from plugboard.retry import RetryPolicy
-from plugboard.sse import SSEDecoder
-from plugboard.testing.fake_server import (
+from jackfield.plugins.anthropic import AnthropicProvider
+from jackfield.retry import RetryPolicy
+from jackfield.sse import SSEDecoder
+from jackfield.testing.fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,
@@ -79,7 +79,7 @@ from plugboard.testing.fake_server import (
     Stall,
     Truncate,
 )
-from plugboard.types import (
+from jackfield.types import (
     FinishReason,
     ImagePart,
     Message,
@@ -837,7 +837,7 @@ async def test_replay_captured_error(
 )
 async def test_captured_error_request_id_from_body_when_no_header(name: str) -> None:
     """Without a request-id header, the body's ``request_id`` is the request id."""
-    from plugboard.http_errors import error_from_response
+    from jackfield.http_errors import error_from_response
 
     capture = json.loads((WIRE / name).read_text(encoding="utf-8"))
     body = capture.get("body_raw") or capture["body"]
@@ -1372,7 +1372,7 @@ def test_close_nowait_without_a_loop() -> None:
 
 def test_import_does_not_import_the_sdk() -> None:
     code = (
-        "import sys, plugboard.plugins.anthropic as m, plugboard.anthropic_wire;"
+        "import sys, jackfield.plugins.anthropic as m, jackfield.anthropic_wire;"
         "assert m.AnthropicProvider.name == 'anthropic';"
         "bad = [n for n in ('anthropic', 'httpx', 'httpx2') if n in sys.modules];"
         "assert not bad, bad"
@@ -1381,7 +1381,7 @@ def test_import_does_not_import_the_sdk() -> None:
 
 
 def test_class_attributes() -> None:
-    from plugboard.types import ModelTier
+    from jackfield.types import ModelTier
 
     assert AnthropicProvider.name == "anthropic"
     assert AnthropicProvider.api_key_env == "ANTHROPIC_API_KEY"
@@ -1405,10 +1405,10 @@ def test_key_from_environment_and_missing_key(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_hook_registers_the_provider() -> None:
-    from plugboard.plugins import anthropic as module
+    from jackfield.plugins import anthropic as module
 
     registered: list[Any] = []
-    module.plugboard_register_providers(register=registered.append)
+    module.jackfield_register_providers(register=registered.append)
     assert registered == [AnthropicProvider]
 
 

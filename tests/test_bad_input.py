@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_reliability_providers import KEY, Spec, provider_params
 
-from plugboard.config import ProviderConfig
-from plugboard.errors import (
+from jackfield.config import ProviderConfig
+from jackfield.errors import (
     BadRequestError,
     ConfigurationError,
     NetworkError,
@@ -42,9 +42,9 @@ from plugboard.errors import (
     ProviderTimeoutError,
     StreamError,
 )
-from plugboard.http_errors import error_from_payload
-from plugboard.testing.fake_server import FakeLLMServer
-from plugboard.types import Message, ModelTier, TextPart, ToolCall, ToolSpec
+from jackfield.http_errors import error_from_payload
+from jackfield.testing.fake_server import FakeLLMServer
+from jackfield.types import Message, ModelTier, TextPart, ToolCall, ToolSpec
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW_TO_DRAW = settings(FAST, max_examples=80)  # two configs per example
@@ -200,7 +200,7 @@ def _aiohttp_exceptions() -> list[BaseException]:
 
 
 def test_every_aiohttp_exception_maps_to_a_provider_error() -> None:
-    from plugboard.aiohttp_errors import error_from_aiohttp
+    from jackfield.aiohttp_errors import error_from_aiohttp
 
     excs = _aiohttp_exceptions()
     assert len(excs) > 20
@@ -214,7 +214,7 @@ def test_every_aiohttp_exception_maps_to_a_provider_error() -> None:
 def test_aiohttp_mapping_classes() -> None:
     import aiohttp
 
-    from plugboard.aiohttp_errors import error_from_aiohttp
+    from jackfield.aiohttp_errors import error_from_aiohttp
 
     by_name = {type(e).__name__: e for e in _aiohttp_exceptions()}
     for name in ("ServerTimeoutError", "ConnectionTimeoutError", "SocketTimeoutError"):
@@ -254,7 +254,7 @@ def test_aiohttp_response_errors_map_for_any_status_and_headers(
     except (TypeError, ValueError):
         hdrs = None
     exc = aiohttp.ClientResponseError(info, (), status=status, message=message, headers=hdrs)
-    from plugboard.aiohttp_errors import error_from_aiohttp
+    from jackfield.aiohttp_errors import error_from_aiohttp
 
     err = error_from_aiohttp(exc)
     assert isinstance(err, ProviderError)
@@ -413,7 +413,7 @@ async def test_invalid_input_raises_bad_request_before_any_io(spec: Spec) -> Non
 
 def test_bad_request_is_raised_without_a_running_loop() -> None:
     """Validation needs no event loop: ``stream(bad)`` raises synchronously."""
-    from plugboard.plugins.mock import MockProvider
+    from jackfield.plugins.mock import MockProvider
 
     with pytest.raises(BadRequestError):
         MockProvider().stream([{"role": "wizard", "content": "x"}])

@@ -80,10 +80,10 @@ def test_rss_imports_and_micro_benchmarks(run: tuple[dict[str, Any], str]) -> No
     assert set(results["rss_kib"]) == set(results["meta"]["clients"])
     assert all(_positive(v) for v in results["rss_kib"].values())
     imports = results["imports"]
-    for side in ("plugboard", "baseline"):
+    for side in ("jackfield", "baseline"):
         assert _positive(imports[side]["cpu_median"]) and _positive(imports[side]["wall_median"])
     assert _positive(imports["ratio_cpu"]) and _positive(imports["ratio_wall"])
-    assert isinstance(imports["plugboard"]["heavy_modules"], list)
+    assert isinstance(imports["jackfield"]["heavy_modules"], list)
     create = results["create_provider"]
     assert _positive(create["by_name_and_config"]["median"])
     assert _positive(create["by_cache_key"]["median"])
@@ -103,7 +103,7 @@ def test_targets_and_report_are_well_formed(run: tuple[dict[str, Any], str]) -> 
     meta = results["meta"]
     assert meta["command"] == f"python -m benchmarks --quick --out {meta['command'].split()[-1]}"
     assert meta["machine"]["python"] and meta["machine"]["cpu_model"]
-    assert meta["versions"]["plugboard"]
+    assert meta["versions"]["jackfield"]
     targets = results["targets"]
     assert len(targets) >= 15
     for target in targets:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugboard.cache import CacheBackend, MemoryBackend, SQLiteBackend
+from jackfield.cache import CacheBackend, MemoryBackend, SQLiteBackend
 
 
 class Clock:

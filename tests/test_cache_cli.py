@@ -1,4 +1,4 @@
-"""``plugboard cache stats`` and ``plugboard cache clear``."""
+"""``jackfield cache stats`` and ``jackfield cache clear``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from plugboard.cache import ResponseCache, SQLiteBackend
-from plugboard.cache.sqlite import default_path
-from plugboard.cli import main
-from plugboard.plugins.mock import MockProvider
+from jackfield.cache import ResponseCache, SQLiteBackend
+from jackfield.cache.sqlite import default_path
+from jackfield.cli import main
+from jackfield.plugins.mock import MockProvider
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -57,24 +57,24 @@ def test_stats_text_and_clear(tmp_path: Path) -> None:
     assert data["entries"] == 0 and data["hits"] == 0
 
 
-def test_default_spec_is_plugboard_cache_then_the_user_cache_dir(
+def test_default_spec_is_jackfield_cache_then_the_user_cache_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "from-env.db"
     _fill(path)
-    monkeypatch.setenv("PLUGBOARD_CACHE", f"sqlite:{path}")
+    monkeypatch.setenv("JACKFIELD_CACHE", f"sqlite:{path}")
     assert json.loads(_cli("cache", "stats", "--json")[1])["entries"] == 2
-    monkeypatch.delenv("PLUGBOARD_CACHE")
+    monkeypatch.delenv("JACKFIELD_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     code, out, _ = _cli("cache", "stats", "--json")
     assert code == 0
     assert json.loads(out)["path"] == str(default_path())
-    assert str(default_path()).startswith(str(tmp_path / "xdg" / "plugboard"))
+    assert str(default_path()).startswith(str(tmp_path / "xdg" / "jackfield"))
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     code, _, err = _cli("cache")
-    assert code == 2 and err == "plugboard: cache: choose an action: stats or clear\n"
+    assert code == 2 and err == "jackfield: cache: choose an action: stats or clear\n"
     code, _, err = _cli("cache", "stats", "--cache", "nosuch:x")
     assert code == 1 and err.count("\n") == 1 and "unknown backend 'nosuch'" in err
     bad = tmp_path / "garbage.db"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from plugboard.cache import ResponseCache, SQLiteBackend
-from plugboard.cli import main
-from plugboard.plugins.mock import MockProvider
-from plugboard.retry import RetryPolicy
+from jackfield.cache import ResponseCache, SQLiteBackend
+from jackfield.cli import main
+from jackfield.plugins.mock import MockProvider
+from jackfield.retry import RetryPolicy
 
 
 async def _no_sleep(seconds: float) -> None:
@@ -35,7 +35,7 @@ def _mock(*replies: Any, cache: ResponseCache) -> MockProvider:
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [
-        r for r in caplog.records if r.name == "plugboard.cache" and r.levelno >= logging.WARNING
+        r for r in caplog.records if r.name == "jackfield.cache" and r.levelno >= logging.WARNING
     ]
 
 
@@ -49,10 +49,10 @@ def _corrupt(path: Path) -> None:
 async def test_a_corrupt_sqlite_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "c.db"
     seed = SQLiteBackend(path)
-    await seed.set("plugboard:v1:x", b"x", None)
+    await seed.set("jackfield:v1:x", b"x", None)
     await seed.close()
     _corrupt(path)
-    caplog.set_level(logging.DEBUG, logger="plugboard.cache")
+    caplog.set_level(logging.DEBUG, logger="jackfield.cache")
     cache = ResponseCache(SQLiteBackend(path), cooldown=0)
     provider = _mock("one", "two", "three", cache=cache)
     assert (await provider.generate("q")).content == "one"
@@ -62,7 +62,7 @@ async def test_a_corrupt_sqlite_file(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert len(_warnings(caplog)) == 1
     assert "DatabaseError" in _warnings(caplog)[0].getMessage()
 
-    # the operator's way out: `plugboard cache clear` replaces a corrupt file
+    # the operator's way out: `jackfield cache clear` replaces a corrupt file
     assert await asyncio.to_thread(main, ["cache", "clear", "--cache", f"sqlite:{path}"]) == 0
     provider.script("four", "unused")
     assert (await provider.generate("q")).content == "four"
@@ -79,7 +79,7 @@ async def test_a_file_corrupted_while_in_use(
     await provider.generate("q")
     await cache.close()  # connections reopen on the next call and meet the garbage
     _corrupt(path)
-    caplog.set_level(logging.WARNING, logger="plugboard.cache")
+    caplog.set_level(logging.WARNING, logger="jackfield.cache")
     assert (await provider.generate("q")).content == "two"
     assert (await provider.generate("q")).content == "three"
     assert cache.stats.errors >= 2
@@ -112,7 +112,7 @@ async def test_a_locked_sqlite_file(
     cache = ResponseCache(SQLiteBackend(path, timeout=0.05), cooldown=1.0, clock=lambda: now[0])
     provider = _mock("one", "two", "three", "four", cache=cache)
     await provider.generate("stored before the lock")
-    caplog.set_level(logging.WARNING, logger="plugboard.cache")
+    caplog.set_level(logging.WARNING, logger="jackfield.cache")
     lock = locker(path)
     assert (await provider.generate("q")).content == "two"  # the store times out
     now[0] += 1
@@ -137,7 +137,7 @@ async def test_a_file_locked_before_it_was_ever_opened(
     locker(path)  # a rollback-journal database, exclusively locked: no reads either
     cache = ResponseCache(SQLiteBackend(path, timeout=0.05), cooldown=0)
     provider = _mock("one", "two", cache=cache)
-    caplog.set_level(logging.WARNING, logger="plugboard.cache")
+    caplog.set_level(logging.WARNING, logger="jackfield.cache")
     assert (await provider.generate("q")).content == "one"
     assert (await provider.generate("q")).content == "two"
     assert cache.stats.errors >= 2
@@ -150,7 +150,7 @@ async def test_an_unwritable_directory(tmp_path: Path, caplog: pytest.LogCapture
     blocker.write_text("a file where a directory should be")
     cache = ResponseCache(SQLiteBackend(blocker / "sub" / "c.db"), cooldown=0)
     provider = _mock("one", cache=cache)
-    caplog.set_level(logging.WARNING, logger="plugboard.cache")
+    caplog.set_level(logging.WARNING, logger="jackfield.cache")
     assert (await provider.generate("q")).content == "one"
     assert cache.stats.errors == 2
     assert len(_warnings(caplog)) == 1

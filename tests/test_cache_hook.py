@@ -1,4 +1,4 @@
-"""Third-party cache backends through ``plugboard_register_cache_backends``."""
+"""Third-party cache backends through ``jackfield_register_cache_backends``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-import plugboard
-from plugboard import hookimpl
-from plugboard.cache import (
+import jackfield
+from jackfield import hookimpl
+from jackfield.cache import (
     CacheBackend,
     CacheStats,
     backend_factories,
@@ -17,7 +17,7 @@ from plugboard.cache import (
     open_backend,
     open_cache,
 )
-from plugboard.plugins.mock import MockProvider
+from jackfield.plugins.mock import MockProvider
 
 
 class DictBackend:
@@ -54,13 +54,13 @@ class DictPlugin:
     calls = 0
 
     @hookimpl
-    def plugboard_register_cache_backends(self, register: Any) -> None:
+    def jackfield_register_cache_backends(self, register: Any) -> None:
         DictPlugin.calls += 1
         register("dict", DictBackend)
 
 
-def _registry(*plugins: object) -> plugboard.Registry:
-    registry = plugboard.Registry(entry_points=False)
+def _registry(*plugins: object) -> jackfield.Registry:
+    registry = jackfield.Registry(entry_points=False)
     registry.register_provider(MockProvider)
     for i, plugin in enumerate(plugins):
         registry.register_plugin(plugin, name=f"plugin{i}")
@@ -74,7 +74,7 @@ async def _fresh_shared_caches() -> AsyncIterator[None]:
     await close_caches()
 
 
-def test_hook_plugboard_register_cache_backends() -> None:
+def test_hook_jackfield_register_cache_backends() -> None:
     DictPlugin.calls = 0
     registry = _registry(DictPlugin())
     backend = open_backend("dict:shelf?size=3&mode=fast", registry=registry)
@@ -99,8 +99,8 @@ def test_a_plugin_added_later_is_asked_on_the_next_lookup() -> None:
 
 @pytest.mark.usefixtures("global_registry")
 async def test_providers_use_a_registered_backend_through_the_global_registry() -> None:
-    plugboard.get_registry().register_plugin(DictPlugin(), name="dict-plugin")
-    provider = plugboard.create_provider("mock", config={"cache": "dict:main"})
+    jackfield.get_registry().register_plugin(DictPlugin(), name="dict-plugin")
+    provider = jackfield.create_provider("mock", config={"cache": "dict:main"})
     first = await provider.generate("q")
     second = await provider.generate("q")
     assert first.cached is False and second.cached is True
@@ -112,7 +112,7 @@ async def test_providers_use_a_registered_backend_through_the_global_registry() 
 def test_bad_registrations_are_recorded_not_raised() -> None:
     class Bad:
         @hookimpl
-        def plugboard_register_cache_backends(self, register: Any) -> None:
+        def jackfield_register_cache_backends(self, register: Any) -> None:
             register("memory", DictBackend)  # built in
             register("with:colon", DictBackend)
             register("notcallable", 42)
@@ -120,12 +120,12 @@ def test_bad_registrations_are_recorded_not_raised() -> None:
 
     class Clash:
         @hookimpl
-        def plugboard_register_cache_backends(self, register: Any) -> None:
+        def jackfield_register_cache_backends(self, register: Any) -> None:
             register("good", lambda **o: DictBackend())
 
     class Raises:
         @hookimpl
-        def plugboard_register_cache_backends(self, register: Any) -> None:
+        def jackfield_register_cache_backends(self, register: Any) -> None:
             raise RuntimeError("plugin bug")
 
     registry = _registry(Bad(), Clash(), Raises())
@@ -141,26 +141,26 @@ def test_bad_registrations_are_recorded_not_raised() -> None:
 def test_strict_registries_raise() -> None:
     class Raises:
         @hookimpl
-        def plugboard_register_cache_backends(self, register: Any) -> None:
+        def jackfield_register_cache_backends(self, register: Any) -> None:
             raise RuntimeError("plugin bug")
 
-    registry = plugboard.Registry(entry_points=False, strict=True)
+    registry = jackfield.Registry(entry_points=False, strict=True)
     registry.register_plugin(Raises(), name="raises")
-    with pytest.raises(plugboard.PluginLoadError, match="plugin bug"):
+    with pytest.raises(jackfield.PluginLoadError, match="plugin bug"):
         backend_factories(registry)
 
 
 def test_unknown_and_broken_factories_are_configuration_errors() -> None:
     class Odd:
         @hookimpl
-        def plugboard_register_cache_backends(self, register: Any) -> None:
+        def jackfield_register_cache_backends(self, register: Any) -> None:
             register("notabackend", lambda **o: object())
             register("picky", lambda: DictBackend())
 
     registry = _registry(Odd(), DictPlugin())
-    with pytest.raises(plugboard.ConfigurationError, match=r"known: dict, memory, .*redis"):
+    with pytest.raises(jackfield.ConfigurationError, match=r"known: dict, memory, .*redis"):
         open_backend("nosuch", registry=registry)
-    with pytest.raises(plugboard.ConfigurationError, match="does not implement"):
+    with pytest.raises(jackfield.ConfigurationError, match="does not implement"):
         open_backend("notabackend", registry=registry)
-    with pytest.raises(plugboard.ConfigurationError, match="picky"):
+    with pytest.raises(jackfield.ConfigurationError, match="picky"):
         open_backend("picky:somewhere", registry=registry)

@@ -8,12 +8,12 @@ from typing import Any
 import attrs
 import pytest
 
-from plugboard.cache import ResponseCache, cache_key
-from plugboard.cache.keys import FORMAT_VERSION, key_material
-from plugboard.plugins.mock import MockProvider
-from plugboard.types import Message, Request, ToolSpec
+from jackfield.cache import ResponseCache, cache_key
+from jackfield.cache.keys import FORMAT_VERSION, key_material
+from jackfield.plugins.mock import MockProvider
+from jackfield.types import Message, Request, ToolSpec
 
-KEY = re.compile(rf"^plugboard:v{FORMAT_VERSION}:[0-9a-f]{{64}}$")
+KEY = re.compile(rf"^jackfield:v{FORMAT_VERSION}:[0-9a-f]{{64}}$")
 
 
 def _request(**changes: Any) -> Request:

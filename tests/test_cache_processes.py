@@ -21,12 +21,12 @@ from test_cache_redis import RedisServer
 SCRIPT = r"""
 import asyncio, json, sys
 
-import plugboard
-from plugboard.cache import close_caches
+import jackfield
+from jackfield.cache import close_caches
 
 async def main() -> None:
     spec, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    provider = plugboard.create_provider("mock", config={"cache": spec})
+    provider = jackfield.create_provider("mock", config={"cache": spec})
     results = []
     for i in range(count):
         response = await provider.generate(f"{tag} question {i}")
@@ -41,9 +41,9 @@ asyncio.run(main())
 
 
 def _run(spec: str, tag: str, count: int = 1, *, cwd: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACKFIELD_")}
     (cwd / "empty.toml").write_text("")
-    env["PLUGBOARD_CONFIG"] = str(cwd / "empty.toml")
+    env["JACKFIELD_CONFIG"] = str(cwd / "empty.toml")
     env["PYTHONWARNINGS"] = "error::ResourceWarning"
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, spec, tag, str(count)],

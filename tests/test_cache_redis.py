@@ -2,7 +2,7 @@
 
 The server is started by a fixture on a free 127.0.0.1 port with persistence off, in a
 temporary directory, and stopped afterwards. Without ``redis-server`` (or the ``redis``
-package) these tests are skipped, unless ``PLUGBOARD_REQUIRE_REDIS=1`` (set by .ci/run):
+package) these tests are skipped, unless ``JACKFIELD_REQUIRE_REDIS=1`` (set by .ci/run):
 then they fail.
 """
 
@@ -24,15 +24,15 @@ from typing import Any
 
 import pytest
 
-from plugboard.cache import RedisBackend, ResponseCache, close_caches, open_cache
-from plugboard.plugins.mock import MockProvider
-from plugboard.retry import RetryPolicy
+from jackfield.cache import RedisBackend, ResponseCache, close_caches, open_cache
+from jackfield.plugins.mock import MockProvider
+from jackfield.retry import RetryPolicy
 
 
 def _missing(what: str) -> None:
     message = f"{what}: the Redis cache tests need a real server (apt-get install redis-server)"
-    if os.environ.get("PLUGBOARD_REQUIRE_REDIS") == "1":
-        pytest.fail(f"{message}; PLUGBOARD_REQUIRE_REDIS=1 makes this a failure")
+    if os.environ.get("JACKFIELD_REQUIRE_REDIS") == "1":
+        pytest.fail(f"{message}; JACKFIELD_REQUIRE_REDIS=1 makes this a failure")
     pytest.skip(message)
 
 
@@ -60,7 +60,7 @@ class RedisServer:
         if exe is None:
             _missing("redis-server is not on PATH")
         if importlib.util.find_spec("redis") is None:
-            _missing("the redis package is not installed (pip install 'plugboard[redis]')")
+            _missing("the redis package is not installed (pip install 'jackfield[redis]')")
         assert exe is not None
         self.directory.mkdir(parents=True, exist_ok=True)
         log = self.directory / "redis.log"
@@ -165,8 +165,8 @@ async def test_contract(backend: RedisBackend) -> None:
     await backend.delete("k")
     await backend.delete("k")
     assert await backend.get("k") is None
-    await backend.set("plugboard:v1:a", b"1", None)
-    await backend.set("plugboard:v1:b", b"2", 60)
+    await backend.set("jackfield:v1:a", b"1", None)
+    await backend.set("jackfield:v1:b", b"2", 60)
     info = await backend.info()
     assert info["backend"] == "redis" and info["entries"] == 2
     await backend.clear()
@@ -176,14 +176,14 @@ async def test_contract(backend: RedisBackend) -> None:
 async def test_ttl_is_set_on_the_server(backend: RedisBackend, redis_server: RedisServer) -> None:
     raw = await _raw(redis_server.url)
     try:
-        await backend.set("plugboard:v1:long", b"x", 60)
-        await backend.set("plugboard:v1:forever", b"x", None)
-        pttl = await raw.pttl(f"{backend.prefix}plugboard:v1:long")
+        await backend.set("jackfield:v1:long", b"x", 60)
+        await backend.set("jackfield:v1:forever", b"x", None)
+        pttl = await raw.pttl(f"{backend.prefix}jackfield:v1:long")
         assert 59_000 < pttl <= 60_000
-        assert await raw.pttl(f"{backend.prefix}plugboard:v1:forever") == -1
-        await backend.set("plugboard:v1:short", b"x", 0.05)
+        assert await raw.pttl(f"{backend.prefix}jackfield:v1:forever") == -1
+        await backend.set("jackfield:v1:short", b"x", 0.05)
         await asyncio.sleep(0.1)
-        assert await backend.get("plugboard:v1:short") is None
+        assert await backend.get("jackfield:v1:short") is None
     finally:
         await raw.aclose()
 
@@ -196,12 +196,12 @@ async def test_prefix_keeps_tenants_apart_and_clear_is_scoped(
     raw = await _raw(redis_server.url)
     try:
         await raw.set(f"{prefix}unrelated", b"keep me")
-        await a.set("plugboard:v1:k", b"from a", None)
-        await b.set("plugboard:v1:k", b"from b", None)
-        assert await a.get("plugboard:v1:k") == b"from a"
+        await a.set("jackfield:v1:k", b"from a", None)
+        await b.set("jackfield:v1:k", b"from b", None)
+        assert await a.get("jackfield:v1:k") == b"from a"
         await b.clear()
-        assert await b.get("plugboard:v1:k") is None
-        assert await a.get("plugboard:v1:k") == b"from a"
+        assert await b.get("jackfield:v1:k") is None
+        assert await a.get("jackfield:v1:k") == b"from a"
         assert await raw.get(f"{prefix}unrelated") == b"keep me"
         await a.clear()
         await raw.delete(f"{prefix}unrelated")
@@ -218,7 +218,7 @@ async def test_counters_are_shared_through_the_server(
     two = RedisBackend(redis_server.url, prefix=prefix)
     one.stats.add("hits", 2)
     one.stats.add("misses")
-    await one.set("plugboard:v1:k", b"v", None)  # a store carries the counters
+    await one.set("jackfield:v1:k", b"v", None)  # a store carries the counters
     two.stats.add("hits")
     info = await two.info()
     assert info["hits"] == 3 and info["misses"] == 1 and info["entries"] == 1
@@ -232,8 +232,8 @@ async def test_counters_are_never_added_twice(redis_server: RedisServer, prefix:
     one = RedisBackend(redis_server.url, prefix=prefix, flush_interval=0)
     one.stats.add("hits", 5)
     await asyncio.gather(
-        *(one.set(f"plugboard:v1:{i}", b"v", None) for i in range(10)),
-        *(one.get(f"plugboard:v1:{i}") for i in range(10)),
+        *(one.set(f"jackfield:v1:{i}", b"v", None) for i in range(10)),
+        *(one.get(f"jackfield:v1:{i}") for i in range(10)),
     )
     info = await RedisBackend(redis_server.url, prefix=prefix).info()
     assert info["hits"] == 5
@@ -245,8 +245,8 @@ def test_one_client_per_event_loop(redis_server: RedisServer, prefix: str) -> No
     backend = RedisBackend(redis_server.url, prefix=prefix)
 
     async def use(value: bytes) -> bytes | None:
-        await backend.set("plugboard:v1:k", value, None)
-        return await backend.get("plugboard:v1:k")
+        await backend.set("jackfield:v1:k", value, None)
+        return await backend.get("jackfield:v1:k")
 
     assert asyncio.run(use(b"first loop")) == b"first loop"
     assert asyncio.run(use(b"second loop")) == b"second loop"  # no "event loop is closed"
@@ -292,7 +292,7 @@ async def test_redis_killed_mid_run(tmp_path: Path, caplog: pytest.LogCaptureFix
         backend = RedisBackend(server.url, prefix="kill:")
         cache = ResponseCache(backend, cooldown=0)
         provider = _mock("one", "two", "three", "four", cache=cache)
-        caplog.set_level(logging.WARNING, logger="plugboard.cache")
+        caplog.set_level(logging.WARNING, logger="jackfield.cache")
         assert (await provider.generate("q")).cached is False
         assert (await provider.generate("q")).cached is True
         server.stop()  # the server dies between calls
@@ -304,7 +304,7 @@ async def test_redis_killed_mid_run(tmp_path: Path, caplog: pytest.LogCaptureFix
         assert (await provider.generate("q")).content == "four"
         assert time.monotonic() - started < 5  # degraded fast, no hang
         assert cache.stats.errors >= 3
-        warnings = [r for r in caplog.records if r.name == "plugboard.cache"]
+        warnings = [r for r in caplog.records if r.name == "jackfield.cache"]
         assert len(warnings) == 1, warnings
         info_error = None
         try:
@@ -322,10 +322,10 @@ async def test_nothing_listening_degrades_to_misses(caplog: pytest.LogCaptureFix
         _missing("the redis package is not installed")
     cache = ResponseCache(RedisBackend(f"redis://127.0.0.1:{_free_port()}/0"))
     provider = _mock("a", "b", cache=cache)
-    caplog.set_level(logging.WARNING, logger="plugboard.cache")
+    caplog.set_level(logging.WARNING, logger="jackfield.cache")
     assert (await provider.generate("q")).content == "a"
     assert (await provider.generate("q")).content == "b"
     assert cache.stats.errors >= 1
-    assert len([r for r in caplog.records if r.name == "plugboard.cache"]) == 1
+    assert len([r for r in caplog.records if r.name == "jackfield.cache"]) == 1
     with contextlib.suppress(Exception):
         await cache.close()

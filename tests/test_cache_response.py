@@ -10,24 +10,24 @@ from typing import Any
 
 import pytest
 
-import plugboard
-from plugboard.cache import (
+import jackfield
+from jackfield.cache import (
     MemoryBackend,
     ResponseCache,
     SQLiteBackend,
     close_caches,
     open_cache,
 )
-from plugboard.errors import ProviderError, ServerError
-from plugboard.events import (
+from jackfield.errors import ProviderError, ServerError
+from jackfield.events import (
     StreamEnd,
     ThinkingDelta,
     ThinkingEnd,
     ToolCallEnd,
 )
-from plugboard.plugins.mock import MockProvider, MockReply
-from plugboard.retry import RetryPolicy
-from plugboard.types import ToolCall
+from jackfield.plugins.mock import MockProvider, MockReply
+from jackfield.retry import RetryPolicy
+from jackfield.types import ToolCall
 
 
 async def _no_sleep(seconds: float) -> None:
@@ -133,7 +133,7 @@ async def test_a_partial_stream_is_not_stored(make_cache: Any) -> None:
     stream = provider.stream("q")
     async with stream:
         async for event in stream:
-            if isinstance(event, plugboard.TextDelta):
+            if isinstance(event, jackfield.TextDelta):
                 break  # the consumer leaves early
     again = await provider.stream("q").collect()
     assert again.cached is False and again.content == "second answer"
@@ -186,7 +186,7 @@ async def test_a_failed_stream_is_not_stored(make_cache: Any) -> None:
 async def test_errors_are_never_cached(make_cache: Any) -> None:
     cache = make_cache()
     provider = _mock(MockReply(error="rate_limit"), "ok", cache=cache)
-    with pytest.raises(plugboard.RateLimitError):
+    with pytest.raises(jackfield.RateLimitError):
         await provider.generate("q")
     assert (await provider.generate("q")).content == "ok"
     assert (await provider.generate("q")).cached is True
@@ -299,7 +299,7 @@ def test_open_cache_shares_one_backend_per_spec(tmp_path: Path) -> None:
     ],
 )
 def test_bad_specs_are_configuration_errors(spec: str, message: str) -> None:
-    with pytest.raises(plugboard.ConfigurationError, match=message) as info:
+    with pytest.raises(jackfield.ConfigurationError, match=message) as info:
         open_cache(spec)
     assert info.value.field == "cache"
 
@@ -314,7 +314,7 @@ async def test_an_unreadable_entry_is_a_miss_dropped_and_warned_once(
     other = cache.key(provider, provider.build_request("q2"))
     await cache.backend.set(key, b"\x00not json", None)
     await cache.backend.set(other, b'{"v": 999}', None)
-    caplog.set_level(logging.DEBUG, logger="plugboard.cache")
+    caplog.set_level(logging.DEBUG, logger="jackfield.cache")
     response = await provider.generate("q")
     assert response.content == "fresh" and response.cached is False
     assert cache.stats.errors == 1 and cache.stats.misses == 1
@@ -330,11 +330,11 @@ async def test_hooks_see_cache_hits() -> None:
     seen: list[bool] = []
 
     class Observer:
-        @plugboard.hookimpl
-        def plugboard_response_received(self, response: Any) -> None:
+        @jackfield.hookimpl
+        def jackfield_response_received(self, response: Any) -> None:
             seen.append(response.cached)
 
-    registry = plugboard.Registry(entry_points=False)
+    registry = jackfield.Registry(entry_points=False)
     registry.register_provider(MockProvider)
     registry.register_plugin(Observer())
     provider = registry.create_provider("mock", fresh=True, cache="memory")
@@ -350,7 +350,7 @@ async def test_cache_errors_never_fail_the_call(caplog: pytest.LogCaptureFixture
         name = "broken"
 
         def __init__(self) -> None:
-            self.stats = plugboard.cache.CacheStats()
+            self.stats = jackfield.cache.CacheStats()
 
         async def get(self, key: str) -> bytes | None:
             raise OSError("disk on fire")
@@ -373,12 +373,12 @@ async def test_cache_errors_never_fail_the_call(caplog: pytest.LogCaptureFixture
     backend = Broken()
     cache = ResponseCache(backend, cooldown=0)
     provider = _mock("a", "b", "c", cache=cache)
-    caplog.set_level(logging.WARNING, logger="plugboard.cache")
+    caplog.set_level(logging.WARNING, logger="jackfield.cache")
     assert (await provider.generate("q")).content == "a"
     assert (await provider.generate("q")).content == "b"
     assert (await provider.stream("q").collect()).content == "c"
     assert backend.stats.errors == 6 and backend.stats.misses == 3
-    assert len([r for r in caplog.records if r.name == "plugboard.cache"]) == 1
+    assert len([r for r in caplog.records if r.name == "jackfield.cache"]) == 1
 
 
 async def test_after_a_failure_the_backend_rests_for_the_cooldown() -> None:
@@ -415,7 +415,7 @@ async def test_after_a_failure_the_backend_rests_for_the_cooldown() -> None:
 
 async def test_unknown_names_raise_before_any_call() -> None:
     provider = MockProvider(cache="nosuch")
-    with pytest.raises(plugboard.ConfigurationError, match="nosuch"):
+    with pytest.raises(jackfield.ConfigurationError, match="nosuch"):
         await provider.generate("q")
     assert provider.requests == []
 

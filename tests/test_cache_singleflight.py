@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from plugboard.cache import MemoryBackend, ResponseCache, SQLiteBackend
-from plugboard.errors import BadRequestError
-from plugboard.events import StreamEnd, StreamEvent, TextDelta
-from plugboard.openai_compatible import OpenAICompatibleProvider
-from plugboard.retry import RetryPolicy
-from plugboard.testing.fake_server import Delay, ErrorReply, FakeLLMServer, Reply
-from plugboard.types import ToolCall
+from jackfield.cache import MemoryBackend, ResponseCache, SQLiteBackend
+from jackfield.errors import BadRequestError
+from jackfield.events import StreamEnd, StreamEvent, TextDelta
+from jackfield.openai_compatible import OpenAICompatibleProvider
+from jackfield.retry import RetryPolicy
+from jackfield.testing.fake_server import Delay, ErrorReply, FakeLLMServer, Reply
+from jackfield.types import ToolCall
 
 N = 100
 

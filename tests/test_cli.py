@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from plugboard.cli import main
-from plugboard.plugins.mock import MockProvider
+from jackfield.cli import main
+from jackfield.plugins.mock import MockProvider
 
 pytestmark = pytest.mark.usefixtures("global_registry")
 
-HINT = "plugboard: no provider given (-p or $PLUGBOARD_PROVIDER); using the mock\n"
+HINT = "jackfield: no provider given (-p or $JACKFIELD_PROVIDER); using the mock\n"
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -38,7 +38,7 @@ def test_prompt_with_provider() -> None:
 
 
 def test_prompt_provider_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLUGBOARD_PROVIDER", "mock")
+    monkeypatch.setenv("JACKFIELD_PROVIDER", "mock")
     assert run("prompt", "hi") == (0, "echo: hi\n", "")
 
 
@@ -97,7 +97,7 @@ def test_providers_json() -> None:
     data = json.loads(out)
     mock = next(p for p in data if p["name"] == "mock")
     assert mock["auth_method"] == "none"
-    assert mock["plugin"] == "plugboard"
+    assert mock["plugin"] == "jackfield"
     assert mock["aliases"] == []
     assert mock["extra_installed"] is True
     assert "provider_class" not in mock
@@ -131,7 +131,7 @@ def test_tiers() -> None:
 
 
 def test_tokens() -> None:
-    pytest.importorskip("plugboard.tokens")
+    pytest.importorskip("jackfield.tokens")
     expected = MockProvider().estimate_tokens("hello world, how are you?")
     code, out, err = run("tokens", "hello world, how are you?", "-p", "mock", "--json")
     assert (code, err) == (0, "")
@@ -157,7 +157,7 @@ def test_bad_input_exits_1_with_one_line(argv: list[str], kind: str) -> None:
     assert code == 1
     assert out == ""
     assert err.count("\n") == 1 and err.endswith("\n")
-    assert err.startswith(f"plugboard: {kind}: ")
+    assert err.startswith(f"jackfield: {kind}: ")
     assert "Traceback" not in err
 
 
@@ -165,7 +165,7 @@ def test_unknown_provider_suggests_names() -> None:
     code, _, err = run("prompt", "hi", "-p", "mokc")
     assert code == 1
     assert (
-        err == "plugboard: ProviderNotFoundError: no provider named 'mokc'; did you mean 'mock'?\n"
+        err == "jackfield: ProviderNotFoundError: no provider named 'mokc'; did you mean 'mock'?\n"
     )
 
 
@@ -183,7 +183,7 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
     code, out, err = run(*argv)
     assert code == 2
     assert out == ""
-    assert err.startswith("plugboard: ")
+    assert err.startswith("jackfield: ")
     assert err.count("\n") == 1
     assert "Traceback" not in err
 
@@ -198,9 +198,9 @@ def test_no_command_prints_help_and_exits_2() -> None:
 
 
 def test_console_script(tmp_path: Path) -> None:
-    script = Path(sys.executable).parent / "plugboard"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "plugboard.cli"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
+    script = Path(sys.executable).parent / "jackfield"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "jackfield.cli"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACKFIELD_")}
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     done = subprocess.run(
         [*cmd, "prompt", "hello"],

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from plugboard.config import ProviderConfig, Secret, parse_tier
-from plugboard.errors import ConfigurationError
-from plugboard.types import ModelTier
+from jackfield.config import ProviderConfig, Secret, parse_tier
+from jackfield.errors import ConfigurationError
+from jackfield.types import ModelTier
 
 KEY = "sk-test-very-secret-0123456789"
 
@@ -101,7 +101,7 @@ def test_field_errors_never_show_the_key() -> None:
         {"auth_method": "api-key"},
         {"auth_method": "x-api-key"},
         {"auth_method": "none"},
-        {"extra_headers": {"X-Title": "plugboard"}},
+        {"extra_headers": {"X-Title": "jackfield"}},
         {"tier_models": {"hosted-large": "big", ModelTier.LOCAL_SMALL: "small"}},
         {"context_window": 128_000},
         {"reasoning": True},

@@ -1,4 +1,4 @@
-"""Every built-in provider runs plugboard's conformance battery (plugboard.testing).
+"""Every built-in provider runs jackfield's conformance battery (jackfield.testing).
 
 One subclass of :class:`ProviderConformance` per built-in, each served by the
 FakeLLMServer in its own wire format (the mock has no server: its network-fault tests
@@ -19,33 +19,33 @@ from typing import Any, cast
 
 import pytest
 
-from plugboard.errors import BadRequestError, NotFoundError, ProviderError
-from plugboard.events import StreamEvent, TextDelta
-from plugboard.openai_compatible import OpenAICompatibleProvider
-from plugboard.plugins.azure import AzureOpenAIProvider
-from plugboard.plugins.mock import MockProvider, MockReply
-from plugboard.plugins.ollama import OllamaProvider
-from plugboard.plugins.openrouter import OpenRouterProvider
-from plugboard.plugins.vllm import VLLMProvider
-from plugboard.provider import Provider
-from plugboard.testing import ProviderConformance, Reply, ScriptItem
-from plugboard.testing.fake_server import FakeLLMServer
-from plugboard.types import Request, Response
+from jackfield.errors import BadRequestError, NotFoundError, ProviderError
+from jackfield.events import StreamEvent, TextDelta
+from jackfield.openai_compatible import OpenAICompatibleProvider
+from jackfield.plugins.azure import AzureOpenAIProvider
+from jackfield.plugins.mock import MockProvider, MockReply
+from jackfield.plugins.ollama import OllamaProvider
+from jackfield.plugins.openrouter import OpenRouterProvider
+from jackfield.plugins.vllm import VLLMProvider
+from jackfield.provider import Provider
+from jackfield.testing import ProviderConformance, Reply, ScriptItem
+from jackfield.testing.fake_server import FakeLLMServer
+from jackfield.types import Request, Response
 
 
 def _plugin(name: str) -> ModuleType | None:
     """A built-in plugin module that may still be missing from this checkout."""
     try:
-        return importlib.import_module(f"plugboard.plugins.{name}")
+        return importlib.import_module(f"jackfield.plugins.{name}")
     except ImportError:
         return None
 
 
 def _missing(plugin: str, sdk: str | None = None) -> pytest.MarkDecorator:
     module = _plugin(plugin)
-    reason = f"plugboard.plugins.{plugin} is not in this checkout yet"
+    reason = f"jackfield.plugins.{plugin} is not in this checkout yet"
     if module is not None and sdk is not None and importlib.util.find_spec(sdk) is None:
-        reason = f"the {sdk} SDK is not installed (pip install 'plugboard[{sdk}]')"
+        reason = f"the {sdk} SDK is not installed (pip install 'jackfield[{sdk}]')"
         module = None
     return pytest.mark.skipif(module is None, reason=reason)
 
@@ -145,7 +145,7 @@ class TestAnthropicConformance(ProviderConformance):
 
 @_missing("proxy")
 class TestProxyConformance(ProviderConformance):
-    """The plugboard proxy protocol client (bearer token checked by the fake server)."""
+    """The jackfield proxy protocol client (bearer token checked by the fake server)."""
 
     wire = "proxy"
     supports_thinking = True
@@ -304,9 +304,9 @@ async def test_battery_passes_the_unbroken_base() -> None:
 _FIXTURE_TESTS = """
 import pytest
 
-import plugboard
-import plugboard.registry
-from plugboard.testing import ErrorReply, Reply
+import jackfield
+import jackfield.registry
+from jackfield.testing import ErrorReply, Reply
 
 SEEN = {}
 
@@ -314,37 +314,37 @@ SEEN = {}
 @pytest.mark.asyncio
 async def test_server(fake_llm_server):
     fake_llm_server.enqueue(Reply("hi"), ErrorReply(500))
-    from plugboard.openai_compatible import OpenAICompatibleProvider
+    from jackfield.openai_compatible import OpenAICompatibleProvider
 
     async with OpenAICompatibleProvider(
         base_url=fake_llm_server.openai_base_url, model="m", max_retries=0
     ) as p:
         assert (await p.generate("x")).content == "hi"
-        with pytest.raises(plugboard.ServerError):
+        with pytest.raises(jackfield.ServerError):
             await p.generate("x")
     assert fake_llm_server.request_count == 2
 
 
 def test_global_before():
-    SEEN["before"] = plugboard.get_registry()
+    SEEN["before"] = jackfield.get_registry()
 
 
-def test_registry(plugboard_registry):
-    assert plugboard_registry is not SEEN["before"]
-    assert plugboard.get_registry() is plugboard_registry
-    assert plugboard.create_provider("mock") is plugboard_registry.create_provider("mock")
-    assert plugboard_registry.is_registered("ollama")
+def test_registry(jackfield_registry):
+    assert jackfield_registry is not SEEN["before"]
+    assert jackfield.get_registry() is jackfield_registry
+    assert jackfield.create_provider("mock") is jackfield_registry.create_provider("mock")
+    assert jackfield_registry.is_registered("ollama")
 
 
 def test_registry_restored():
-    assert plugboard.registry._global is SEEN["before"]
+    assert jackfield.registry._global is SEEN["before"]
 """
 
 
 def _run_pytest(tmp_path: Path, ini: str, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
     (tmp_path / "test_fixtures.py").write_text(_FIXTURE_TESTS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACKFIELD_")}
     env["PYTHONWARNINGS"] = "error::ResourceWarning"
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
@@ -372,9 +372,9 @@ def test_fake_llm_server_without_pytest_asyncio_fails_clearly(tmp_path: Path) ->
 
 def test_pytest_plugin_imports_nothing_heavy() -> None:
     code = (
-        "import sys, plugboard.testing.pytest_plugin, plugboard.testing\n"
+        "import sys, jackfield.testing.pytest_plugin, jackfield.testing\n"
         "heavy = {'aiohttp', 'openai', 'anthropic', 'tiktoken', 'tenacity', 'jiter',\n"
-        "         'plugboard.registry', 'plugboard.provider', 'plugboard.testing.fake_server'}\n"
+        "         'jackfield.registry', 'jackfield.provider', 'jackfield.testing.fake_server'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     result = subprocess.run(
@@ -384,7 +384,7 @@ def test_pytest_plugin_imports_nothing_heavy() -> None:
 
 
 def test_testing_exports_resolve() -> None:
-    import plugboard.testing as testing
+    import jackfield.testing as testing
 
     for name in testing.__all__:
         assert getattr(testing, name) is not None

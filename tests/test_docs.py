@@ -39,11 +39,11 @@ def test_doc_examples_run(path: Path, tmp_path: Path) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("PLUGBOARD_")
+        if not k.endswith("_API_KEY") and not k.startswith("JACKFIELD_")
     }
     (tmp_path / "empty.toml").write_text("")
-    env["PLUGBOARD_CONFIG"] = str(tmp_path / "empty.toml")
-    env["PLUGBOARD_TOKENS_OFFLINE"] = "1"
+    env["JACKFIELD_CONFIG"] = str(tmp_path / "empty.toml")
+    env["JACKFIELD_TOKENS_OFFLINE"] = "1"
     env["PYTHONWARNINGS"] = "error::ResourceWarning"
     result = subprocess.run(
         [sys.executable, "-c", script],

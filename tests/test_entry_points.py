@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from plugboard import entry_points as reader
-from plugboard.entry_points import EntryPoint, entry_points
+from jackfield import entry_points as reader
+from jackfield.entry_points import EntryPoint, entry_points
 
 GROUP = "pb_reader_test"
 
@@ -213,8 +213,8 @@ def test_a_finder_with_its_own_distributions_falls_back(
 def test_the_installed_environment_reads_as_importlib_metadata_does() -> None:
     # Every group of every installed distribution: names, values, order, dist names, versions.
     groups = {ep.group for dist in importlib.metadata.distributions() for ep in dist.entry_points}
-    assert "plugboard" in groups
+    assert "jackfield" in groups
     for group in sorted(groups):
         assert _rows(entry_points(group)) == _metadata_rows(group), group
-    names = {(ep.name, ep.dist_name) for ep in entry_points("plugboard")}
-    assert {("mock", "plugboard"), ("acme", "plugboard-acme")} <= names
+    names = {(ep.name, ep.dist_name) for ep in entry_points("jackfield")}
+    assert {("mock", "jackfield"), ("acme", "jackfield-acme")} <= names

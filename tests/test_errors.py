@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from plugboard import errors
-from plugboard.errors import (
+from jackfield import errors
+from jackfield.errors import (
     ALL_PROVIDER_ERRORS,
     ERROR_CLASSES_BY_TYPE,
     MAX_BODY_CHARS,
@@ -19,12 +19,12 @@ from plugboard.errors import (
     ConfigurationError,
     ContentFilterError,
     ContextWindowExceededError,
+    JackfieldError,
     MissingDependencyError,
     NetworkError,
     NotFoundError,
     OverloadedError,
     PermissionDeniedError,
-    PlugboardError,
     PluginLoadError,
     ProviderError,
     ProviderNotFoundError,
@@ -84,7 +84,7 @@ def test_error_type_and_retryable_defaults(cls: type[ProviderError]) -> None:
     assert err.retryable is retryable
     assert err.attempts is None
     assert isinstance(err, ProviderError)
-    assert isinstance(err, PlugboardError)
+    assert isinstance(err, JackfieldError)
     assert ERROR_CLASSES_BY_TYPE[error_type] is cls
 
 
@@ -112,7 +112,7 @@ def test_hierarchy() -> None:
     assert issubclass(MissingDependencyError, ImportError)
     assert issubclass(PluginLoadError, RegistryError)
     assert not issubclass(RegistryError, ProviderError)
-    assert issubclass(RegistryError, PlugboardError)
+    assert issubclass(RegistryError, JackfieldError)
 
 
 def test_str_and_attributes() -> None:
@@ -206,9 +206,9 @@ def test_registry_errors_pickle() -> None:
 
     md = pickle.loads(pickle.dumps(MissingDependencyError("openai", "openai", "openai")))
     assert (md.provider, md.package, md.extra) == ("openai", "openai", "openai")
-    assert md.install_command == "pip install 'plugboard[openai]'"
+    assert md.install_command == "pip install 'jackfield[openai]'"
     assert str(md) == (
-        "provider 'openai' needs the 'openai' package: pip install 'plugboard[openai]'"
+        "provider 'openai' needs the 'openai' package: pip install 'jackfield[openai]'"
     )
 
 
@@ -290,7 +290,7 @@ def test_truncation_never_leaves_part_of_a_secret() -> None:
 def _tree() -> dict[str, tuple[int, str | None, str]]:
     """Parse the module docstring's tree: name -> (column, parent name, rest of line)."""
     doc = errors.__doc__ or ""
-    lines = [line for line in doc.splitlines() if re.search(r"(├──|└──|^\s+PlugboardError)", line)]
+    lines = [line for line in doc.splitlines() if re.search(r"(├──|└──|^\s+JackfieldError)", line)]
     out: dict[str, tuple[int, str | None, str]] = {}
     stack: list[tuple[int, str]] = []
     for line in lines:
@@ -317,8 +317,8 @@ def test_docstring_tree_names_every_provider_error_with_its_error_type() -> None
 
 def test_docstring_tree_has_the_registry_family() -> None:
     tree = _tree()
-    assert tree["ProviderError"][1] == "PlugboardError"
-    assert tree["RegistryError"][1] == "PlugboardError"
+    assert tree["ProviderError"][1] == "JackfieldError"
+    assert tree["RegistryError"][1] == "JackfieldError"
     for name in ("ProviderNotFoundError", "PluginLoadError", "MissingDependencyError"):
         assert tree[name][1] == "RegistryError"
         assert issubclass(getattr(errors, name), RegistryError)

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from plugboard.config import ProviderConfig, Secret
-from plugboard.plugins.mock import MockProvider
-from plugboard.provider import Provider
-from plugboard.registry import Registry
-from plugboard.types import ModelTier, Request, Response
+from jackfield.config import ProviderConfig, Secret
+from jackfield.plugins.mock import MockProvider
+from jackfield.provider import Provider
+from jackfield.registry import Registry
+from jackfield.types import ModelTier, Request, Response
 
 KEY_A = "sk-factory-key-aaaaaaaaaaaa"
 KEY_B = "sk-factory-key-bbbbbbbbbbbb"
@@ -40,7 +40,7 @@ class Counted(MockProvider):
 class Keyed(Provider):
     name = "keyed"
     requires_api_key = True
-    api_key_env = "PLUGBOARD_TEST_FACTORY_KEY"
+    api_key_env = "JACKFIELD_TEST_FACTORY_KEY"
     tier_models: ClassVar = {ModelTier.HOSTED_SMALL: "keyed-1"}
 
     async def _generate(self, request: Request) -> Response:
@@ -127,7 +127,7 @@ async def test_aclear_cache_awaits_aclose(reg: Registry) -> None:
 def test_api_keys_make_separate_instances_and_never_enter_cache_keys(
     reg: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("PLUGBOARD_TEST_FACTORY_KEY", raising=False)
+    monkeypatch.delenv("JACKFIELD_TEST_FACTORY_KEY", raising=False)
     a = reg.create_provider("keyed", api_key=KEY_A)
     b = reg.create_provider("keyed", {"api_key": KEY_B})
     assert a is not b
@@ -135,10 +135,10 @@ def test_api_keys_make_separate_instances_and_never_enter_cache_keys(
     assert a.api_key is not None and a.api_key.get_secret_value() == KEY_A
     assert b.api_key is not None and b.api_key.get_secret_value() == KEY_B
     # keys from the environment: a rotated key gets its own instance
-    monkeypatch.setenv("PLUGBOARD_TEST_FACTORY_KEY", "env-key-one-123456")
+    monkeypatch.setenv("JACKFIELD_TEST_FACTORY_KEY", "env-key-one-123456")
     c = reg.create_provider("keyed")
     assert reg.create_provider("keyed") is c
-    monkeypatch.setenv("PLUGBOARD_TEST_FACTORY_KEY", "env-key-two-123456")
+    monkeypatch.setenv("JACKFIELD_TEST_FACTORY_KEY", "env-key-two-123456")
     d = reg.create_provider("keyed")
     assert d is not c
     keys = reg.cache_keys()
@@ -180,9 +180,9 @@ def test_64_threads_get_exactly_one_instance(reg: Registry, cache_key: str | Non
 
 
 def test_64_threads_on_a_fresh_registry_with_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PLUGBOARD_STRICT_PLUGINS", raising=False)
-    monkeypatch.delenv("PLUGBOARD_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent-plugboard-test")
+    monkeypatch.delenv("JACKFIELD_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("JACKFIELD_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent-jackfield-test")
     fresh = Registry(plugins=["mock"])
     results = _hammer(lambda: fresh.create_provider("mock"), 64)
     assert len({id(r) for r in results}) == 1

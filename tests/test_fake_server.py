@@ -1,4 +1,4 @@
-"""Tests of plugboard.testing.fake_server: wire formats, faults, recording, connections.
+"""Tests of jackfield.testing.fake_server: wire formats, faults, recording, connections.
 
 Everything runs against 127.0.0.1 only. The SDK tests use the real ``openai`` and
 ``anthropic`` clients with ``max_retries=0``.
@@ -18,8 +18,8 @@ import anthropic
 import openai
 import pytest
 
-from plugboard.errors import RateLimitError
-from plugboard.events import (
+from jackfield.errors import RateLimitError
+from jackfield.events import (
     StreamEnd,
     StreamStart,
     TextDelta,
@@ -27,7 +27,7 @@ from plugboard.events import (
     ToolCallEnd,
     event_from_dict,
 )
-from plugboard.testing.fake_server import (
+from jackfield.testing.fake_server import (
     Delay,
     ErrorReply,
     FakeLLMServer,
@@ -40,7 +40,7 @@ from plugboard.testing.fake_server import (
     Stall,
     Truncate,
 )
-from plugboard.types import FinishReason, Message, Request, ToolCall, ToolSpec, Usage
+from jackfield.types import FinishReason, Message, Request, ToolCall, ToolSpec, Usage
 
 WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 needs_wire = pytest.mark.skipif(

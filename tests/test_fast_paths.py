@@ -10,10 +10,10 @@ from typing import ClassVar
 
 import pytest
 
-from plugboard.config import ProviderConfig
-from plugboard.provider import Provider
-from plugboard.registry import Registry
-from plugboard.types import ModelTier, Request, Response
+from jackfield.config import ProviderConfig
+from jackfield.provider import Provider
+from jackfield.registry import Registry
+from jackfield.types import ModelTier, Request, Response
 
 
 class Keyed(Provider):

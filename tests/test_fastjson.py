@@ -1,4 +1,4 @@
-"""``plugboard.fastjson.loads`` is ``json.loads``, only faster: same values, same errors."""
+"""``jackfield.fastjson.loads`` is ``json.loads``, only faster: same values, same errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugboard.fastjson import loads
+from jackfield.fastjson import loads
 
 json_values = st.recursive(
     st.none()

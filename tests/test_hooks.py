@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-import plugboard
-from plugboard import hookimpl, hookspecs
-from plugboard.errors import ProviderError, RateLimitError
-from plugboard.plugins.mock import MockProvider
-from plugboard.types import ModelTier, Request, Response
+import jackfield
+from jackfield import hookimpl, hookspecs
+from jackfield.errors import ProviderError, RateLimitError
+from jackfield.plugins.mock import MockProvider
+from jackfield.types import ModelTier, Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _registry(*plugins: object) -> plugboard.Registry:
-    registry = plugboard.Registry(entry_points=False)
+def _registry(*plugins: object) -> jackfield.Registry:
+    registry = jackfield.Registry(entry_points=False)
     registry.register_provider(MockProvider)
     for i, plugin in enumerate(plugins):
         registry.register_plugin(plugin, name=f"plugin{i}")
@@ -32,7 +32,7 @@ async def _no_sleep(seconds: float) -> None:
     return None
 
 
-def test_hook_plugboard_register_providers() -> None:
+def test_hook_jackfield_register_providers() -> None:
     class Custom(MockProvider):
         name = "custom-mock"
 
@@ -40,7 +40,7 @@ def test_hook_plugboard_register_providers() -> None:
         calls = 0
 
         @hookimpl
-        def plugboard_register_providers(self, register: Any) -> None:
+        def jackfield_register_providers(self, register: Any) -> None:
             Plugin.calls += 1
             register(Custom, aliases=["cm"])
 
@@ -51,12 +51,12 @@ def test_hook_plugboard_register_providers() -> None:
     assert Plugin.calls == 1
 
 
-def test_hook_plugboard_model_for_tier() -> None:
+def test_hook_jackfield_model_for_tier() -> None:
     seen: list[tuple[str, ModelTier]] = []
 
     class Policy:
         @hookimpl
-        def plugboard_model_for_tier(self, provider: Any, tier: ModelTier) -> str | None:
+        def jackfield_model_for_tier(self, provider: Any, tier: ModelTier) -> str | None:
             seen.append((provider.name, tier))
             return "policy-large" if tier is ModelTier.HOSTED_LARGE else None
 
@@ -69,17 +69,17 @@ def test_hook_plugboard_model_for_tier() -> None:
     assert overridden.model_for_tier("hosted_large") == "cfg"  # config wins over the hook
 
 
-def test_hook_plugboard_estimate_tokens() -> None:
+def test_hook_jackfield_estimate_tokens() -> None:
     class Counter:
         @hookimpl
-        def plugboard_estimate_tokens(
+        def jackfield_estimate_tokens(
             self, provider: Any, model: str, messages: Any, tools: Any
         ) -> int | None:
             return 1000 + len(messages) if model == "mock-large" else None
 
     registry = _registry(Counter())
     mock = registry.create_provider("mock")
-    two = [plugboard.Message.user("a"), plugboard.Message.user("b")]
+    two = [jackfield.Message.user("a"), jackfield.Message.user("b")]
     assert mock.estimate_tokens(two, model="mock-large") == 1002
     assert mock.estimate_tokens(two, model="mock-small") < 1000
 
@@ -89,25 +89,25 @@ class Recorder:
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     @hookimpl
-    def plugboard_request_started(self, provider: Any, request: Request, attempt: int) -> None:
+    def jackfield_request_started(self, provider: Any, request: Request, attempt: int) -> None:
         self.calls.append(
             ("started", {"provider": provider, "request": request, "attempt": attempt})
         )
 
     @hookimpl
-    def plugboard_response_received(
+    def jackfield_response_received(
         self, provider: Any, request: Request, response: Response, duration: float
     ) -> None:
         self.calls.append(("received", {"response": response, "duration": duration}))
 
     @hookimpl
-    def plugboard_request_failed(
+    def jackfield_request_failed(
         self, provider: Any, request: Request, error: ProviderError, duration: float
     ) -> None:
         self.calls.append(("failed", {"error": error, "duration": duration}))
 
     @hookimpl
-    def plugboard_retrying(
+    def jackfield_retrying(
         self, provider: Any, request: Request, error: ProviderError, attempt: int, wait: float
     ) -> None:
         self.calls.append(("retrying", {"error": error, "attempt": attempt, "wait": wait}))
@@ -117,7 +117,7 @@ def _observed(replies: list[dict[str, Any]], stream: bool = False) -> tuple[Reco
     recorder = Recorder()
     registry = _registry(recorder)
     provider = registry.create_provider("mock", extra={"replies": replies}, max_retries=2)
-    provider.retry_policy = plugboard.RetryPolicy(max_retries=2, sleep=_no_sleep)
+    provider.retry_policy = jackfield.RetryPolicy(max_retries=2, sleep=_no_sleep)
 
     async def run() -> Any:
         if stream:
@@ -131,7 +131,7 @@ def _observed(replies: list[dict[str, Any]], stream: bool = False) -> tuple[Reco
     return recorder, result
 
 
-def test_hook_plugboard_request_started() -> None:
+def test_hook_jackfield_request_started() -> None:
     recorder, _ = _observed([{"error": "server"}, {"text": "ok"}])
     started = [c for kind, c in recorder.calls if kind == "started"]
     assert [c["attempt"] for c in started] == [1, 2]
@@ -139,7 +139,7 @@ def test_hook_plugboard_request_started() -> None:
     assert started[0]["request"].messages[0].text == "hi"
 
 
-def test_hook_plugboard_response_received() -> None:
+def test_hook_jackfield_response_received() -> None:
     for stream in (False, True):
         recorder, response = _observed([{"text": "fine"}], stream=stream)
         received = [c for kind, c in recorder.calls if kind == "received"]
@@ -148,7 +148,7 @@ def test_hook_plugboard_response_received() -> None:
         assert received[0]["duration"] >= 0
 
 
-def test_hook_plugboard_request_failed() -> None:
+def test_hook_jackfield_request_failed() -> None:
     recorder, error = _observed([{"error": "quota"}])
     failed = [c for kind, c in recorder.calls if kind == "failed"]
     assert len(failed) == 1 and failed[0]["error"] is error
@@ -156,7 +156,7 @@ def test_hook_plugboard_request_failed() -> None:
     assert not [c for kind, c in recorder.calls if kind == "received"]
 
 
-def test_hook_plugboard_retrying() -> None:
+def test_hook_jackfield_retrying() -> None:
     recorder, response = _observed(
         [{"error": "rate_limit", "retry_after": 1.5}, {"error": "overloaded"}, {"text": "ok"}]
     )
@@ -171,7 +171,7 @@ def test_hook_plugboard_retrying() -> None:
 def test_observer_that_raises_does_not_break_the_call(caplog: pytest.LogCaptureFixture) -> None:
     class Broken:
         @hookimpl
-        def plugboard_request_started(self) -> None:
+        def jackfield_request_started(self) -> None:
             raise RuntimeError("observer bug")
 
     registry = _registry(Broken())
@@ -182,9 +182,9 @@ def test_observer_that_raises_does_not_break_the_call(caplog: pytest.LogCaptureF
 
 def test_unimplemented_hooks_are_not_called_on_the_hot_path() -> None:
     registry = _registry()
-    assert not registry.hooks.has("plugboard_request_started")
+    assert not registry.hooks.has("jackfield_request_started")
     registry.register_plugin(Recorder(), name="late")
-    assert registry.hooks.has("plugboard_request_started")
+    assert registry.hooks.has("jackfield_request_started")
 
 
 # -- meta-test: every hook has a typed, documented spec, a docs section and a test ---------
@@ -219,4 +219,4 @@ def test_every_hook_has_docstring_docs_and_test(hook: str) -> None:
 
 def test_hook_names_follow_the_convention() -> None:
     assert len(hookspecs.HOOK_NAMES) == 8
-    assert all(name.startswith("plugboard_") for name in hookspecs.HOOK_NAMES)
+    assert all(name.startswith("jackfield_") for name in hookspecs.HOOK_NAMES)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import plugboard
-from plugboard.errors import APIError, StreamError
-from plugboard.testing.fake_server import FakeLLMServer
-from plugboard.testing.scripts import Reply
+import jackfield
+from jackfield.errors import APIError, StreamError
+from jackfield.testing.fake_server import FakeLLMServer
+from jackfield.testing.scripts import Reply
 
 KEY = "sk-http-client-test-0123456789"
 
@@ -37,7 +37,7 @@ def threaded_server() -> Iterator[FakeLLMServer]:
 
 
 def test_a_cached_provider_keeps_no_event_loop_alive(threaded_server: FakeLLMServer) -> None:
-    provider = plugboard.create_provider(
+    provider = jackfield.create_provider(
         "openai-compat", base_url=threaded_server.openai_base_url, model="m", fresh=True
     )
     loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
@@ -55,7 +55,7 @@ def test_a_cached_provider_keeps_no_event_loop_alive(threaded_server: FakeLLMSer
 
 async def test_one_session_per_loop_is_reused() -> None:
     async with FakeLLMServer() as server:
-        provider = plugboard.create_provider(
+        provider = jackfield.create_provider(
             "openai-compat", base_url=server.openai_base_url, model="m", fresh=True
         )
         async with provider:
@@ -83,7 +83,7 @@ class Recorder:
 async def test_raw_log_sees_traffic_without_the_key() -> None:
     async with FakeLLMServer() as server:
         server.enqueue(Reply(text="streamed answer"))
-        provider = plugboard.create_provider(
+        provider = jackfield.create_provider(
             "openai-compat",
             base_url=server.openai_base_url,
             model="m",
@@ -109,7 +109,7 @@ async def test_bodies_over_max_response_bytes_raise_instead_of_filling_memory() 
     async with FakeLLMServer() as server:
         big = "x" * 5000
         server.enqueue(Reply(text=big), Reply(text=big, chunk_size=1000))
-        provider = plugboard.create_provider(
+        provider = jackfield.create_provider(
             "openai-compat",
             base_url=server.openai_base_url,
             model="m",

@@ -1,4 +1,4 @@
-"""Tests for plugboard.http_errors: recorded wire errors, documented error bodies,
+"""Tests for jackfield.http_errors: recorded wire errors, documented error bodies,
 header hints, redaction, pickling and a never-raises property test."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugboard.errors import (
+from jackfield.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -33,7 +33,7 @@ from plugboard.errors import (
     ServerError,
     StreamError,
 )
-from plugboard.http_errors import (
+from jackfield.http_errors import (
     error_from_payload,
     error_from_response,
     parse_retry_after,
@@ -1090,7 +1090,7 @@ def test_message_never_empty() -> None:
 
 def test_module_imports_no_http_client_or_sdk() -> None:
     code = (
-        "import sys, plugboard.http_errors\n"
+        "import sys, jackfield.http_errors\n"
         "bad = [m for m in ('aiohttp', 'openai', 'anthropic', 'httpx') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -1,4 +1,4 @@
-"""``import plugboard`` and plugin discovery stay cheap: no SDK, HTTP client or tokenizer."""
+"""``import jackfield`` and plugin discovery stay cheap: no SDK, HTTP client or tokenizer."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ DISCOVERY_HEAVY = (
     "traceback",
     "zipfile",
 )
-"""Modules that ``import plugboard; plugboard.list_providers()`` must not load."""
+"""Modules that ``import jackfield; jackfield.list_providers()`` must not load."""
 
 
 def _run(code: str, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACKFIELD_")}
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     return subprocess.run(
         [sys.executable, *flags, "-c", code],
@@ -57,9 +57,9 @@ def _run(code: str, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[
 def test_import_and_discovery_import_nothing_heavy(tmp_path: Path) -> None:
     code = f"""
 import json, sys
-import plugboard
-names = [p.name for p in plugboard.list_providers()]
-mock = plugboard.create_provider("mock")
+import jackfield
+names = [p.name for p in jackfield.list_providers()]
+mock = jackfield.create_provider("mock")
 heavy = [m for m in {HEAVY!r} if m in sys.modules]
 print(json.dumps({{"names": names, "heavy": heavy}}))
 """
@@ -76,8 +76,8 @@ def test_discovery_loads_no_heavy_module(tmp_path: Path) -> None:
     code = """
 import json, sys
 before = set(sys.modules)
-import plugboard
-names = [p.name for p in plugboard.list_providers()]
+import jackfield
+names = [p.name for p in jackfield.list_providers()]
 print(json.dumps({"names": names, "new": sorted(set(sys.modules) - before)}))
 """
     done = _run(code, tmp_path)
@@ -95,26 +95,26 @@ print(json.dumps({"names": names, "new": sorted(set(sys.modules) - before)}))
 def test_bare_import_is_lazy(tmp_path: Path) -> None:
     code = """
 import json, sys
-import plugboard
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("plugboard"))))
+import jackfield
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("jackfield"))))
 """
     done = _run(code, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == ["plugboard"]
+    assert json.loads(done.stdout) == ["jackfield"]
 
 
-def test_import_time_of_plugboard_itself(tmp_path: Path) -> None:
-    done = _run("import plugboard; plugboard.list_providers()", tmp_path, "-X", "importtime")
+def test_import_time_of_jackfield_itself(tmp_path: Path) -> None:
+    done = _run("import jackfield; jackfield.list_providers()", tmp_path, "-X", "importtime")
     assert done.returncode == 0, done.stderr
-    # -X importtime misses modules loaded through importlib.import_module (plugboard's
+    # -X importtime misses modules loaded through importlib.import_module (jackfield's
     # lazy names), so the sys.modules test above is the real check; this one bounds the
     # cost of the import statement itself.
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "plugboard" in imported
+    assert "jackfield" in imported
     for heavy in HEAVY:
         assert not any(name == heavy or name.startswith(heavy + ".") for name in imported)
-    top = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| plugboard")]
+    top = [line for line in done.stderr.splitlines() if line.rstrip().endswith("| jackfield")]
     assert top, done.stderr[-2000:]
     cumulative_us = int(top[-1].split("|")[1])
     if cumulative_us > 500_000:  # pragma: no cover - a very slow machine
-        pytest.fail(f"import plugboard took {cumulative_us / 1e6:.2f} s")
+        pytest.fail(f"import jackfield took {cumulative_us / 1e6:.2f} s")

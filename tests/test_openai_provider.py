@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from plugboard.errors import (
+from jackfield.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -35,7 +35,7 @@ from plugboard.errors import (
     StreamError,
     UnknownError,
 )
-from plugboard.events import (
+from jackfield.events import (
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -44,10 +44,10 @@ from plugboard.events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from plugboard.openai_wire import build_payload
-from plugboard.plugins.openai import OpenAIProvider
-from plugboard.retry import RetryPolicy
-from plugboard.testing.fake_server import (
+from jackfield.openai_wire import build_payload
+from jackfield.plugins.openai import OpenAIProvider
+from jackfield.retry import RetryPolicy
+from jackfield.testing.fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,
@@ -58,7 +58,7 @@ from plugboard.testing.fake_server import (
     Stall,
     Truncate,
 )
-from plugboard.types import FinishReason, ModelTier, ToolCall, ToolSpec, Usage
+from jackfield.types import FinishReason, ModelTier, ToolCall, ToolSpec, Usage
 
 KEY = "sk-canary-0123456789abcdefXYZ"
 WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
@@ -188,7 +188,7 @@ def test_key_from_environment_and_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_key_and_unsupported_auth_fail_before_io() -> None:
-    from plugboard.errors import ConfigurationError
+    from jackfield.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:
         OpenAIProvider()
@@ -201,13 +201,13 @@ def test_missing_key_and_unsupported_auth_fail_before_io() -> None:
 def test_import_does_not_import_the_sdk() -> None:
     code = (
         "import sys\n"
-        "import plugboard\n"
-        "import plugboard.plugins.openai as m\n"
-        "from plugboard.registry import Registry\n"
+        "import jackfield\n"
+        "import jackfield.plugins.openai as m\n"
+        "from jackfield.registry import Registry\n"
         "reg = Registry(entry_points=False, plugins=(), strict=False)\n"
         "reg.register_provider(m.OpenAIProvider)\n"
         "names = [p.name for p in reg.list_providers()]\n"
-        "plugboard.list_providers()\n"
+        "jackfield.list_providers()\n"
         "assert 'openai' in names, names\n"
         "assert m.OpenAIProvider.tier_models\n"
         "heavy = ('openai', 'httpx2', 'aiohttp')\n"
@@ -293,7 +293,7 @@ async def test_generate_finish_reasons(
 async def test_body_is_build_payload_exactly(
     server: FakeLLMServer, make: Callable[..., OpenAIProvider]
 ) -> None:
-    """The SDK sends plugboard's payload unchanged; unknown fields ride in extra_body."""
+    """The SDK sends jackfield's payload unchanged; unknown fields ride in extra_body."""
     provider = make()
     kwargs: dict[str, Any] = {
         "model": "gpt-4o",
@@ -336,7 +336,7 @@ async def test_sdk_client_settings(make: Callable[..., OpenAIProvider]) -> None:
     import openai
 
     client = make(timeout=12.5, connect_timeout=3.0).client
-    assert client.max_retries == 0  # plugboard's RetryPolicy is the one retry layer
+    assert client.max_retries == 0  # jackfield's RetryPolicy is the one retry layer
     assert isinstance(client.timeout, openai.Timeout)
     assert (client.timeout.read, client.timeout.connect) == (12.5, 3.0)
     assert isinstance(client._client, openai.DefaultAioHttpClient)  # the SDK's aiohttp adapter

@@ -51,7 +51,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
     if done.returncode != 0:  # setuptools/wheel too old or missing here: isolate the build
         done = _pip_wheel(src, out)
     assert done.returncode == 0, done.stdout + done.stderr
-    wheels = list(out.glob("plugboard-*.whl"))
+    wheels = list(out.glob("jackfield-*.whl"))
     assert len(wheels) == 1, wheels
     archive = zipfile.ZipFile(wheels[0])
     yield archive
@@ -61,11 +61,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
 def test_wheel_contains_the_package_layout(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     for required in (
-        "plugboard/__init__.py",
-        "plugboard/plugins/__init__.py",
-        "plugboard/plugins/mock.py",
-        "plugboard/py.typed",
-        "plugboard/testing/__init__.py",
+        "jackfield/__init__.py",
+        "jackfield/plugins/__init__.py",
+        "jackfield/plugins/mock.py",
+        "jackfield/py.typed",
+        "jackfield/testing/__init__.py",
     ):
         assert required in names, required
     assert not any(n.startswith(("core/", "plugins/", "tests/")) for n in names)
@@ -84,7 +84,7 @@ def test_wheel_holds_every_module_of_the_checkout(wheel: zipfile.ZipFile) -> Non
         if not path.endswith(".py"):
             continue
         top, _, rest = path.partition("/")
-        installed = f"plugboard/{rest}" if top == "core" else f"plugboard/plugins/{rest}"
+        installed = f"jackfield/{rest}" if top == "core" else f"jackfield/plugins/{rest}"
         assert installed in names, f"{path} is not in the wheel as {installed}"
 
 
@@ -93,11 +93,11 @@ def test_wheel_entry_points(wheel: zipfile.ZipFile) -> None:
     parser = configparser.ConfigParser(delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(wheel.read(ep_name).decode())
-    assert parser.has_section("plugboard")
-    assert parser.get("plugboard", "mock").strip() == "plugboard.plugins.mock"
-    assert parser.get("console_scripts", "plugboard").strip() == "plugboard.cli:main"
-    for name, target in parser.items("plugboard"):
+    assert parser.has_section("jackfield")
+    assert parser.get("jackfield", "mock").strip() == "jackfield.plugins.mock"
+    assert parser.get("console_scripts", "jackfield").strip() == "jackfield.cli:main"
+    for name, target in parser.items("jackfield"):
         module = target.strip()
-        assert module.startswith("plugboard.plugins."), (name, module)
-        path = "plugboard/plugins/" + module.rsplit(".", 1)[1] + ".py"
+        assert module.startswith("jackfield.plugins."), (name, module)
+        path = "jackfield/plugins/" + module.rsplit(".", 1)[1] + ".py"
         assert path in wheel.namelist(), f"entry point {name} names missing module {module}"

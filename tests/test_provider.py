@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from plugboard import hookimpl
-from plugboard.errors import (
+from jackfield import hookimpl
+from jackfield.errors import (
     BadRequestError,
     ConfigurationError,
     MissingDependencyError,
@@ -20,7 +20,7 @@ from plugboard.errors import (
     StreamError,
     UnknownError,
 )
-from plugboard.events import (
+from jackfield.events import (
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -34,11 +34,11 @@ from plugboard.events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from plugboard.plugins.mock import MockProvider, MockReply
-from plugboard.provider import Provider, ProviderStream
-from plugboard.registry import Registry
-from plugboard.retry import RetryPolicy
-from plugboard.types import (
+from jackfield.plugins.mock import MockProvider, MockReply
+from jackfield.provider import Provider, ProviderStream
+from jackfield.registry import Registry
+from jackfield.retry import RetryPolicy
+from jackfield.types import (
     FinishReason,
     Message,
     ModelTier,
@@ -259,7 +259,7 @@ class _Tracked(MockProvider):
         self.produced = 0
 
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
-        from plugboard.assembler import StreamAssembler
+        from jackfield.assembler import StreamAssembler
 
         asm = StreamAssembler(self.name, request.model)
         try:
@@ -338,7 +338,7 @@ async def test_tool_result_after_its_call_is_valid() -> None:
 
 class TierPolicy:
     @hookimpl
-    def plugboard_model_for_tier(self, provider: Provider, tier: ModelTier) -> str | None:
+    def jackfield_model_for_tier(self, provider: Provider, tier: ModelTier) -> str | None:
         return "hooked-large" if tier is ModelTier.HOSTED_LARGE else None
 
 
@@ -399,7 +399,7 @@ def test_missing_tier_raises_configuration_error_naming_it() -> None:
 class Keyed(Provider):
     name = "keyed"
     requires_api_key = True
-    api_key_env = "PLUGBOARD_TEST_KEYED_KEY"
+    api_key_env = "JACKFIELD_TEST_KEYED_KEY"
     tier_models: ClassVar = {ModelTier.HOSTED_SMALL: "keyed-1"}
 
     async def _generate(self, request: Request) -> Response:
@@ -407,24 +407,24 @@ class Keyed(Provider):
 
 
 def test_missing_api_key_fails_at_creation(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PLUGBOARD_TEST_KEYED_KEY", raising=False)
-    with pytest.raises(ConfigurationError, match=r"\$PLUGBOARD_TEST_KEYED_KEY") as info:
+    monkeypatch.delenv("JACKFIELD_TEST_KEYED_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match=r"\$JACKFIELD_TEST_KEYED_KEY") as info:
         Keyed()
     assert info.value.field == "api_key"
     assert info.value.provider == "keyed"
-    monkeypatch.setenv("PLUGBOARD_TEST_KEYED_KEY", "env-key-123")
+    monkeypatch.setenv("JACKFIELD_TEST_KEYED_KEY", "env-key-123")
     provider = Keyed()
     assert provider.api_key is not None
     assert provider.api_key.get_secret_value() == "env-key-123"
     assert Keyed(api_key="explicit-1").api_key.get_secret_value() == "explicit-1"  # type: ignore[union-attr]
-    monkeypatch.delenv("PLUGBOARD_TEST_KEYED_KEY")
+    monkeypatch.delenv("JACKFIELD_TEST_KEYED_KEY")
     assert Keyed(auth_method="none").api_key is None  # no key needed without auth
 
 
 def test_missing_api_key_fails_through_the_registry(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("PLUGBOARD_TEST_KEYED_KEY", raising=False)
+    monkeypatch.delenv("JACKFIELD_TEST_KEYED_KEY", raising=False)
     registry.register_provider(Keyed)
     with pytest.raises(ConfigurationError):
         registry.create_provider("keyed")
@@ -441,12 +441,12 @@ class NeedsSDK(Keyed):
 def test_missing_dependency_names_the_install_line(registry: Registry) -> None:
     with pytest.raises(MissingDependencyError) as info:
         NeedsSDK()
-    assert info.value.install_command == "pip install 'plugboard[xyz]'"
-    assert "pip install 'plugboard[xyz]'" in str(info.value)
+    assert info.value.install_command == "pip install 'jackfield[xyz]'"
+    assert "pip install 'jackfield[xyz]'" in str(info.value)
     assert info.value.package == "no_such_module_xyz"
     registry.register_provider(NeedsSDK)  # registering never imports the SDK
     assert registry.is_registered("needs-sdk")
-    with pytest.raises(MissingDependencyError, match=r"pip install 'plugboard\[xyz\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'jackfield\[xyz\]'"):
         registry.create_provider("needs-sdk")
 
 
@@ -555,17 +555,17 @@ class Observer:
         self.events: list[tuple[Any, ...]] = []
 
     @hookimpl
-    def plugboard_request_started(self, provider: Provider, request: Request, attempt: int) -> None:
+    def jackfield_request_started(self, provider: Provider, request: Request, attempt: int) -> None:
         self.events.append(("started", provider, request, attempt))
 
     @hookimpl
-    def plugboard_response_received(
+    def jackfield_response_received(
         self, provider: Provider, request: Request, response: Response, duration: float
     ) -> None:
         self.events.append(("received", provider, request, response, duration))
 
     @hookimpl
-    def plugboard_request_failed(
+    def jackfield_request_failed(
         self, provider: Provider, request: Request, error: ProviderError, duration: float
     ) -> None:
         self.events.append(("failed", provider, request, error, duration))
@@ -573,15 +573,15 @@ class Observer:
 
 class Exploding:
     @hookimpl
-    def plugboard_request_started(self) -> None:
+    def jackfield_request_started(self) -> None:
         raise RuntimeError("observer bug")
 
     @hookimpl
-    def plugboard_response_received(self) -> None:
+    def jackfield_response_received(self) -> None:
         raise RuntimeError("observer bug")
 
     @hookimpl
-    def plugboard_request_failed(self) -> None:
+    def jackfield_request_failed(self) -> None:
         raise RuntimeError("observer bug")
 
 
@@ -630,7 +630,7 @@ async def test_an_observer_that_raises_does_not_break_the_call(
     registry.register_plugin(observer, name="observer")
     registry.register_plugin(Exploding(), name="exploding")
     mock = registry.create_provider("mock", fresh=True)
-    with caplog.at_level(logging.ERROR, logger="plugboard.hooks"):
+    with caplog.at_level(logging.ERROR, logger="jackfield.hooks"):
         assert (await mock.generate("x")).content == "echo: x"
         assert (await mock.stream("x").collect()).content == "echo: x"
         mock.script(MockReply(error="quota"))

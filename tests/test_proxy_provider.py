@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from plugboard.errors import (
+from jackfield.errors import (
     ERROR_CLASSES_BY_TYPE,
     AuthenticationError,
     BadRequestError,
@@ -22,7 +22,7 @@ from plugboard.errors import (
     ServerError,
     StreamError,
 )
-from plugboard.events import (
+from jackfield.events import (
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -32,11 +32,11 @@ from plugboard.events import (
     ToolCallEnd,
     event_to_dict,
 )
-from plugboard.plugins import proxy as proxy_module
-from plugboard.plugins.proxy import ProxyProvider
-from plugboard.registry import Registry
-from plugboard.retry import RetryPolicy
-from plugboard.testing.fake_server import (
+from jackfield.plugins import proxy as proxy_module
+from jackfield.plugins.proxy import ProxyProvider
+from jackfield.registry import Registry
+from jackfield.retry import RetryPolicy
+from jackfield.testing.fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,
@@ -46,7 +46,7 @@ from plugboard.testing.fake_server import (
     Stall,
     Truncate,
 )
-from plugboard.types import FinishReason, Request, ToolCall, ToolSpec, Usage
+from jackfield.types import FinishReason, Request, ToolCall, ToolSpec, Usage
 
 TOKEN = "pb-proxy-token-0123456789"
 
@@ -650,8 +650,8 @@ async def test_a_signal_that_never_fires_changes_nothing(
 
 
 def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLUGBOARD_PROXY_URL", "http://127.0.0.1:9/")
-    monkeypatch.setenv("PLUGBOARD_PROXY_TOKEN", TOKEN)
+    monkeypatch.setenv("JACKFIELD_PROXY_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("JACKFIELD_PROXY_TOKEN", TOKEN)
     proxy = ProxyProvider()
     assert proxy.base_url == "http://127.0.0.1:9"
     assert proxy.api_key is not None and proxy.api_key.get_secret_value() == TOKEN
@@ -661,9 +661,9 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("env", "config", "field"),
     [
-        ({"PLUGBOARD_PROXY_TOKEN": TOKEN}, {}, "base_url"),
-        ({"PLUGBOARD_PROXY_TOKEN": TOKEN, "PLUGBOARD_PROXY_URL": "ftp://x"}, {}, "base_url"),
-        ({"PLUGBOARD_PROXY_URL": "http://127.0.0.1:9"}, {}, "api_key"),
+        ({"JACKFIELD_PROXY_TOKEN": TOKEN}, {}, "base_url"),
+        ({"JACKFIELD_PROXY_TOKEN": TOKEN, "JACKFIELD_PROXY_URL": "ftp://x"}, {}, "base_url"),
+        ({"JACKFIELD_PROXY_URL": "http://127.0.0.1:9"}, {}, "api_key"),
         (
             {},
             {"base_url": "http://127.0.0.1:9", "api_key": "k" * 12, "extra": {"signal": 1}},
@@ -674,7 +674,7 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_invalid_config(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], config: dict[str, Any], field: str
 ) -> None:
-    for name in ("PLUGBOARD_PROXY_URL", "PLUGBOARD_PROXY_TOKEN"):
+    for name in ("JACKFIELD_PROXY_URL", "JACKFIELD_PROXY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -712,7 +712,7 @@ async def test_registered_through_its_hook() -> None:
     registry = Registry(entry_points=False, plugins=(), strict=False)
     registry.register_plugin(proxy_module, "proxy")
     assert registry.get_provider_class("proxy") is ProxyProvider
-    assert registry.get_provider_class("plugboard-proxy") is ProxyProvider
+    assert registry.get_provider_class("jackfield-proxy") is ProxyProvider
 
 
 @pytest.mark.parametrize("streaming", [True, False])

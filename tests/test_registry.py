@@ -13,18 +13,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-import plugboard
-from plugboard import hookimpl
-from plugboard.errors import (
+import jackfield
+from jackfield import hookimpl
+from jackfield.errors import (
     ConfigurationError,
     PluginLoadError,
     ProviderNotFoundError,
     RegistryError,
 )
-from plugboard.plugins.mock import MockProvider
-from plugboard.provider import Provider
-from plugboard.registry import PluginFailure, ProviderInfo, Registry, normalize_name
-from plugboard.types import ModelTier, Request, Response
+from jackfield.plugins.mock import MockProvider
+from jackfield.provider import Provider
+from jackfield.registry import PluginFailure, ProviderInfo, Registry, normalize_name
+from jackfield.types import ModelTier, Request, Response
 
 
 class Tiny(Provider):
@@ -131,7 +131,7 @@ def test_alias_conflicts_are_refused() -> None:
 
 def test_only_provider_subclasses_with_a_name_register() -> None:
     reg = _fresh()
-    with pytest.raises(RegistryError, match=r"not a plugboard\.Provider subclass"):
+    with pytest.raises(RegistryError, match=r"not a jackfield\.Provider subclass"):
         reg.register_provider(object)  # type: ignore[arg-type]
 
     class Nameless(Tiny):
@@ -221,7 +221,7 @@ class CountingPlugin:
         self.classes = classes
 
     @hookimpl
-    def plugboard_register_providers(self, register: Any) -> None:
+    def jackfield_register_providers(self, register: Any) -> None:
         self.calls += 1
         for cls in self.classes:
             register(cls)
@@ -276,9 +276,9 @@ def test_registration_hooks_run_once_under_concurrent_lookups() -> None:
 
 def test_register_plugin_module_name_defaults() -> None:
     reg = Registry(entry_points=False)
-    import plugboard.plugins.mock as mock_module
+    import jackfield.plugins.mock as mock_module
 
-    assert reg.register_plugin(mock_module) == "plugboard.plugins.mock"
+    assert reg.register_plugin(mock_module) == "jackfield.plugins.mock"
     assert reg.get_provider_class("mock") is MockProvider
 
 
@@ -287,26 +287,26 @@ def test_register_plugin_module_name_defaults() -> None:
 
 class RaisingPlugin:
     @hookimpl
-    def plugboard_register_providers(self, register: Any) -> None:
+    def jackfield_register_providers(self, register: Any) -> None:
         raise RuntimeError("plugin exploded")
 
 
 class NonProviderPlugin:
     @hookimpl
-    def plugboard_register_providers(self, register: Any) -> None:
+    def jackfield_register_providers(self, register: Any) -> None:
         register(dict)
         register(Other)  # its good registration still counts
 
 
 class DuplicatePlugin:
     @hookimpl
-    def plugboard_register_providers(self, register: Any) -> None:
+    def jackfield_register_providers(self, register: Any) -> None:
         register(Tiny, name="mock")
 
 
 class WrongArgumentsPlugin:
     @hookimpl
-    def plugboard_register_providers(self, registrar: Any) -> None:  # not in the spec
+    def jackfield_register_providers(self, registrar: Any) -> None:  # not in the spec
         registrar(Ollama)
 
 
@@ -317,17 +317,17 @@ class HalfValidPlugin:
         self.started = 0
 
     @hookimpl
-    def plugboard_register_providers(self, register: Any) -> None:
+    def jackfield_register_providers(self, register: Any) -> None:
         register(OpenRouter)
 
     @hookimpl
-    def plugboard_request_started(self, attempt: int, bogus: int) -> None:
+    def jackfield_request_started(self, attempt: int, bogus: int) -> None:
         self.started += 1
 
 
 class MisspelledPlugin:
     @hookimpl
-    def plugboard_register_provider(self, register: Any) -> None:  # missing "s"
+    def jackfield_register_provider(self, register: Any) -> None:  # missing "s"
         register(Ollama)
 
 
@@ -358,15 +358,15 @@ def test_broken_plugins_are_isolated_and_recorded() -> None:
         assert "PluginValidationError" in failures[name].error
         assert not reg.pm.has_plugin(name)  # not left half-registered
     assert not reg.is_registered("openrouter")
-    assert not reg.hooks.has("plugboard_request_started")
+    assert not reg.hooks.has("jackfield_request_started")
     assert failures["raising"].stage == "register_providers"
     assert failures["raising"].error == "RuntimeError: plugin exploded"
     assert "Traceback" in failures["raising"].traceback
     assert "plugin exploded" in failures["raising"].traceback
-    assert "not a plugboard.Provider subclass" in failures["non-provider"].error
+    assert "not a jackfield.Provider subclass" in failures["non-provider"].error
     assert "'mock' is taken" in failures["duplicate"].error
     assert failures["misspelled"].stage == "validate"
-    assert "plugboard_register_provider" in failures["misspelled"].error
+    assert "jackfield_register_provider" in failures["misspelled"].error
     # the misspelled plugin is not left half-registered
     assert not reg.pm.has_plugin("misspelled")
     assert not reg.is_registered("ollama")
@@ -385,12 +385,12 @@ class HalfwayPlugin:
         self.started = 0
 
     @hookimpl
-    def plugboard_register_providers(self, register: Any) -> None:
+    def jackfield_register_providers(self, register: Any) -> None:
         register(Other)
         raise RuntimeError("failed halfway")
 
     @hookimpl
-    def plugboard_request_started(self, provider: Any, request: Any, attempt: int) -> None:
+    def jackfield_request_started(self, provider: Any, request: Any, attempt: int) -> None:
         self.started += 1
 
 
@@ -401,7 +401,7 @@ async def test_a_plugin_whose_hook_raises_is_taken_out_entirely() -> None:
     assert [(f.plugin, f.stage) for f in reg.failures] == [("halfway", "register_providers")]
     assert not reg.is_registered("other")  # what it registered before raising is gone
     assert not reg.pm.has_plugin("halfway")
-    assert not reg.hooks.has("plugboard_request_started")
+    assert not reg.hooks.has("jackfield_request_started")
     await reg.create_provider("mock").generate("hi")  # the rest works, unobserved by it
     assert plugin.started == 0
 
@@ -428,7 +428,7 @@ def test_strict_mode_raises_plugin_load_error(plugin: object) -> None:
 def test_strict_mode_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, value: str, strict: bool
 ) -> None:
-    monkeypatch.setenv("PLUGBOARD_STRICT_PLUGINS", value)
+    monkeypatch.setenv("JACKFIELD_STRICT_PLUGINS", value)
     reg = Registry(entry_points=False)
     assert reg.strict is strict
     if strict:
@@ -444,7 +444,7 @@ def test_strict_mode_from_the_environment(
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("PLUGBOARD_PLUGINS", "PLUGBOARD_STRICT_PLUGINS", "PLUGBOARD_CONFIG"):
+    for var in ("JACKFIELD_PLUGINS", "JACKFIELD_STRICT_PLUGINS", "JACKFIELD_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
 
@@ -455,8 +455,8 @@ def test_entry_points_find_the_installed_mock() -> None:
     assert reg.get_provider_class("mock") is MockProvider
     assert reg.pm.has_plugin("mock")
     info = next(p for p in reg.list_providers() if p.name == "mock")
-    assert info.plugin == "plugboard"
-    assert info.plugin_version == plugboard.__version__
+    assert info.plugin == "jackfield"
+    assert info.plugin_version == jackfield.__version__
     assert info.auth_method == "none"
     assert info.extra is None
     assert info.extra_installed is True
@@ -464,15 +464,15 @@ def test_entry_points_find_the_installed_mock() -> None:
 
 
 @pytest.mark.usefixtures("clean_env")
-def test_plugboard_plugins_env_limits_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLUGBOARD_PLUGINS", "")
+def test_jackfield_plugins_env_limits_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JACKFIELD_PLUGINS", "")
     none = Registry()
     assert none.list_providers() == []
     assert none.pm.list_name_plugin() == []
     with pytest.raises(ProviderNotFoundError):
         none.create_provider("mock")
 
-    monkeypatch.setenv("PLUGBOARD_PLUGINS", " mock ")
+    monkeypatch.setenv("JACKFIELD_PLUGINS", " mock ")
     only_mock = Registry()
     assert [p.name for p in only_mock.list_providers()] == ["mock"]
     assert [name for name, _ in only_mock.pm.list_name_plugin()] == ["mock"]
@@ -484,20 +484,20 @@ def test_plugboard_plugins_env_limits_entry_points(monkeypatch: pytest.MonkeyPat
 @pytest.fixture
 def fake_distribution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """A distribution on sys.path with entry points in a private group."""
-    group = "plugboard_test_group"
+    group = "jackfield_test_group"
     suffix = f"{id(tmp_path):x}"
     good_mod, raising_mod = f"pb_good_{suffix}", f"pb_raising_{suffix}"
     (tmp_path / f"{good_mod}.py").write_text(
         textwrap.dedent(
             """
-            from plugboard import hookimpl
-            from plugboard.plugins.mock import MockProvider
+            from jackfield import hookimpl
+            from jackfield.plugins.mock import MockProvider
 
             class ThirdParty(MockProvider):
                 name = "third-party"
 
             @hookimpl
-            def plugboard_register_providers(register):
+            def jackfield_register_providers(register):
                 register(ThirdParty, aliases=["tp"])
             """
         )
@@ -505,10 +505,10 @@ def fake_distribution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     (tmp_path / f"{raising_mod}.py").write_text(
         textwrap.dedent(
             """
-            from plugboard import hookimpl
+            from jackfield import hookimpl
 
             @hookimpl
-            def plugboard_register_providers(register):
+            def jackfield_register_providers(register):
                 raise RuntimeError("third-party hook failed")
             """
         )
@@ -520,7 +520,7 @@ def fake_distribution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
         f"[{group}]\n"
         "broken_import = pb_no_such_module_xyz\n"
         f"raising = {raising_mod}\n"
-        "mock = plugboard.plugins.mock\n"
+        "mock = jackfield.plugins.mock\n"
         f"good = {good_mod}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -559,11 +559,11 @@ def test_plugin_filter_applies_to_entry_points(fake_distribution: str) -> None:
 
 
 @pytest.mark.usefixtures("clean_env", "global_registry")
-def test_plugboard_plugins_reports_broken_entry_points(
+def test_jackfield_plugins_reports_broken_entry_points(
     fake_distribution: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import plugboard.registry as registry_module
-    from plugboard.cli import main
+    import jackfield.registry as registry_module
+    from jackfield.cli import main
 
     monkeypatch.setattr(registry_module, "_global", Registry(group=fake_distribution))
     out, err = io.StringIO(), io.StringIO()
@@ -666,7 +666,7 @@ def test_explicit_arguments_beat_the_profile(tmp_path: Path) -> None:
     reg = _profiles(tmp_path, PROFILES)
     assert reg.create_provider("fast", model="chosen").config.model == "chosen"
     assert reg.create_provider("fast", {"temperature": 1.0}).config.temperature == 1.0
-    explicit = reg.create_provider("fast", plugboard.ProviderConfig(model="from-config"))
+    explicit = reg.create_provider("fast", jackfield.ProviderConfig(model="from-config"))
     assert explicit.config.model == "from-config"  # a config object wins, as a dict does
     assert explicit.config.temperature == 0.2  # fields it leaves at default come from the profile
 
@@ -683,7 +683,7 @@ def test_profile_config_comes_from_the_environment(
 ) -> None:
     path = tmp_path / "env.toml"
     path.write_text('[profiles.envy]\nprovider = "mock"\nmodel = "from-env"\n')
-    monkeypatch.setenv("PLUGBOARD_CONFIG", str(path))
+    monkeypatch.setenv("JACKFIELD_CONFIG", str(path))
     reg = _fresh(MockProvider)
     assert reg.create_provider("envy").config.model == "from-env"
 
@@ -728,16 +728,16 @@ def test_missing_config_file_raises(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("global_registry")
 def test_module_level_functions_use_one_global_registry() -> None:
-    reg = plugboard.get_registry()
-    assert plugboard.get_registry() is reg
-    assert plugboard.is_registered("mock")
-    assert plugboard.get_provider_class("mock") is MockProvider
-    assert "mock" in [p.name for p in plugboard.list_providers()]
-    plugboard.register_provider(Tiny)
+    reg = jackfield.get_registry()
+    assert jackfield.get_registry() is reg
+    assert jackfield.is_registered("mock")
+    assert jackfield.get_provider_class("mock") is MockProvider
+    assert "mock" in [p.name for p in jackfield.list_providers()]
+    jackfield.register_provider(Tiny)
     assert reg.get_provider_class("tiny") is Tiny
-    provider = plugboard.create_provider("tiny")
-    assert plugboard.create_provider("tiny") is provider
-    plugboard.clear_cache()
-    assert plugboard.create_provider("tiny") is not provider
-    plugboard.unregister_provider("tiny")
-    assert not plugboard.is_registered("tiny")
+    provider = jackfield.create_provider("tiny")
+    assert jackfield.create_provider("tiny") is provider
+    jackfield.clear_cache()
+    assert jackfield.create_provider("tiny") is not provider
+    jackfield.unregister_provider("tiny")
+    assert not jackfield.is_registered("tiny")

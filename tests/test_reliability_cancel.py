@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from test_reliability_providers import Spec, provider_params
 
-from plugboard.events import StreamEvent
-from plugboard.retry import RetryPolicy
-from plugboard.testing.fake_server import (
+from jackfield.events import StreamEvent
+from jackfield.retry import RetryPolicy
+from jackfield.testing.fake_server import (
     Delay,
     FakeLLMServer,
     RecordedRequest,
@@ -51,7 +51,7 @@ LONG = Reply("ab" * 200, chunk_size=2, event_delay=0.002)
 
 
 def _seed() -> int:
-    value = os.environ.get("PLUGBOARD_CANCEL_SEED")
+    value = os.environ.get("JACKFIELD_CANCEL_SEED")
     return int(value) if value else random.SystemRandom().randrange(2**32)
 
 
@@ -160,5 +160,5 @@ async def test_1000_streams_cancelled_at_random_points_leave_nothing_behind(spec
         assert resource == [], [str(w.message) for w in resource]
         assert run["requests"] > 0
     except BaseException as exc:
-        exc.add_note(f"cancel seed={seed}: rerun with PLUGBOARD_CANCEL_SEED={seed}")
+        exc.add_note(f"cancel seed={seed}: rerun with JACKFIELD_CANCEL_SEED={seed}")
         raise

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import pytest
 from test_reliability_providers import Spec, provider_params
 
-from plugboard.events import TextDelta
-from plugboard.registry import Registry
-from plugboard.testing.fake_server import FakeLLMServer
+from jackfield.events import TextDelta
+from jackfield.registry import Registry
+from jackfield.testing.fake_server import FakeLLMServer
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ the fake server's request log keep every request on purpose.
 In CI the HTTP test sends 4,000 requests through ``openai-compat``. The full size sends
 100,000 through every HTTP-speaking provider (the SDK-based ones take minutes)::
 
-    PLUGBOARD_MEMORY_FULL=1 python -m pytest tests/test_reliability_memory.py
+    JACKFIELD_MEMORY_FULL=1 python -m pytest tests/test_reliability_memory.py
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from typing import Any
 import pytest
 from test_reliability_providers import Spec, provider_params
 
-from plugboard.errors import APIError, ProviderError, StreamError
-from plugboard.events import StreamStart, TextStart, event_to_dict
-from plugboard.plugins.mock import MockProvider
-from plugboard.testing.fake_server import FakeLLMServer, Raw, RecordedRequest, Reply, ScriptItem
+from jackfield.errors import APIError, ProviderError, StreamError
+from jackfield.events import StreamStart, TextStart, event_to_dict
+from jackfield.plugins.mock import MockProvider
+from jackfield.testing.fake_server import FakeLLMServer, Raw, RecordedRequest, Reply, ScriptItem
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads RSS from /proc/self/statm"
 )
 
 GROWTH_BOUND = 20 * 1024 * 1024
-FULL = os.environ.get("PLUGBOARD_MEMORY_FULL", "") not in ("", "0")
+FULL = os.environ.get("JACKFIELD_MEMORY_FULL", "") not in ("", "0")
 HTTP_REQUESTS = 100_000 if FULL else 4_000
 
 

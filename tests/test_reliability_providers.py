@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 import pytest
 
-from plugboard.errors import OverloadedError, RateLimitError, ServerError
-from plugboard.provider import Provider
-from plugboard.testing.fake_server import Delay, ErrorReply, FakeLLMServer, InStreamError, Reply
+from jackfield.errors import OverloadedError, RateLimitError, ServerError
+from jackfield.provider import Provider
+from jackfield.testing.fake_server import Delay, ErrorReply, FakeLLMServer, InStreamError, Reply
 
 KEY = "sk-canary-7f3a9c2e1b4d8f6a"
 """The API key every keyed provider gets: a canary that must never show up anywhere."""
@@ -110,29 +110,29 @@ def _keyed(server: FakeLLMServer) -> dict[str, Any]:
 
 HTTP_PROVIDERS: tuple[Spec, ...] = (
     Spec(
-        "openai-compat", "plugboard.openai_compatible", "OpenAICompatibleProvider", "openai", _keyed
+        "openai-compat", "jackfield.openai_compatible", "OpenAICompatibleProvider", "openai", _keyed
     ),
-    Spec("openrouter", "plugboard.plugins.openrouter", "OpenRouterProvider", "openai", _keyed),
-    Spec("ollama", "plugboard.plugins.ollama", "OllamaProvider", "openai", _compat),
-    Spec("vllm", "plugboard.plugins.vllm", "VLLMProvider", "openai", _keyed),
+    Spec("openrouter", "jackfield.plugins.openrouter", "OpenRouterProvider", "openai", _keyed),
+    Spec("ollama", "jackfield.plugins.ollama", "OllamaProvider", "openai", _compat),
+    Spec("vllm", "jackfield.plugins.vllm", "VLLMProvider", "openai", _keyed),
     Spec(
         "azure",
-        "plugboard.plugins.azure",
+        "jackfield.plugins.azure",
         "AzureOpenAIProvider",
         "openai",
         lambda s: {"base_url": s.azure_endpoint, "deployment": "fake-model", "api_key": KEY},
     ),
     Spec(
         "proxy",
-        "plugboard.plugins.proxy",
+        "jackfield.plugins.proxy",
         "ProxyProvider",
         "proxy",
         lambda s: {"base_url": s.proxy_url, "model": "fake-model", "api_key": KEY},
     ),
-    Spec("openai", "plugboard.plugins.openai", "OpenAIProvider", "openai", _keyed, sdk="openai"),
+    Spec("openai", "jackfield.plugins.openai", "OpenAIProvider", "openai", _keyed, sdk="openai"),
     Spec(
         "anthropic",
-        "plugboard.plugins.anthropic",
+        "jackfield.plugins.anthropic",
         "AnthropicProvider",
         "anthropic",
         lambda s: {"base_url": s.anthropic_base_url, "model": "fake-model", "api_key": KEY},

@@ -14,9 +14,9 @@ answer) and exhausting the retries (the error of that fault's class escapes, wit
 The CI size is 400 requests at concurrency 50 per provider. The full size (10,000 at
 concurrency 200 per provider) is::
 
-    PLUGBOARD_SOAK_FULL=1 python -m pytest tests/test_reliability_soak.py
+    JACKFIELD_SOAK_FULL=1 python -m pytest tests/test_reliability_soak.py
 
-``PLUGBOARD_SOAK_SEED=<n>`` replays a run: the fault of each attempt is a function of the
+``JACKFIELD_SOAK_SEED=<n>`` replays a run: the fault of each attempt is a function of the
 seed, the request and the attempt number, not of scheduling. A failure names its seed.
 """
 
@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from test_reliability_providers import Spec, provider_params
 
-from plugboard.errors import (
+from jackfield.errors import (
     NetworkError,
     OverloadedError,
     ProviderError,
@@ -40,9 +40,9 @@ from plugboard.errors import (
     RateLimitError,
     ServerError,
 )
-from plugboard.events import StreamEnd, TextDelta
-from plugboard.retry import RetryPolicy
-from plugboard.testing.fake_server import (
+from jackfield.events import StreamEnd, TextDelta
+from jackfield.retry import RetryPolicy
+from jackfield.testing.fake_server import (
     FakeLLMServer,
     RecordedRequest,
     Reply,
@@ -52,7 +52,7 @@ from plugboard.testing.fake_server import (
     Truncate,
 )
 
-FULL = os.environ.get("PLUGBOARD_SOAK_FULL", "") not in ("", "0")
+FULL = os.environ.get("JACKFIELD_SOAK_FULL", "") not in ("", "0")
 REQUESTS, CONCURRENCY = (10_000, 200) if FULL else (400, 50)
 FAULT_RATE = 0.10
 MAX_RETRIES = 2
@@ -75,7 +75,7 @@ RETRIED: dict[str, type[ProviderError]] = {
 
 
 def _seed() -> int:
-    value = os.environ.get("PLUGBOARD_SOAK_SEED")
+    value = os.environ.get("JACKFIELD_SOAK_SEED")
     return int(value) if value else random.SystemRandom().randrange(2**32)
 
 
@@ -274,7 +274,7 @@ async def test_soak_every_request_ends_typed_without_duplicates_or_leaks(spec: S
         run = await _soak(spec, seed)
         outcomes = _check(run)
     except BaseException as exc:
-        exc.add_note(f"soak seed={seed}: rerun with PLUGBOARD_SOAK_SEED={seed}")
+        exc.add_note(f"soak seed={seed}: rerun with JACKFIELD_SOAK_SEED={seed}")
         raise
     faults = collections.Counter(
         kind for kinds in run["served"].values() for kind in kinds if kind != "ok"

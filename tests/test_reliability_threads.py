@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from plugboard.errors import ProviderNotFoundError
-from plugboard.plugins.mock import MockProvider
-from plugboard.provider import Provider
-from plugboard.registry import Registry
+from jackfield.errors import ProviderNotFoundError
+from jackfield.plugins.mock import MockProvider
+from jackfield.provider import Provider
+from jackfield.registry import Registry
 
 THREADS = 32
 ROUNDS = 20
@@ -31,7 +31,7 @@ EXPECTED = {"azure", "mock", "ollama", "openai-compat", "openrouter", "vllm"}
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("PLUGBOARD_PLUGINS", "PLUGBOARD_STRICT_PLUGINS", "PLUGBOARD_CONFIG"):
+    for var in ("JACKFIELD_PLUGINS", "JACKFIELD_STRICT_PLUGINS", "JACKFIELD_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
 

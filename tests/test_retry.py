@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import plugboard.retry as retry_module
-from plugboard import hookimpl
-from plugboard.errors import (
+import jackfield.retry as retry_module
+from jackfield import hookimpl
+from jackfield.errors import (
     ProviderError,
     RateLimitError,
     ServerError,
 )
-from plugboard.events import StreamEnd, StreamStart, TextDelta
-from plugboard.plugins.mock import MockProvider, MockReply
-from plugboard.registry import Registry
-from plugboard.retry import RetryPolicy
+from jackfield.events import StreamEnd, StreamStart, TextDelta
+from jackfield.plugins.mock import MockProvider, MockReply
+from jackfield.registry import Registry
+from jackfield.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from conftest import FakeSleep
@@ -293,7 +293,7 @@ class RetryRecorder:
         self.calls: list[tuple[str, int, float, str]] = []
 
     @hookimpl
-    def plugboard_retrying(
+    def jackfield_retrying(
         self, provider: Any, request: Any, error: ProviderError, attempt: int, wait: float
     ) -> None:
         self.calls.append((error.error_type, attempt, wait, request.model))

@@ -1,7 +1,7 @@
-"""The API key appears nowhere: one canary key, run through every path plugboard has.
+"""The API key appears nowhere: one canary key, run through every path jackfield has.
 
 Two canaries: ``sk-canary-...`` has the shape of a real key (so the pattern-based
-redaction would catch it even if plugboard forgot which key it holds), and a plain token
+redaction would catch it even if jackfield forgot which key it holds), and a plain token
 that no pattern recognises (only redacting the provider's own key catches it). Each is
 given to every HTTP-speaking provider, and must never show in:
 
@@ -14,7 +14,7 @@ given to every HTTP-speaking provider, and must never show in:
   failures), what a raw log receives (headers are redacted), the response cache's keys and
   entries (memory, and the SQLite file's bytes);
 * the CLI's output for a profile holding the key whose calls fail auth;
-* log records at DEBUG (plugboard, aiohttp, the SDKs, the root logger), warnings,
+* log records at DEBUG (jackfield, aiohttp, the SDKs, the root logger), warnings,
   stdout and stderr.
 """
 
@@ -35,13 +35,13 @@ import pytest
 from test_reliability_loops import ServerThread
 from test_reliability_providers import AVAILABLE, KEY, Spec, provider_params
 
-from plugboard import hookimpl
-from plugboard.cli import main as cli_main
-from plugboard.config import ProviderConfig
-from plugboard.errors import ALL_PROVIDER_ERRORS, ProviderError
-from plugboard.registry import Registry
-from plugboard.retry import RetryPolicy
-from plugboard.testing.fake_server import (
+from jackfield import hookimpl
+from jackfield.cli import main as cli_main
+from jackfield.config import ProviderConfig
+from jackfield.errors import ALL_PROVIDER_ERRORS, ProviderError
+from jackfield.registry import Registry
+from jackfield.retry import RetryPolicy
+from jackfield.testing.fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,
@@ -107,23 +107,23 @@ class Observer:
             self.calls.append((hook, {"error.vars": repr(vars(error))}))
 
     @hookimpl
-    def plugboard_request_started(self, provider: Any, request: Any, attempt: int) -> None:
+    def jackfield_request_started(self, provider: Any, request: Any, attempt: int) -> None:
         self._record("request_started", provider=provider, request=request, attempt=attempt)
 
     @hookimpl
-    def plugboard_response_received(
+    def jackfield_response_received(
         self, provider: Any, request: Any, response: Any, duration: float
     ) -> None:
         self._record("response_received", provider=provider, request=request, response=response)
 
     @hookimpl
-    def plugboard_request_failed(
+    def jackfield_request_failed(
         self, provider: Any, request: Any, error: Any, duration: float
     ) -> None:
         self._record("request_failed", provider=provider, request=request, error=error)
 
     @hookimpl
-    def plugboard_retrying(
+    def jackfield_retrying(
         self, provider: Any, request: Any, error: Any, attempt: int, wait: float
     ) -> None:
         self._record("retrying", provider=provider, request=request, error=error, wait=wait)
@@ -156,7 +156,7 @@ def _echo_401(spec: Spec, key: str) -> ErrorReply:
         body = {"error": {"error_type": "authentication", "message": message, "api_key": key}}
     else:
         body = {"error": {"message": message, "type": "invalid_request_error", "key": key}}
-    # A header echo too where plugboard reads response headers itself (its raw log). The
+    # A header echo too where jackfield reads response headers itself (its raw log). The
     # SDKs' own DEBUG loggers print response headers as the server sent them; see
     # docs/reliability.md.
     return ErrorReply(401, body, {} if spec.sdk else {"x-echo": key})
@@ -244,10 +244,10 @@ def _files(directory: Path, pattern: str) -> list[tuple[str, bytes]]:
 
 @pytest.fixture
 def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """Every log record at DEBUG: plugboard, aiohttp, asyncio, the SDKs, the root logger."""
+    """Every log record at DEBUG: jackfield, aiohttp, asyncio, the SDKs, the root logger."""
     caplog.set_level(logging.DEBUG)
     for name in (
-        *("plugboard", "aiohttp", "asyncio", "openai", "anthropic"),
+        *("jackfield", "aiohttp", "asyncio", "openai", "anthropic"),
         *("httpx", "httpcore", "httpx2", "httpcore2"),
     ):
         caplog.set_level(logging.DEBUG, logger=name)
@@ -353,7 +353,7 @@ def test_config_and_registry_keys_hide_the_key(
     key: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.delenv("PLUGBOARD_CONFIG", raising=False)
+    monkeypatch.delenv("JACKFIELD_CONFIG", raising=False)
     monkeypatch.setenv("CANARY_KEY_ENV", key)
     seen = Exposure(key)
     cfg = ProviderConfig(api_key=key, base_url="http://127.0.0.1:1/v1")
@@ -384,7 +384,7 @@ def _toml(value: Any) -> str:
 
 
 @pytest.mark.usefixtures("global_registry")
-@pytest.mark.filterwarnings("ignore:plugboard.tokens:RuntimeWarning")  # offline tiktoken
+@pytest.mark.filterwarnings("ignore:jackfield.tokens:RuntimeWarning")  # offline tiktoken
 @pytest.mark.parametrize("key", CANARIES)
 def test_cli_output_never_shows_the_key(
     key: str,
@@ -393,7 +393,7 @@ def test_cli_output_never_shows_the_key(
     all_logs: pytest.LogCaptureFixture,
 ) -> None:
     seen = Exposure(key)
-    monkeypatch.setenv("PLUGBOARD_TOKENS_OFFLINE", "1")  # `tokens`: no vocabulary download
+    monkeypatch.setenv("JACKFIELD_TOKENS_OFFLINE", "1")  # `tokens`: no vocabulary download
     with ServerThread() as server:
         lines = []
         for spec in AVAILABLE:
@@ -403,7 +403,7 @@ def test_cli_output_never_shows_the_key(
             lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
         config = tmp_path / "config.toml"
         config.write_text("\n".join(lines) + "\n")
-        monkeypatch.setenv("PLUGBOARD_CONFIG", str(config))
+        monkeypatch.setenv("JACKFIELD_CONFIG", str(config))
 
         echoes: dict[str, Spec] = {}
 
@@ -459,7 +459,7 @@ async def test_the_observer_sees_the_error_it_is_given() -> None:
     observer = Observer()
     registry = Registry(entry_points=False, plugins=(), strict=False)
     registry.register_plugin(observer, name="observer")
-    from plugboard.plugins.mock import MockProvider, MockReply
+    from jackfield.plugins.mock import MockProvider, MockReply
 
     provider = MockProvider(hooks=registry.hooks, replies=[MockReply(error="authentication")])
     with pytest.raises(ProviderError):

@@ -1,4 +1,4 @@
-"""Tests for plugboard.sse: the incremental SSE decoder and iter_sse."""
+"""Tests for jackfield.sse: the incremental SSE decoder and iter_sse."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugboard.errors import StreamError
-from plugboard.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, iter_sse
+from jackfield.errors import StreamError
+from jackfield.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, iter_sse
 
 WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 WIRE_FILES = sorted(WIRE.glob("*.sse")) if WIRE.is_dir() else []
@@ -337,7 +337,7 @@ def test_sse_event_is_frozen() -> None:
 
 
 def test_module_does_not_import_aiohttp() -> None:
-    code = "import sys, plugboard.sse; assert 'aiohttp' not in sys.modules, 'aiohttp imported'"
+    code = "import sys, jackfield.sse; assert 'aiohttp' not in sys.modules, 'aiohttp imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -1,4 +1,4 @@
-"""Tests for plugboard.streaming_json.parse_streaming_json."""
+"""Tests for jackfield.streaming_json.parse_streaming_json."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugboard.streaming_json import parse_streaming_json
+from jackfield.streaming_json import parse_streaming_json
 
 FAST = settings(max_examples=200, deadline=None)
 

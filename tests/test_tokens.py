@@ -1,4 +1,4 @@
-"""Tests for plugboard.tokens, with a tiny tiktoken encoding built offline."""
+"""Tests for jackfield.tokens, with a tiny tiktoken encoding built offline."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import tiktoken
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugboard import tokens
-from plugboard.tokens import encoding_for_model, estimate_tokens, get_encoding, register_encoding
-from plugboard.types import ImagePart, Message, TextPart, ToolCall, ToolSpec
+from jackfield import tokens
+from jackfield.tokens import encoding_for_model, estimate_tokens, get_encoding, register_encoding
+from jackfield.types import ImagePart, Message, TextPart, ToolCall, ToolSpec
 
 PAT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
@@ -400,7 +400,7 @@ def _record(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[warnings.Wa
 
 def test_import_is_lazy() -> None:
     code = (
-        "import sys, plugboard, plugboard.tokens; "
+        "import sys, jackfield, jackfield.tokens; "
         "assert 'tiktoken' not in sys.modules, 'tiktoken imported at module level'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,7 @@ import json
 import attrs
 import pytest
 
-from plugboard.events import (
+from jackfield.events import (
     StreamEnd,
     StreamStart,
     TextDelta,
@@ -22,7 +22,7 @@ from plugboard.events import (
     event_from_dict,
     event_to_dict,
 )
-from plugboard.types import (
+from jackfield.types import (
     FinishReason,
     ImagePart,
     Message,
@@ -278,7 +278,7 @@ def test_event_dict_round_trip(event: object) -> None:
 
 
 def test_every_event_class_is_covered_by_the_round_trip() -> None:
-    from plugboard import events
+    from jackfield import events
 
     classes = {getattr(events, name) for name in events.__all__ if name[0].isupper()}
     classes.discard(events.StreamEvent)

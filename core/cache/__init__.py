@@ -13,7 +13,7 @@ spec                            backend
 ``"redis://host:port/db"``      :class:`RedisBackend` (also ``rediss://``,
                                 ``unix://``; ``?prefix=P`` plus redis-py's options)
 ``"NAME"``, ``"NAME:LOCATION"``   a backend a plugin registered through the
-                                ``plugboard_register_cache_backends`` hook; its
+                                ``jackfield_register_cache_backends`` hook; its
                                 factory gets ``location=LOCATION`` (if given) and the
                                 query options as keyword arguments (strings)
 ==============================  =====================================================
@@ -146,7 +146,7 @@ def open_backend(spec: str, *, registry: Registry | None = None) -> CacheBackend
     if not isinstance(backend, CacheBackend):
         raise ConfigurationError(
             f"cache {spec!r}: the factory returned {type(backend).__name__}, "
-            "which does not implement plugboard.cache.CacheBackend",
+            "which does not implement jackfield.cache.CacheBackend",
             field="cache",
         )
     return backend
@@ -216,7 +216,7 @@ def _record(registry: Registry, plugin: str, exc: BaseException) -> None:
 def backend_factories(registry: Registry | None = None) -> Mapping[str, BackendFactory]:
     """The backends plugins registered, by name (default: the global registry).
 
-    Each plugin's ``plugboard_register_cache_backends`` runs once per registry (a
+    Each plugin's ``jackfield_register_cache_backends`` runs once per registry (a
     plugin added later is asked on the next lookup). A hook that raises, or registers a
     bad or taken name, is recorded in ``registry.failures`` like any plugin failure.
     """
@@ -229,7 +229,7 @@ def backend_factories(registry: Registry | None = None) -> Mapping[str, BackendF
         state = _hook_states.get(registry)
         if state is None:
             state = _hook_states[registry] = _HookState()
-        caller = registry.pm.hook.plugboard_register_cache_backends
+        caller = registry.pm.hook.jackfield_register_cache_backends
         for impl in caller.get_hookimpls():
             plugin = impl.plugin_name
             if plugin in state.asked or impl.hookwrapper or impl.wrapper:

@@ -2,7 +2,7 @@
 
 A backend is a dumb, bytes-in-bytes-out store with per-entry expiry. Everything else
 (keys, serialisation, single-flight, failure handling, counting) is done once by
-:class:`plugboard.cache.ResponseCache`, so a backend stays small::
+:class:`jackfield.cache.ResponseCache`, so a backend stays small::
 
     class MyBackend:
         name = "mine"
@@ -23,7 +23,7 @@ Rules a backend follows:
 * ``set`` stores ``value`` (replacing any entry of that key); ``ttl`` is seconds until
   the entry expires (``None``: never, until evicted or cleared).
 * ``delete`` of an absent key and ``clear`` of an empty store are no-ops.
-* Raise on failure (any ``Exception``): the :class:`~plugboard.cache.ResponseCache`
+* Raise on failure (any ``Exception``): the :class:`~jackfield.cache.ResponseCache`
   catches it, counts it in ``stats.errors``, logs one warning per backend and carries on
   as if the entry were absent. Never swallow errors silently, and never block the event
   loop: do blocking I/O in a thread (``asyncio.to_thread``) and bound every wait (socket
@@ -32,7 +32,7 @@ Rules a backend follows:
   a client bound to an event loop must be created per loop.
 * ``stats`` is a :class:`CacheStats` the response cache increments; a backend may
   persist it (the SQLite and Redis backends do). ``info()`` returns a JSON-ready dict
-  for ``plugboard cache stats``: at least ``backend`` and the counters, plus whatever
+  for ``jackfield cache stats``: at least ``backend`` and the counters, plus whatever
   describes the store (``entries``, ``bytes``, ``path``, ...).
 """
 
@@ -139,7 +139,7 @@ class CounterJournal:
 
 @runtime_checkable
 class CacheBackend(Protocol):
-    """What :class:`plugboard.cache.ResponseCache` needs from a store (see module doc)."""
+    """What :class:`jackfield.cache.ResponseCache` needs from a store (see module doc)."""
 
     name: str
     """A short name for messages and stats (``"memory"``, ``"sqlite"``, ``"redis"``)."""
@@ -168,5 +168,5 @@ class CacheBackend(Protocol):
         ...
 
     async def info(self) -> dict[str, Any]:
-        """A JSON-ready description for ``plugboard cache stats`` (counters included)."""
+        """A JSON-ready description for ``jackfield cache stats`` (counters included)."""
         ...

@@ -3,14 +3,14 @@
 The key covers everything that changes the answer: the provider name and base URL, the
 model after tier resolution, the messages, tools, tool choice, JSON mode, sampling
 parameters, stop sequences, reasoning and the provider-specific ``extra`` arguments
-(:meth:`plugboard.types.Request.to_dict`), and whether the call streams. It never covers
+(:meth:`jackfield.types.Request.to_dict`), and whether the call streams. It never covers
 the API key (it is not part of the request), and dict order never matters (keys are
 sorted). Values in ``extra`` that are callables (a progress callback, say) are skipped:
 they cannot change what the model answers and have no stable text form. Other values
 that are not JSON are given a stable text form (sets sorted, bytes as hex, objects as
 ``module.Class:str(value)``).
 
-The key text is ``"plugboard:v<FORMAT_VERSION>:<64 hex digits>"``.
+The key text is ``"jackfield:v<FORMAT_VERSION>:<64 hex digits>"``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..types import Request
 
 __all__ = ["FORMAT_VERSION", "NAMESPACE", "cache_key", "key_material"]
 
-NAMESPACE = "plugboard"
+NAMESPACE = "jackfield"
 FORMAT_VERSION = 1
 """Bumped whenever the key material or the stored entry format changes."""
 

@@ -2,8 +2,8 @@
 
 Thread- and task-safe (one lock around an ``OrderedDict``; no awaits inside). Entries
 live as long as the process, shared by every event loop and thread in it. Through the
-:class:`~plugboard.cache.CacheBackend` interface it stores bytes like any backend; the
-:class:`~plugboard.cache.ResponseCache` also uses :meth:`MemoryBackend.get_nowait` and
+:class:`~jackfield.cache.CacheBackend` interface it stores bytes like any backend; the
+:class:`~jackfield.cache.ResponseCache` also uses :meth:`MemoryBackend.get_nowait` and
 :meth:`MemoryBackend.set_nowait` to keep decoded responses, so a hit costs no decoding.
 """
 
@@ -76,16 +76,16 @@ class MemoryBackend:
                 self.evictions += 1
 
     async def get(self, key: str) -> bytes | None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         value = self.get_nowait(key)
         return value if isinstance(value, bytes) or value is None else None
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         self.set_nowait(key, value, ttl)
 
     async def delete(self, key: str) -> None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         with self._lock:
             self._data.pop(key, None)
 

@@ -1,9 +1,9 @@
 """The Redis backend: one cache shared by many processes and machines.
 
-Uses redis-py's asyncio client (``pip install 'plugboard[redis]'``), imported on first
-use. Entries are plain string keys ``<prefix>plugboard:v1:<sha256>`` with a server-side
+Uses redis-py's asyncio client (``pip install 'jackfield[redis]'``), imported on first
+use. Entries are plain string keys ``<prefix>jackfield:v1:<sha256>`` with a server-side
 TTL (``SET ... PX``), so expiry needs no sweeping and every client sees the same
-entries. The counters live in the hash ``<prefix>plugboard:stats`` (this process's
+entries. The counters live in the hash ``<prefix>jackfield:stats`` (this process's
 increments are added with each store, at most every ``flush_interval`` seconds on
 reads, and when an event loop ends).
 
@@ -162,7 +162,7 @@ class RedisBackend:
     # -- the interface ----------------------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         client = self._client()
         if not self._journal.due():
             try:
@@ -178,7 +178,7 @@ class RedisBackend:
         return None if value is None else bytes(value)
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
-        """See :class:`~plugboard.cache.CacheBackend` (``ttl`` rounds up to a millisecond)."""
+        """See :class:`~jackfield.cache.CacheBackend` (``ttl`` rounds up to a millisecond)."""
         pipe = self._client().pipeline(transaction=False)
         if ttl is None:
             pipe.set(self.prefix + key, value)
@@ -187,7 +187,7 @@ class RedisBackend:
         await self._execute(pipe, self._journal.take())
 
     async def delete(self, key: str) -> None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         await self._client().delete(self.prefix + key)
 
     def _pattern(self) -> str:
@@ -195,7 +195,7 @@ class RedisBackend:
         return f"{escaped}{NAMESPACE}:*"
 
     async def clear(self) -> None:
-        """Delete every ``<prefix>plugboard:*`` key (entries and counters)."""
+        """Delete every ``<prefix>jackfield:*`` key (entries and counters)."""
         client = self._client()
         batch: list[Any] = []
         async for name in client.scan_iter(match=self._pattern(), count=_SCAN_BATCH):

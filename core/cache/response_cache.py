@@ -1,14 +1,14 @@
 """The response cache: keys, entries, single-flight and failure handling over a backend.
 
-:class:`ResponseCache` is what :class:`plugboard.Provider` consults when caching is on
+:class:`ResponseCache` is what :class:`jackfield.Provider` consults when caching is on
 (``generate`` and ``stream`` call :meth:`ResponseCache.generate` and
 :meth:`ResponseCache.stream` with the upstream call as a callable). It
 
-* keys the request (:func:`plugboard.cache.keys.cache_key`);
+* keys the request (:func:`jackfield.cache.keys.cache_key`);
 * stores a response, or a stream's whole event sequence, as one versioned JSON entry
   (the memory backend keeps the decoded objects instead: a hit decodes nothing);
 * stores only successes: an error is never stored, and a stream only once it has
-  ended with its :class:`~plugboard.events.StreamEnd` (never a stream that failed or
+  ended with its :class:`~jackfield.events.StreamEnd` (never a stream that failed or
   whose consumers all left early);
 * makes identical concurrent calls in one event loop share one lookup and one upstream
   call (single-flight): the call belongs to all its callers and runs until the last one
@@ -16,7 +16,7 @@
   followers of a stream get the same events as they arrive, from the first;
 * never fails a call because of the cache: a backend error or an unreadable entry is a
   miss, counted in ``stats.errors``, logged once per backend with ``logging.warning``
-  on the ``plugboard.cache`` logger (then at debug level), an unreadable entry is
+  on the ``jackfield.cache`` logger (then at debug level), an unreadable entry is
   deleted, and after a backend error the backend is not asked again for ``cooldown``
   seconds.
 
@@ -45,7 +45,7 @@ from .memory import MemoryBackend
 
 __all__ = ["ResponseCache", "decode_entry", "encode_response", "encode_stream"]
 
-log = logging.getLogger("plugboard.cache")
+log = logging.getLogger("jackfield.cache")
 
 DEFAULT_COOLDOWN = 1.0
 
@@ -85,7 +85,7 @@ def decode_entry(data: bytes, *, stream: bool) -> Response | tuple[StreamEvent, 
     """
     obj = json.loads(data)
     if not isinstance(obj, dict) or obj.get("v") != FORMAT_VERSION:
-        raise ValueError("not a plugboard cache entry of this format version")
+        raise ValueError("not a jackfield cache entry of this format version")
     kind = obj.get("kind")
     if not stream:
         if kind != _KIND_RESPONSE:
@@ -200,14 +200,14 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 
 
 class ResponseCache:
-    """Response caching over one :class:`~plugboard.cache.CacheBackend`.
+    """Response caching over one :class:`~jackfield.cache.CacheBackend`.
 
     :param backend: where entries live.
     :param ttl: seconds an entry lives (``None``: until evicted or cleared).
     :param cooldown: seconds the backend is left alone after it failed.
     :param clock: a monotonic clock for the cooldown (inject one in tests).
 
-    :func:`plugboard.cache.open_cache` returns one shared instance per spec; build one
+    :func:`jackfield.cache.open_cache` returns one shared instance per spec; build one
     directly to give a provider a private cache (``provider.response_cache = ...``).
     """
 
@@ -539,5 +539,5 @@ class ResponseCache:
         await self.backend.close()
 
     async def info(self) -> dict[str, Any]:
-        """The backend's description and counters (see ``plugboard cache stats``)."""
+        """The backend's description and counters (see ``jackfield cache stats``)."""
         return await self.backend.info()

@@ -10,10 +10,10 @@ updated in the same transactions, so enforcing the caps never scans the table.
 Counters (hits, misses, stores, errors, coalesced) are persisted in the file too: this
 process's increments are added with each write, at most every ``flush_interval``
 seconds on reads, on :meth:`SQLiteBackend.close` and at interpreter exit, so
-``plugboard cache stats`` shows totals over every process that used the file.
+``jackfield cache stats`` shows totals over every process that used the file.
 
-Default location: ``$XDG_CACHE_HOME/plugboard/responses.sqlite3`` (``~/.cache/...``) on
-Linux, ``~/Library/Caches/plugboard/...`` on macOS, ``%LOCALAPPDATA%\\plugboard\\...`` on
+Default location: ``$XDG_CACHE_HOME/jackfield/responses.sqlite3`` (``~/.cache/...``) on
+Linux, ``~/Library/Caches/jackfield/...`` on macOS, ``%LOCALAPPDATA%\\jackfield\\...`` on
 Windows (see :func:`default_path`).
 """
 
@@ -61,11 +61,11 @@ def user_cache_dir() -> Path:
         base = os.environ.get("LOCALAPPDATA") or os.path.join(
             os.path.expanduser("~"), "AppData", "Local"
         )
-        return Path(base) / "plugboard" / "Cache"
+        return Path(base) / "jackfield" / "Cache"
     if sys.platform == "darwin":
-        return Path(os.path.expanduser("~")) / "Library" / "Caches" / "plugboard"
+        return Path(os.path.expanduser("~")) / "Library" / "Caches" / "jackfield"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "plugboard"
+    return Path(base) / "jackfield"
 
 
 def default_path() -> Path:
@@ -199,15 +199,15 @@ class SQLiteBackend:
     # -- the interface --------------------------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         return await asyncio.to_thread(self._get, key)
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         await asyncio.to_thread(self._set, key, value, ttl)
 
     async def delete(self, key: str) -> None:
-        """See :class:`~plugboard.cache.CacheBackend`."""
+        """See :class:`~jackfield.cache.CacheBackend`."""
         await asyncio.to_thread(self._delete, key)
 
     async def clear(self) -> None:

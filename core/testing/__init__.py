@@ -1,16 +1,16 @@
-"""Test helpers for plugboard users and plugin authors.
+"""Test helpers for jackfield users and plugin authors.
 
 * :class:`FakeLLMServer` -- a scripted loopback fake of the OpenAI, Anthropic and
-  plugboard-proxy wires, with the script items :class:`Reply`, :class:`ErrorReply`,
+  jackfield-proxy wires, with the script items :class:`Reply`, :class:`ErrorReply`,
   :class:`Reset`, :class:`Delay`, :class:`Stall`, :class:`Truncate`,
   :class:`Malformed`, :class:`InStreamError` and :class:`Raw`.
 * :class:`ProviderConformance` -- the conformance battery a provider plugin's tests
   subclass; :func:`assert_well_formed_stream` checks one stream's events.
-* :class:`FakeSleep` -- an injectable ``sleep`` for :class:`plugboard.RetryPolicy`.
-* The pytest plugin :mod:`plugboard.testing.pytest_plugin` (fixtures
-  ``fake_llm_server`` and ``plugboard_registry``), registered automatically.
+* :class:`FakeSleep` -- an injectable ``sleep`` for :class:`jackfield.RetryPolicy`.
+* The pytest plugin :mod:`jackfield.testing.pytest_plugin` (fixtures
+  ``fake_llm_server`` and ``jackfield_registry``), registered automatically.
 
-Every name is imported lazily: ``import plugboard.testing`` imports neither aiohttp nor
+Every name is imported lazily: ``import jackfield.testing`` imports neither aiohttp nor
 pytest; ``FakeLLMServer`` imports aiohttp, ``ProviderConformance`` imports pytest.
 """
 
@@ -48,7 +48,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'plugboard.testing' has no attribute {name!r}")
+        raise AttributeError(f"module 'jackfield.testing' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value

@@ -4,7 +4,7 @@ Subclass :class:`ProviderConformance` in a test module (the subclass's name must
 with ``Test``), tell it how to build your provider against the fake server, and pytest
 runs the standard battery on it::
 
-    from plugboard.testing import ProviderConformance
+    from jackfield.testing import ProviderConformance
 
     class TestAcme(ProviderConformance):
         wire = "openai"
@@ -12,7 +12,7 @@ runs the standard battery on it::
         def make_provider(self, server, **config):
             return AcmeProvider(base_url=server.openai_base_url, **config)
 
-The battery checks what every plugboard provider promises: answers with content, usage,
+The battery checks what every jackfield provider promises: answers with content, usage,
 finish reason and model; well-formed streams whose deltas add up to the final answer;
 tool calls with parsed arguments; early exit from a stream closing its connection;
 offline token estimates; a model for every tier; bad configuration failing before any
@@ -23,7 +23,7 @@ or cache keys.
 Each test builds a fresh provider with :meth:`ProviderConformance.make_provider`, passing
 ``api_key`` (a canary), and where a test needs them ``timeout`` or bad values, as config
 overrides: pass ``**config`` on to your provider. After building, the battery replaces
-``provider.retry_policy`` with a :class:`~plugboard.RetryPolicy` whose sleep is a
+``provider.retry_policy`` with a :class:`~jackfield.RetryPolicy` whose sleep is a
 :class:`FakeSleep`, so retries cost no time. A test that does not apply to your
 provider is skipped through ``skip_tests`` or by overriding it.
 
@@ -87,11 +87,11 @@ __all__ = [
 ]
 
 Wire: TypeAlias = Literal["openai", "anthropic", "proxy"]
-"""A wire format the :class:`~plugboard.testing.FakeLLMServer` speaks."""
+"""A wire format the :class:`~jackfield.testing.FakeLLMServer` speaks."""
 
 CANARY_KEY = "pbcanary-7Q2xK9mW4vR8tL3nJ6"
 """The API key the battery gives providers. Unlike an ``sk-...`` key it matches none of
-plugboard's redaction patterns, so only redaction of the provider's own secret hides it."""
+jackfield's redaction patterns, so only redaction of the provider's own secret hides it."""
 
 FAULTS: tuple[str, ...] = ("401", "403", "404", "429", "500", "529", "reset", "timeout")
 """The faults :meth:`ProviderConformance.test_fault_maps_and_retries` injects."""
@@ -138,7 +138,7 @@ SIGNATURE = "sig-conformance-0001"
 
 
 class FakeSleep:
-    """An injectable ``sleep`` for :class:`~plugboard.RetryPolicy`: records, never waits.
+    """An injectable ``sleep`` for :class:`~jackfield.RetryPolicy`: records, never waits.
 
     ``RetryPolicy(max_retries=2, sleep=FakeSleep())``; ``waits`` lists every wait asked.
     """
@@ -152,7 +152,7 @@ class FakeSleep:
 
 
 def assert_well_formed_stream(events: Sequence[StreamEvent]) -> Response:
-    """Check one stream's events and return the final :class:`~plugboard.Response`.
+    """Check one stream's events and return the final :class:`~jackfield.Response`.
 
     ``StreamStart`` first and only there, ``StreamEnd`` last and only there; every block
     opens once, gets only deltas of its own kind while open, and closes once; a block's
@@ -278,33 +278,33 @@ class _HookRecorder:
         self.calls.append((hook, "\n".join(texts)))
 
     @hookimpl
-    def plugboard_request_started(self, provider: Any, request: Any, attempt: int) -> None:
+    def jackfield_request_started(self, provider: Any, request: Any, attempt: int) -> None:
         self._add("request_started", provider=provider, request=request, attempt=attempt)
 
     @hookimpl
-    def plugboard_response_received(
+    def jackfield_response_received(
         self, provider: Any, request: Any, response: Any, duration: float
     ) -> None:
         self._add("response_received", provider=provider, request=request, response=response)
 
     @hookimpl
-    def plugboard_request_failed(
+    def jackfield_request_failed(
         self, provider: Any, request: Any, error: Any, duration: float
     ) -> None:
         self._add("request_failed", provider=provider, request=request, error=error)
 
     @hookimpl
-    def plugboard_retrying(
+    def jackfield_retrying(
         self, provider: Any, request: Any, error: Any, attempt: int, wait: float
     ) -> None:
         self._add("retrying", provider=provider, request=request, error=error)
 
     @hookimpl
-    def plugboard_model_for_tier(self, provider: Any, tier: Any) -> None:
+    def jackfield_model_for_tier(self, provider: Any, tier: Any) -> None:
         self._add("model_for_tier", provider=provider, tier=tier)
 
     @hookimpl
-    def plugboard_estimate_tokens(
+    def jackfield_estimate_tokens(
         self, provider: Any, model: str, messages: Any, tools: Any
     ) -> None:
         self._add("estimate_tokens", provider=provider, model=model, messages=messages)
@@ -312,10 +312,10 @@ class _HookRecorder:
 
 @contextlib.contextmanager
 def _quiet_tokenizer() -> Iterator[None]:
-    """Hide plugboard.tokens' one-time warning that tiktoken's vocabulary could not be
+    """Hide jackfield.tokens' one-time warning that tiktoken's vocabulary could not be
     fetched (no network in CI): it is about the environment, not the provider."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="plugboard.tokens", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="jackfield.tokens", category=RuntimeWarning)
         yield
 
 
@@ -330,7 +330,7 @@ async def _wait_until(predicate: Any, timeout: float) -> bool:  # noqa: ASYNC109
 
 
 class ProviderConformance:
-    """The standard battery every plugboard provider should pass; subclass it.
+    """The standard battery every jackfield provider should pass; subclass it.
 
     Set the class attributes that describe your provider and implement
     :meth:`make_provider`. Override the hooks (:meth:`start_server`, :meth:`script`,
@@ -340,9 +340,9 @@ class ProviderConformance:
 
     wire: ClassVar[Wire | None] = "openai"
     """The wire format your provider speaks, served by a
-    :class:`~plugboard.testing.FakeLLMServer` per test: ``"openai"`` (Chat Completions,
+    :class:`~jackfield.testing.FakeLLMServer` per test: ``"openai"`` (Chat Completions,
     Azure deployment paths included), ``"anthropic"`` (Messages) or ``"proxy"`` (the
-    plugboard proxy protocol). ``None``: no fake server -- serve your own wire by
+    jackfield proxy protocol). ``None``: no fake server -- serve your own wire by
     overriding :meth:`start_server` and :meth:`script`, or run without a server (the
     network-fault tests are then skipped)."""
     supports_streaming: ClassVar[bool] = True
@@ -361,7 +361,7 @@ class ProviderConformance:
     max_retries: ClassVar[int] = 2
     """The retry policy's ``max_retries`` in the retry tests."""
     server_options: ClassVar[Mapping[str, Any]] = {}
-    """Extra keyword arguments for the :class:`~plugboard.testing.FakeLLMServer`
+    """Extra keyword arguments for the :class:`~jackfield.testing.FakeLLMServer`
     (``openai_reasoning_field="reasoning"`` for OpenRouter-style reasoning, say)."""
     skip_tests: ClassVar[Mapping[str, str]] = {}
     """Test names (without parameters) to skip, each with its reason."""
@@ -374,9 +374,9 @@ class ProviderConformance:
     def make_provider(self, server: Any, **config: Any) -> Provider:
         """Build the provider under test against ``server``.
 
-        ``server`` is the started :class:`~plugboard.testing.FakeLLMServer` (or whatever
+        ``server`` is the started :class:`~jackfield.testing.FakeLLMServer` (or whatever
         :meth:`start_server` returned; ``None`` without a server). ``config`` holds
-        :class:`~plugboard.ProviderConfig` overrides chosen by the test (``api_key``
+        :class:`~jackfield.ProviderConfig` overrides chosen by the test (``api_key``
         always; ``timeout``, ``max_retries`` or invalid values in some tests): pass
         them on, for example
         ``return AcmeProvider(base_url=server.openai_base_url, **config)``.
@@ -414,7 +414,7 @@ class ProviderConformance:
         """Queue the answers of the next calls, one item per request.
 
         The default enqueues them on the fake server. A provider without a server
-        translates them for itself (a :class:`~plugboard.testing.Reply` into its own
+        translates them for itself (a :class:`~jackfield.testing.Reply` into its own
         script, say); items it cannot play should ``pytest.skip``.
         """
         if server is None:
@@ -471,7 +471,7 @@ class ProviderConformance:
     def bad_configs(self) -> list[tuple[dict[str, Any], str]]:
         """Invalid config overrides and the field each must be blamed on.
 
-        Each must raise :class:`~plugboard.ConfigurationError` from :meth:`make_provider`,
+        Each must raise :class:`~jackfield.ConfigurationError` from :meth:`make_provider`,
         before any request. Extend the list with your provider's own rules.
         """
         return [
@@ -497,14 +497,14 @@ class ProviderConformance:
     # -- plumbing ---------------------------------------------------------------------------
 
     @pytest.fixture(autouse=True)
-    def _plugboard_conformance_gate(self, request: pytest.FixtureRequest) -> None:
+    def _jackfield_conformance_gate(self, request: pytest.FixtureRequest) -> None:
         name = getattr(request.node, "originalname", None) or request.node.name
         reason = self.skip_tests.get(name)
         if reason is not None:
             pytest.skip(reason)
         if not request.config.pluginmanager.has_plugin("asyncio"):
             pytest.fail(
-                "plugboard's conformance battery needs pytest-asyncio (pip install pytest-asyncio)",
+                "jackfield's conformance battery needs pytest-asyncio (pip install pytest-asyncio)",
                 pytrace=False,
             )
 

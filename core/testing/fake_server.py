@@ -1,7 +1,7 @@
-"""A loopback fake LLM server speaking the real OpenAI, Anthropic and plugboard-proxy wires.
+"""A loopback fake LLM server speaking the real OpenAI, Anthropic and jackfield-proxy wires.
 
 :class:`FakeLLMServer` is an aiohttp server bound to ``127.0.0.1`` on a free port. Point an
-SDK or a plugboard provider at it, script its answers, and assert on what it received::
+SDK or a jackfield provider at it, script its answers, and assert on what it received::
 
     async with FakeLLMServer() as server:
         server.enqueue(Reply("Hello!"), ErrorReply(529, {"type": "error", ...}))
@@ -17,33 +17,33 @@ Endpoints (each answers in the service's own wire format, headers included):
 ``POST /openai/deployments/{deployment}/chat/completions``  streamed or not (Azure path)
 ``POST /v1/messages``                                       Anthropic Messages
 ``POST /v1/messages/count_tokens``                          ``{"input_tokens": N}``
-``POST /api/stream``                                        plugboard proxy protocol
+``POST /api/stream``                                        jackfield proxy protocol
 ``GET /v1/models``, ``GET /models``                         OpenAI model list
 =========================================================  ============================
 
 Every request is answered by the next queued script item (see
-:mod:`plugboard.testing.scripts`), whichever endpoint it hits; with an empty queue the
+:mod:`jackfield.testing.scripts`), whichever endpoint it hits; with an empty queue the
 ``handler`` callable decides, then ``default_reply``, then an echo of the last user
 message (``"echo: <text>"``), so a test with no script still works. Requests to unknown
 paths get OpenAI's 404 body and consume nothing.
 
-The plugboard proxy protocol
+The jackfield proxy protocol
 ----------------------------
 
 ``POST /api/stream`` with JSON ``{"model": str | null, "messages": [...], "tools": [...],
 "tool_choice": ..., "json_mode": bool, "stop": [...], "options": {"temperature": float |
 null, "max_tokens": int | null, "reasoning": bool | str | null}, "extra": {...}}``; messages
-and tools have the shape of :meth:`plugboard.types.Request.to_dict`. When the server has a
+and tools have the shape of :meth:`jackfield.types.Request.to_dict`. When the server has a
 ``proxy_token``, ``Authorization: Bearer <token>`` is required; otherwise (and for a body
 that is not a JSON object with a ``messages`` list) the answer is a non-200 JSON
 ``{"error": {"error_type", "message", "provider", "model", "status_code", "retry_after",
 "retryable", "request_id"}}`` (the shape of :meth:`ProviderError.to_dict`). A success is
 ``text/event-stream``: one ``event: <type>\\ndata: <json>\\n\\n`` per stream event, the data
-being :func:`plugboard.events.event_to_dict` of it, ending with the ``end`` event (carrying
+being :func:`jackfield.events.event_to_dict` of it, ending with the ``end`` event (carrying
 the full response) and then ``data: [DONE]\\n\\n``. An error inside the stream is
 ``event: error\\ndata: {"error": {...same shape...}}\\n\\n``.
 
-The module also runs stand-alone (``python -m plugboard.testing.fake_server --help``), for
+The module also runs stand-alone (``python -m jackfield.testing.fake_server --help``), for
 benchmarks that want the server in its own process.
 """
 
@@ -561,7 +561,7 @@ def _render_anthropic(reply: Reply, ctx: _Context) -> _Rendered:
 
 
 def _proxy_event(event: StreamEvent) -> bytes:
-    """One plugboard stream event as the proxy protocol sends it (an SSE block)."""
+    """One jackfield stream event as the proxy protocol sends it (an SSE block)."""
     return f"event: {event.type}\ndata: {_dumps(event_to_dict(event))}\n\n".encode()
 
 
@@ -699,7 +699,7 @@ class _TrackingServer(web.Server):
 
 
 class FakeLLMServer:
-    """A scripted fake of the OpenAI, Anthropic and plugboard-proxy HTTP APIs on loopback.
+    """A scripted fake of the OpenAI, Anthropic and jackfield-proxy HTTP APIs on loopback.
 
     :param proxy_token: when set, ``/api/stream`` requires ``Authorization: Bearer
         <proxy_token>`` and answers 401 otherwise.
@@ -842,7 +842,7 @@ class FakeLLMServer:
 
     @property
     def proxy_url(self) -> str:
-        """The base URL of the plugboard proxy protocol (it serves ``/api/stream``)."""
+        """The base URL of the jackfield proxy protocol (it serves ``/api/stream``)."""
         return self.url
 
     @property
@@ -1130,7 +1130,7 @@ class FakeLLMServer:
             listing = {
                 "object": "list",
                 "data": [
-                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "plugboard"}
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "jackfield"}
                     for m in self.models
                 ],
             }
@@ -1389,8 +1389,8 @@ def _reason_phrase(status: int) -> str:
 
 def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m plugboard.testing.fake_server",
-        description="Serve the plugboard fake LLM server until interrupted; prints its URL.",
+        prog="python -m jackfield.testing.fake_server",
+        description="Serve the jackfield fake LLM server until interrupted; prints its URL.",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)

@@ -1,22 +1,22 @@
-"""plugboard's pytest plugin: the ``fake_llm_server`` and ``plugboard_registry`` fixtures.
+"""jackfield's pytest plugin: the ``fake_llm_server`` and ``jackfield_registry`` fixtures.
 
 pytest loads this module through the ``pytest11`` entry point in every run of every
-project where plugboard is installed, so it stays cheap and inert: it defines two
+project where jackfield is installed, so it stays cheap and inert: it defines two
 fixtures and nothing else (no hooks, options or markers), and imports neither aiohttp
-nor the rest of plugboard until a fixture runs. A project's own fixture of the same name
+nor the rest of jackfield until a fixture runs. A project's own fixture of the same name
 wins over these, as for any plugin fixture.
 
 ``fake_llm_server``
-    A started :class:`~plugboard.testing.FakeLLMServer` on loopback, stopped after the
+    A started :class:`~jackfield.testing.FakeLLMServer` on loopback, stopped after the
     test. An async fixture: it needs pytest-asyncio (auto or strict mode) and runs in
     the event loop of pytest-asyncio's fixture loop scope (``function`` unless
     ``asyncio_default_fixture_loop_scope`` says otherwise), which must be the test's.
 
-``plugboard_registry``
-    A fresh :class:`plugboard.Registry` with the built-in and installed entry points
+``jackfield_registry``
+    A fresh :class:`jackfield.Registry` with the built-in and installed entry points
     loaded, installed as the process-wide registry for the test (so
-    ``plugboard.create_provider`` in the code under test uses it) and restored after;
-    the instances it cached are closed. The ``PLUGBOARD_*`` environment variables
+    ``jackfield.create_provider`` in the code under test uses it) and restored after;
+    the instances it cached are closed. The ``JACKFIELD_*`` environment variables
     apply to it as to any registry.
 """
 
@@ -28,27 +28,27 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from plugboard.registry import Registry
-    from plugboard.testing.fake_server import FakeLLMServer
+    from jackfield.registry import Registry
+    from jackfield.testing.fake_server import FakeLLMServer
 
-__all__ = ["fake_llm_server", "plugboard_registry"]
+__all__ = ["fake_llm_server", "jackfield_registry"]
 
 # Plain asserts in the conformance battery get pytest's detailed failure messages.
-pytest.register_assert_rewrite("plugboard.testing.conformance")
+pytest.register_assert_rewrite("jackfield.testing.conformance")
 
 _NEEDS_ASYNCIO = (
     "the fake_llm_server fixture is async and needs pytest-asyncio "
     "(pip install pytest-asyncio; auto or strict mode both work). Without it, start "
-    "the server yourself: `async with plugboard.testing.FakeLLMServer() as server: ...`"
+    "the server yourself: `async with jackfield.testing.FakeLLMServer() as server: ...`"
 )
 
 
 @pytest.fixture
 def fake_llm_server(request: pytest.FixtureRequest) -> FakeLLMServer:
-    """A started :class:`~plugboard.testing.FakeLLMServer`, stopped after the test."""
+    """A started :class:`~jackfield.testing.FakeLLMServer`, stopped after the test."""
     if not request.config.pluginmanager.has_plugin("asyncio"):
         pytest.fail(_NEEDS_ASYNCIO, pytrace=False)
-    server: FakeLLMServer = request.getfixturevalue("_plugboard_fake_llm_server")
+    server: FakeLLMServer = request.getfixturevalue("_jackfield_fake_llm_server")
     return server
 
 
@@ -59,9 +59,9 @@ except ImportError:  # pragma: no cover - exercised in an environment without it
 else:
 
     @pytest_asyncio.fixture
-    async def _plugboard_fake_llm_server() -> AsyncIterator[FakeLLMServer]:
+    async def _jackfield_fake_llm_server() -> AsyncIterator[FakeLLMServer]:
         """The async half of ``fake_llm_server`` (run by pytest-asyncio)."""
-        from plugboard.testing.fake_server import FakeLLMServer
+        from jackfield.testing.fake_server import FakeLLMServer
 
         server = FakeLLMServer()
         await server.start()
@@ -72,9 +72,9 @@ else:
 
 
 @pytest.fixture
-def plugboard_registry() -> Iterator[Registry]:
+def jackfield_registry() -> Iterator[Registry]:
     """A fresh registry with every entry point loaded, global for the test's duration."""
-    import plugboard.registry as registry_module
+    import jackfield.registry as registry_module
 
     registry = registry_module.Registry()
     registry.load()

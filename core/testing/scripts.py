@@ -1,10 +1,10 @@
-"""Script items for :class:`~plugboard.testing.fake_server.FakeLLMServer`.
+"""Script items for :class:`~jackfield.testing.fake_server.FakeLLMServer`.
 
 A test tells the fake server what to answer by queueing *script items*, one per request,
 with :meth:`FakeLLMServer.enqueue`. A :class:`Reply` is a successful answer described
 once, neutrally (text, thinking, tool calls, usage, finish reason); the server renders it
 into whichever wire format the request hit (OpenAI Chat Completions, Anthropic Messages or
-the plugboard proxy protocol), streamed or not. The other items are faults:
+the jackfield proxy protocol), streamed or not. The other items are faults:
 
 ===================  ==========================================================
 :class:`ErrorReply`  an HTTP error response (status, body, headers)
@@ -99,7 +99,7 @@ class Reply:
         ``arguments_chunk_size`` characters of the argument JSON.
     :param usage: token counts; ``None`` derives them from the request and the answer
         (about four characters per token).
-    :param finish_reason: a :class:`~plugboard.types.FinishReason` or a wire value;
+    :param finish_reason: a :class:`~jackfield.types.FinishReason` or a wire value;
         ``None`` derives ``tool_calls`` when there are tool calls, else ``stop``. Mapped
         per format: OpenAI ``stop``/``length``/``tool_calls``/``content_filter``,
         Anthropic ``end_turn``/``max_tokens``/``tool_use``/``stop_sequence``/``refusal``.
@@ -167,7 +167,7 @@ class ErrorReply:
 
     @classmethod
     def from_error(cls, error: ProviderError, *, status: int | None = None) -> ErrorReply:
-        """A plugboard-proxy error response for ``error``: ``{"error": error.to_dict()}``.
+        """A jackfield-proxy error response for ``error``: ``{"error": error.to_dict()}``.
 
         The status is ``status``, else the error's ``status_code``, else 500; a
         ``retry_after`` becomes a ``retry-after`` header.

@@ -1,17 +1,17 @@
-"""plugboard-acme: a provider plugin for the (fictional) Acme LLM API.
+"""jackfield-acme: a provider plugin for the (fictional) Acme LLM API.
 
 Acme speaks OpenAI's Chat Completions wire format, so the provider is a preset of
-plugboard's OpenAI-compatible base: a name, a default URL, a key variable, a tier
+jackfield's OpenAI-compatible base: a name, a default URL, a key variable, a tier
 table and one extra header. Retries, errors, streaming, token estimates and hooks
-come from plugboard.
+come from jackfield.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from plugboard import ModelTier, hookimpl
-from plugboard.openai_compatible import OpenAICompatibleProvider
+from jackfield import ModelTier, hookimpl
+from jackfield.openai_compatible import OpenAICompatibleProvider
 
 __all__ = ["AcmeProvider"]
 
@@ -33,10 +33,10 @@ class AcmeProvider(OpenAICompatibleProvider):
 
     def default_headers(self) -> dict[str, str]:
         """Bearer auth plus Acme's client header."""
-        return {**super().default_headers(), "Acme-Client": "plugboard-acme/0.1.0"}
+        return {**super().default_headers(), "Acme-Client": "jackfield-acme/0.1.0"}
 
 
 @hookimpl
-def plugboard_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: Any) -> None:
     """Register Acme under its name and an alias."""
     register(AcmeProvider, aliases=["acme-llm"])

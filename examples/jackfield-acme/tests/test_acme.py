@@ -1,8 +1,8 @@
-"""plugboard-acme's tests: plugboard's conformance battery, and discovery by entry point.
+"""jackfield-acme's tests: jackfield's conformance battery, and discovery by entry point.
 
-The battery runs AcmeProvider against plugboard's fake server (loopback only, no key,
+The battery runs AcmeProvider against jackfield's fake server (loopback only, no key,
 no network). The discovery test needs the package installed
-(``pip install ./examples/plugboard-acme``); without it, it skips -- or fails when the
+(``pip install ./examples/jackfield-acme``); without it, it skips -- or fails when the
 ``CI`` environment variable is set, so CI cannot pass without testing discovery.
 """
 
@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-import plugboard
-from plugboard.testing import FakeLLMServer, ProviderConformance, Reply
+import jackfield
+from jackfield.testing import FakeLLMServer, ProviderConformance, Reply
 
 try:
-    from plugboard_acme import AcmeProvider
+    from jackfield_acme import AcmeProvider
 except ImportError:  # not installed: test the source next to these tests
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from plugboard_acme import AcmeProvider
+    from jackfield_acme import AcmeProvider
 
 
 class TestAcmeConformance(ProviderConformance):
@@ -40,32 +40,32 @@ class TestAcmeConformance(ProviderConformance):
             s.script(Reply("hi"))
             await s.provider.generate("hello", tier="hosted_large")
             request = s.server.last_request
-            assert request.headers["acme-client"] == "plugboard-acme/0.1.0"
+            assert request.headers["acme-client"] == "jackfield-acme/0.1.0"
             assert request.headers["authorization"] == f"Bearer {self.api_key}"
             assert request.model == "acme-large"
 
 
 def _entry_point_installed() -> bool:
-    return any(ep.name == "acme" for ep in importlib.metadata.entry_points(group="plugboard"))
+    return any(ep.name == "acme" for ep in importlib.metadata.entry_points(group="jackfield"))
 
 
 def test_registry_discovers_acme_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A plain ``plugboard.Registry()`` finds acme and its alias through the entry point."""
+    """A plain ``jackfield.Registry()`` finds acme and its alias through the entry point."""
     if not _entry_point_installed():
         reason = (
-            "plugboard-acme is not installed, so its entry point cannot be discovered: "
-            "pip install ./examples/plugboard-acme"
+            "jackfield-acme is not installed, so its entry point cannot be discovered: "
+            "pip install ./examples/jackfield-acme"
         )
         if os.environ.get("CI"):
             pytest.fail(f"CI is set: {reason}", pytrace=False)
         pytest.skip(reason)
-    monkeypatch.delenv("PLUGBOARD_PLUGINS", raising=False)
-    registry = plugboard.Registry()
+    monkeypatch.delenv("JACKFIELD_PLUGINS", raising=False)
+    registry = jackfield.Registry()
     assert registry.get_provider_class("acme").__name__ == "AcmeProvider"
     assert registry.get_provider_class("acme-llm") is registry.get_provider_class("acme")
     assert registry.get_provider_class("ACME_LLM") is registry.get_provider_class("acme")
     info = next(p for p in registry.list_providers() if p.name == "acme")
     assert info.aliases == ("acme-llm",)
-    assert info.plugin == "plugboard-acme"
-    assert info.plugin_version == importlib.metadata.version("plugboard-acme")
+    assert info.plugin == "jackfield-acme"
+    assert info.plugin_version == importlib.metadata.version("jackfield-acme")
     assert not [f for f in registry.failures if f.plugin == "acme"]
