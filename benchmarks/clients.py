@@ -273,7 +273,7 @@ class JackfieldOpenAICompat(_Jackfield):
     wire = "openai"
     description = "jackfield `openai-compat` provider (aiohttp)"
     provider_name = "openai-compat"
-    module = "jackfield.openai_compatible"
+    module = "jackfield.provider._openai_compatible"
     class_name = "OpenAICompatibleProvider"
     model = MODEL_OPENAI
 

@@ -208,7 +208,7 @@ def bench_response_cache(base_url: str, quick: bool) -> dict[str, Any]:
         from jackfield.cache import open_cache  # noqa: F401
     except ImportError as exc:
         return {"skipped": f"jackfield.cache is not available ({exc})"}
-    from jackfield.openai_compatible import OpenAICompatibleProvider
+    from jackfield.provider._openai_compatible import OpenAICompatibleProvider
 
     number, repeat = (200, 3) if quick else (2_000, 7)
     loop = asyncio.new_event_loop()

@@ -92,7 +92,7 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 async def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .registry import create_provider
+    from .registry._registry import create_provider
     from .types import Message
 
     provider = create_provider(_provider_name(args, err))
@@ -124,7 +124,7 @@ async def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _providers(args: argparse.Namespace, out: TextIO) -> int:
-    from .registry import list_providers
+    from .registry._registry import list_providers
 
     infos = list_providers()
     if args.json:
@@ -142,7 +142,7 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _plugins(args: argparse.Namespace, out: TextIO) -> int:
-    from .registry import get_registry
+    from .registry._registry import get_registry
 
     registry = get_registry()
     registry.load()
@@ -160,7 +160,7 @@ def _plugins(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _tiers(args: argparse.Namespace, out: TextIO) -> int:
-    from .registry import create_provider
+    from .registry._registry import create_provider
     from .types import ModelTier
 
     try:
@@ -185,7 +185,7 @@ def _tiers(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .registry import create_provider
+    from .registry._registry import create_provider
 
     provider = create_provider(_provider_name(args, err))
     count = provider.estimate_tokens(_read_text(args), model=args.model)
@@ -198,7 +198,7 @@ def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cache(args: argparse.Namespace, out: TextIO) -> int:
     from .cache import open_backend
-    from .cache.redis import redact_url
+    from .cache._redis import redact_url
 
     if args.cache_action is None:
         raise _UsageError("cache: choose an action: stats or clear")

@@ -2,9 +2,9 @@
 
 The SDK is imported when a client is first needed, never at discovery. The SDK sends
 the request (auth, ``anthropic-version``, connection pooling) and jackfield reads the
-raw bytes: a non-streamed body is parsed by :func:`jackfield.anthropic_wire.parse_response`,
-a stream goes through :func:`jackfield.sse.iter_sse` into
-:class:`jackfield.anthropic_wire.EventParser` (the SDK's typed stream events cost 5-10x
+raw bytes: a non-streamed body is parsed by :func:`jackfield.wire._anthropic.parse_response`,
+a stream goes through `jackfield.provider.iter_sse` into
+:class:`jackfield.wire._anthropic.EventParser` (the SDK's typed stream events cost 5-10x
 more CPU per chunk). The SDK's own retries are off (``max_retries=0``): jackfield's
 policy is the only retry layer. A call whose ``max_tokens`` may outlive a non-streamed
 request is streamed internally by ``generate``.
@@ -17,15 +17,6 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from jackfield import ModelTier, hookimpl
-from jackfield.anthropic_wire import (
-    API_VERSION,
-    EventParser,
-    build_payload,
-    needs_streaming,
-    parse_response,
-)
-from jackfield.assembler import StreamAssembler
-from jackfield.body_limits import json_body, limit_stream, read_limited
 from jackfield.config import ProviderConfig
 from jackfield.errors import (
     APIError,
@@ -37,9 +28,17 @@ from jackfield.errors import (
     StreamError,
 )
 from jackfield.events import StreamEnd, StreamEvent
-from jackfield.http_errors import error_from_payload, error_from_response
-from jackfield.loop_local import LoopLocal
-from jackfield.provider import Provider
+from jackfield.provider import (
+    LoopLocal,
+    Provider,
+    StreamAssembler,
+    anthropic_messages as wire,
+    error_from_payload,
+    error_from_response,
+    json_body,
+    limit_stream,
+    read_limited,
+)
 from jackfield.types import Request, Response
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ class AnthropicProvider(Provider):
         # The key is sent as the auth method says, not as the SDK would send it (some
         # SDK releases send an API key as a bearer token): our header, theirs omitted.
         headers: dict[str, Any] = {
-            "anthropic-version": cfg.api_version or API_VERSION,
+            "anthropic-version": cfg.api_version or wire.API_VERSION,
             **cfg.extra_headers,
         }
         api_key = auth_token = None
@@ -129,8 +128,8 @@ class AnthropicProvider(Provider):
         return args
 
     async def _generate(self, request: Request) -> Response:
-        payload = build_payload(request, stream=False)
-        if needs_streaming(payload):  # a non-streamed call might outlive its ten minutes
+        payload = wire.build_payload(request, stream=False)
+        if wire.needs_streaming(payload):  # a non-streamed call might outlive its ten minutes
             events = self._stream(request)
             try:
                 async for event in events:
@@ -152,16 +151,16 @@ class AnthropicProvider(Provider):
                 status_code=raw.status_code,
             )
         data = json_body(body, status_code=raw.status_code, secrets=self._secrets())
-        return parse_response(
+        return wire.parse_response(
             data, provider=self.name, model=request.model, request_id=raw.headers.get("request-id")
         )
 
     async def _stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
-        from jackfield.sse import iter_sse
+        from jackfield.provider import iter_sse
 
-        payload = build_payload(request, stream=True)
+        payload = wire.build_payload(request, stream=True)
         asm = StreamAssembler(self.name, request.model)
-        parser = EventParser(asm, secrets=self._secrets())
+        parser = wire.EventParser(asm, secrets=self._secrets())
         async with self.client.messages.with_streaming_response.create(
             **self._sdk_arguments(payload), stream=True
         ) as response:

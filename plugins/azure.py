@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jackfield import ConfigurationError, Request, hookimpl
-from jackfield.openai_compatible import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
 

@@ -19,11 +19,10 @@ from typing import Any
 import attrs
 
 from jackfield import hookimpl
-from jackfield.assembler import StreamAssembler
 from jackfield.config import ProviderConfig
 from jackfield.errors import ERROR_CLASSES_BY_TYPE, ConfigurationError, ProviderError
 from jackfield.events import StreamEvent
-from jackfield.provider import Provider
+from jackfield.provider import Provider, StreamAssembler
 from jackfield.types import FinishReason, ModelTier, Request, Response, ToolCall, Usage
 
 __all__ = ["MockProvider", "MockReply"]

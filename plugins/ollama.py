@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jackfield import ModelTier, hookimpl
-from jackfield.openai_compatible import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider
 
 
 class OllamaProvider(OpenAICompatibleProvider):

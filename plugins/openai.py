@@ -2,15 +2,15 @@
 
 The SDK does what it is good at: auth, organization/project headers, request building,
 timeouts and typed errors. jackfield does the rest, once for every provider: the request
-body comes from :func:`jackfield.openai_wire.build_payload`, answers are parsed from the
-raw bytes by :mod:`jackfield.openai_wire` (the SDK's pydantic models cost about 16x the
-CPU of the parse per streamed chunk), streams go through :func:`jackfield.sse.iter_sse`,
+body comes from `jackfield.provider.openai_chat.build_payload`, answers are parsed from the
+raw bytes by `jackfield.provider.openai_chat` (the SDK's pydantic models cost about 16x the
+CPU of the parse per streamed chunk), streams go through `jackfield.provider.iter_sse`,
 and the SDK's own retries are off (``max_retries=0``): jackfield's retry policy is the
 one retry layer. The SDK client uses the SDK's own aiohttp transport
 (``openai.DefaultAioHttpClient``), which reads a stream at raw-aiohttp cost.
 
 The SDK is imported when the first client is built, never at discovery. The client is
-bound to one event loop, so there is one per loop (:class:`jackfield.loop_local.LoopLocal`).
+bound to one event loop, so there is one per loop (`jackfield.provider.LoopLocal`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from jackfield import hookimpl
-from jackfield.assembler import StreamAssembler
-from jackfield.body_limits import json_body, limit_stream, read_limited
 from jackfield.config import ProviderConfig
 from jackfield.errors import (
     APIError,
@@ -36,11 +34,20 @@ from jackfield.errors import (
     StreamError,
 )
 from jackfield.events import StreamEvent
-from jackfield.http_errors import error_from_payload, error_from_response, request_id_from
-from jackfield.loop_local import LoopLocal
-from jackfield.openai_wire import ChunkParser, build_payload, parse_response
-from jackfield.provider import Provider
-from jackfield.sse import SSEEvent, iter_sse
+from jackfield.provider import (
+    LoopLocal,
+    Provider,
+    SSEEvent,
+    StreamAssembler,
+    error_from_payload,
+    error_from_response,
+    iter_sse,
+    json_body,
+    limit_stream,
+    openai_chat as wire,
+    read_limited,
+    request_id_from,
+)
 from jackfield.types import ModelTier, Request, Response
 
 if TYPE_CHECKING:
@@ -120,7 +127,7 @@ class OpenAIProvider(Provider):
         # with_streaming_response: the SDK leaves the body unread, so it is read here,
         # bounded by max_response_bytes, instead of whole into memory.
         create = self.client.chat.completions.with_streaming_response.create
-        async with create(**_sdk_arguments(build_payload(request, stream=False))) as raw:
+        async with create(**_sdk_arguments(wire.build_payload(request, stream=False))) as raw:
             http = raw.http_response
             body = await read_limited(
                 http.aiter_bytes(),
@@ -130,15 +137,15 @@ class OpenAIProvider(Provider):
                 status_code=http.status_code,
             )
         data = json_body(body, status_code=http.status_code, secrets=self._secrets())
-        return parse_response(
+        return wire.parse_response(
             data, provider=self.name, model=request.model, request_id=request_id_from(http.headers)
         )
 
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         asm = StreamAssembler(self.name, request.model)
-        parser = ChunkParser(asm)
+        parser = wire.ChunkParser(asm)
         create = self.client.chat.completions.with_streaming_response.create
-        async with create(**_sdk_arguments(build_payload(request, stream=True))) as response:
+        async with create(**_sdk_arguments(wire.build_payload(request, stream=True))) as response:
             http = response.http_response
             asm.request_id = request_id_from(http.headers)
             # The raw bytes: the SDK's typed chunks are never built. Uncompressed (the usual
@@ -250,7 +257,7 @@ def _transport_error(exc: BaseException | None) -> ProviderError | None:
     depth = 0
     while exc is not None and depth < 10:
         if aiohttp_loaded and type(exc).__module__.startswith("aiohttp"):
-            from jackfield.aiohttp_errors import error_from_aiohttp
+            from jackfield.transport._aiohttp_errors import error_from_aiohttp
 
             mapped = error_from_aiohttp(exc)
             if mapped is not None:

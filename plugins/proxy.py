@@ -47,8 +47,8 @@ from jackfield.provider import Provider, ProviderStream
 from jackfield.types import ModelTier, Request, Response
 
 if TYPE_CHECKING:
-    from jackfield.http import HTTPClient, RawLog
-    from jackfield.sse import SSEEvent
+    from jackfield.provider import SSEEvent
+    from jackfield.transport._http_client import HTTPClient, RawLog
 
 __all__ = ["ProxyProvider", "Signal"]
 
@@ -106,7 +106,7 @@ class ProxyProvider(Provider):
         """The shared HTTP client (created on first use)."""
         client = self._http_client
         if client is None:
-            from jackfield.http import auth_headers
+            from jackfield.transport._http_client import auth_headers
 
             client = _client_class()(
                 self.name,
@@ -226,7 +226,7 @@ class ProxyProvider(Provider):
         if not isinstance(data, dict):
             raise StreamError("a proxy event's data is not a JSON object", provider=self.name)
         if sse.event == "error" or ("error" in data and "type" not in data):
-            from jackfield.http_errors import error_from_payload
+            from jackfield.provider import error_from_payload
 
             secrets = self._secrets()
             raise _protocol_error(data, None, None, self.name, secrets) or error_from_payload(
@@ -303,7 +303,7 @@ def _protocol_error(
     cls = ERROR_CLASSES_BY_TYPE.get(error_type) if isinstance(error_type, str) else None
     if cls is None:
         return None
-    from jackfield.http_errors import parse_retry_after, request_id_from
+    from jackfield.provider import parse_retry_after, request_id_from
 
     code = err.get("status_code")
     retry_after: float | None = None
@@ -332,8 +332,8 @@ def _protocol_error(
 @functools.cache
 def _client_class() -> type[HTTPClient]:
     """:class:`HTTPClient` reading protocol error bodies (built lazily: imports aiohttp)."""
-    from jackfield.http import HTTPClient
-    from jackfield.http_errors import error_from_response
+    from jackfield.provider import error_from_response
+    from jackfield.transport._http_client import HTTPClient
 
     class ProxyHTTPClient(HTTPClient):
         def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:

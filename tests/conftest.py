@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import jackfield.registry as registry_module
+import jackfield.registry._registry as registry_module
 from jackfield.plugins.mock import MockProvider, MockReply
 from jackfield.registry import Registry
 from jackfield.retry import RetryPolicy

@@ -3,7 +3,7 @@
 Everything runs on 127.0.0.1: :class:`FakeLLMServer` speaks the Anthropic Messages wire,
 the real ``anthropic`` SDK sends the requests. Captured wire files from
 ``shared/wire`` are replayed byte for byte. The pure functions of
-:mod:`jackfield.anthropic_wire` are tested at the end, without any server.
+:mod:`jackfield.wire._anthropic` are tested at the end, without any server.
 """
 
 from __future__ import annotations
@@ -21,18 +21,6 @@ from typing import Any
 
 import pytest
 
-from jackfield.anthropic_wire import (
-    API_VERSION,
-    JSON_MODE_INSTRUCTION,
-    NONSTREAMING_MAX_TOKENS,
-    EventParser,
-    build_payload,
-    needs_streaming,
-    parse_response,
-    thinking_params,
-    uses_adaptive_thinking,
-)
-from jackfield.assembler import StreamAssembler
 from jackfield.config import ProviderConfig
 from jackfield.errors import (
     APIError,
@@ -67,8 +55,7 @@ from jackfield.events import (
 )
 from jackfield.plugins.anthropic import AnthropicProvider
 from jackfield.retry import RetryPolicy
-from jackfield.sse import SSEDecoder
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,
@@ -91,6 +78,19 @@ from jackfield.types import (
     ToolSpec,
     Usage,
 )
+from jackfield.wire._anthropic import (
+    API_VERSION,
+    JSON_MODE_INSTRUCTION,
+    NONSTREAMING_MAX_TOKENS,
+    EventParser,
+    build_payload,
+    needs_streaming,
+    parse_response,
+    thinking_params,
+    uses_adaptive_thinking,
+)
+from jackfield.wire._assembler import StreamAssembler
+from jackfield.wire._sse import SSEDecoder
 
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 
@@ -837,7 +837,7 @@ async def test_replay_captured_error(
 )
 async def test_captured_error_request_id_from_body_when_no_header(name: str) -> None:
     """Without a request-id header, the body's ``request_id`` is the request id."""
-    from jackfield.http_errors import error_from_response
+    from jackfield.wire._errors import error_from_response
 
     capture = json.loads((WIRE / name).read_text(encoding="utf-8"))
     body = capture.get("body_raw") or capture["body"]
@@ -1372,7 +1372,7 @@ def test_close_nowait_without_a_loop() -> None:
 
 def test_import_does_not_import_the_sdk() -> None:
     code = (
-        "import sys, jackfield.plugins.anthropic as m, jackfield.anthropic_wire;"
+        "import sys, jackfield.plugins.anthropic as m, jackfield.wire._anthropic;"
         "assert m.AnthropicProvider.name == 'anthropic';"
         "bad = [n for n in ('anthropic', 'httpx', 'httpx2') if n in sys.modules];"
         "assert not bad, bad"

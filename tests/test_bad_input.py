@@ -29,8 +29,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from test_reliability_providers import KEY, Spec, provider_params
 
 from jackfield.config import ProviderConfig
@@ -42,9 +41,9 @@ from jackfield.errors import (
     ProviderTimeoutError,
     StreamError,
 )
-from jackfield.http_errors import error_from_payload
-from jackfield.testing.fake_server import FakeLLMServer
+from jackfield.testing._fake_server import FakeLLMServer
 from jackfield.types import Message, ModelTier, TextPart, ToolCall, ToolSpec
+from jackfield.wire._errors import error_from_payload
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW_TO_DRAW = settings(FAST, max_examples=80)  # two configs per example
@@ -200,7 +199,7 @@ def _aiohttp_exceptions() -> list[BaseException]:
 
 
 def test_every_aiohttp_exception_maps_to_a_provider_error() -> None:
-    from jackfield.aiohttp_errors import error_from_aiohttp
+    from jackfield.transport._aiohttp_errors import error_from_aiohttp
 
     excs = _aiohttp_exceptions()
     assert len(excs) > 20
@@ -214,7 +213,7 @@ def test_every_aiohttp_exception_maps_to_a_provider_error() -> None:
 def test_aiohttp_mapping_classes() -> None:
     import aiohttp
 
-    from jackfield.aiohttp_errors import error_from_aiohttp
+    from jackfield.transport._aiohttp_errors import error_from_aiohttp
 
     by_name = {type(e).__name__: e for e in _aiohttp_exceptions()}
     for name in ("ServerTimeoutError", "ConnectionTimeoutError", "SocketTimeoutError"):
@@ -254,7 +253,7 @@ def test_aiohttp_response_errors_map_for_any_status_and_headers(
     except (TypeError, ValueError):
         hdrs = None
     exc = aiohttp.ClientResponseError(info, (), status=status, message=message, headers=hdrs)
-    from jackfield.aiohttp_errors import error_from_aiohttp
+    from jackfield.transport._aiohttp_errors import error_from_aiohttp
 
     err = error_from_aiohttp(exc)
     assert isinstance(err, ProviderError)

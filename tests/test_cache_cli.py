@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jackfield.cache import ResponseCache, SQLiteBackend
-from jackfield.cache.sqlite import default_path
+from jackfield.cache._sqlite import default_path
 from jackfield.cli import main
 from jackfield.plugins.mock import MockProvider
 

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from jackfield.cache import ResponseCache, cache_key
-from jackfield.cache.keys import FORMAT_VERSION, key_material
+from jackfield.cache._keys import FORMAT_VERSION, key_material
 from jackfield.plugins.mock import MockProvider
 from jackfield.types import Message, Request, ToolSpec
 

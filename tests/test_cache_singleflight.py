@@ -12,9 +12,9 @@ import pytest
 from jackfield.cache import MemoryBackend, ResponseCache, SQLiteBackend
 from jackfield.errors import BadRequestError
 from jackfield.events import StreamEnd, StreamEvent, TextDelta
-from jackfield.openai_compatible import OpenAICompatibleProvider
+from jackfield.provider._openai_compatible import OpenAICompatibleProvider
 from jackfield.retry import RetryPolicy
-from jackfield.testing.fake_server import Delay, ErrorReply, FakeLLMServer, Reply
+from jackfield.testing._fake_server import Delay, ErrorReply, FakeLLMServer, Reply
 from jackfield.types import ToolCall
 
 N = 100

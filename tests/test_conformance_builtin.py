@@ -21,15 +21,15 @@ import pytest
 
 from jackfield.errors import BadRequestError, NotFoundError, ProviderError
 from jackfield.events import StreamEvent, TextDelta
-from jackfield.openai_compatible import OpenAICompatibleProvider
 from jackfield.plugins.azure import AzureOpenAIProvider
 from jackfield.plugins.mock import MockProvider, MockReply
 from jackfield.plugins.ollama import OllamaProvider
 from jackfield.plugins.openrouter import OpenRouterProvider
 from jackfield.plugins.vllm import VLLMProvider
 from jackfield.provider import Provider
+from jackfield.provider._openai_compatible import OpenAICompatibleProvider
 from jackfield.testing import ProviderConformance, Reply, ScriptItem
-from jackfield.testing.fake_server import FakeLLMServer
+from jackfield.testing._fake_server import FakeLLMServer
 from jackfield.types import Request, Response
 
 
@@ -314,7 +314,7 @@ SEEN = {}
 @pytest.mark.asyncio
 async def test_server(fake_llm_server):
     fake_llm_server.enqueue(Reply("hi"), ErrorReply(500))
-    from jackfield.openai_compatible import OpenAICompatibleProvider
+    from jackfield.provider._openai_compatible import OpenAICompatibleProvider
 
     async with OpenAICompatibleProvider(
         base_url=fake_llm_server.openai_base_url, model="m", max_retries=0
@@ -337,7 +337,7 @@ def test_registry(jackfield_registry):
 
 
 def test_registry_restored():
-    assert jackfield.registry._global is SEEN["before"]
+    assert jackfield.registry._registry._global is SEEN["before"]
 """
 
 
@@ -374,7 +374,7 @@ def test_pytest_plugin_imports_nothing_heavy() -> None:
     code = (
         "import sys, jackfield.testing.pytest_plugin, jackfield.testing\n"
         "heavy = {'aiohttp', 'openai', 'anthropic', 'tiktoken', 'tenacity', 'jiter',\n"
-        "         'jackfield.registry', 'jackfield.provider', 'jackfield.testing.fake_server'}\n"
+        "         'jackfield.registry', 'jackfield.provider', 'jackfield.testing._fake_server'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     result = subprocess.run(

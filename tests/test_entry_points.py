@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from jackfield import entry_points as reader
-from jackfield.entry_points import EntryPoint, entry_points
+from jackfield.registry import _entry_points as reader
+from jackfield.registry._entry_points import EntryPoint, entry_points
 
 GROUP = "pb_reader_test"
 

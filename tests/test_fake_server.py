@@ -1,4 +1,4 @@
-"""Tests of jackfield.testing.fake_server: wire formats, faults, recording, connections.
+"""Tests of jackfield.testing._fake_server: wire formats, faults, recording, connections.
 
 Everything runs against 127.0.0.1 only. The SDK tests use the real ``openai`` and
 ``anthropic`` clients with ``max_retries=0``.
@@ -27,7 +27,7 @@ from jackfield.events import (
     ToolCallEnd,
     event_from_dict,
 )
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     Delay,
     ErrorReply,
     FakeLLMServer,

@@ -1,4 +1,4 @@
-"""``jackfield.fastjson.loads`` is ``json.loads``, only faster: same values, same errors."""
+"""``jackfield.wire._json.loads`` is ``json.loads``, only faster: same values, same errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from jackfield.fastjson import loads
+from jackfield.wire._json import loads
 
 json_values = st.recursive(
     st.none()

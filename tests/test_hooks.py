@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 import jackfield
-from jackfield import hookimpl, hookspecs
+from jackfield import hookimpl
 from jackfield.errors import ProviderError, RateLimitError
 from jackfield.plugins.mock import MockProvider
+from jackfield.registry import _hookspecs as hookspecs
 from jackfield.types import ModelTier, Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]

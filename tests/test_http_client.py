@@ -13,8 +13,8 @@ import pytest
 
 import jackfield
 from jackfield.errors import APIError, StreamError
-from jackfield.testing.fake_server import FakeLLMServer
-from jackfield.testing.scripts import Reply
+from jackfield.testing._fake_server import FakeLLMServer
+from jackfield.testing._scripts import Reply
 
 KEY = "sk-http-client-test-0123456789"
 

@@ -1,4 +1,4 @@
-"""Tests for jackfield.http_errors: recorded wire errors, documented error bodies,
+"""Tests for jackfield.wire._errors: recorded wire errors, documented error bodies,
 header hints, redaction, pickling and a never-raises property test."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from jackfield.errors import (
     APIError,
@@ -33,7 +32,7 @@ from jackfield.errors import (
     ServerError,
     StreamError,
 )
-from jackfield.http_errors import (
+from jackfield.wire._errors import (
     error_from_payload,
     error_from_response,
     parse_retry_after,
@@ -1090,7 +1089,7 @@ def test_message_never_empty() -> None:
 
 def test_module_imports_no_http_client_or_sdk() -> None:
     code = (
-        "import sys, jackfield.http_errors\n"
+        "import sys, jackfield.wire._errors\n"
         "bad = [m for m in ('aiohttp', 'openai', 'anthropic', 'httpx') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -7,7 +7,7 @@ import gc
 import itertools
 import weakref
 
-from jackfield.loop_local import LoopLocal
+from jackfield.transport._loop_local import LoopLocal
 
 CLOSED: list[int] = []
 SERIAL = itertools.count()

@@ -44,10 +44,9 @@ from jackfield.events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from jackfield.openai_wire import build_payload
 from jackfield.plugins.openai import OpenAIProvider
 from jackfield.retry import RetryPolicy
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,
@@ -59,6 +58,7 @@ from jackfield.testing.fake_server import (
     Truncate,
 )
 from jackfield.types import FinishReason, ModelTier, ToolCall, ToolSpec, Usage
+from jackfield.wire._openai_chat import build_payload
 
 KEY = "sk-canary-0123456789abcdefXYZ"
 WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"

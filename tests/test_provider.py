@@ -259,7 +259,7 @@ class _Tracked(MockProvider):
         self.produced = 0
 
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
-        from jackfield.assembler import StreamAssembler
+        from jackfield.wire._assembler import StreamAssembler
 
         asm = StreamAssembler(self.name, request.model)
         try:
@@ -630,7 +630,7 @@ async def test_an_observer_that_raises_does_not_break_the_call(
     registry.register_plugin(observer, name="observer")
     registry.register_plugin(Exploding(), name="exploding")
     mock = registry.create_provider("mock", fresh=True)
-    with caplog.at_level(logging.ERROR, logger="jackfield.hooks"):
+    with caplog.at_level(logging.ERROR, logger="jackfield.registry._hookcall"):
         assert (await mock.generate("x")).content == "echo: x"
         assert (await mock.stream("x").collect()).content == "echo: x"
         mock.script(MockReply(error="quota"))

@@ -36,7 +36,7 @@ from jackfield.plugins import proxy as proxy_module
 from jackfield.plugins.proxy import ProxyProvider
 from jackfield.registry import Registry
 from jackfield.retry import RetryPolicy
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,

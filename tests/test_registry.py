@@ -562,7 +562,7 @@ def test_plugin_filter_applies_to_entry_points(fake_distribution: str) -> None:
 def test_jackfield_plugins_reports_broken_entry_points(
     fake_distribution: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import jackfield.registry as registry_module
+    import jackfield.registry._registry as registry_module
     from jackfield.cli import main
 
     monkeypatch.setattr(registry_module, "_global", Registry(group=fake_distribution))

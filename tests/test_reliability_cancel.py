@@ -24,7 +24,7 @@ from test_reliability_providers import Spec, provider_params
 
 from jackfield.events import StreamEvent
 from jackfield.retry import RetryPolicy
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     Delay,
     FakeLLMServer,
     RecordedRequest,

@@ -22,7 +22,7 @@ from test_reliability_providers import Spec, provider_params
 
 from jackfield.events import TextDelta
 from jackfield.registry import Registry
-from jackfield.testing.fake_server import FakeLLMServer
+from jackfield.testing._fake_server import FakeLLMServer
 
 T = TypeVar("T")
 

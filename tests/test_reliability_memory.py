@@ -30,7 +30,7 @@ from test_reliability_providers import Spec, provider_params
 from jackfield.errors import APIError, ProviderError, StreamError
 from jackfield.events import StreamStart, TextStart, event_to_dict
 from jackfield.plugins.mock import MockProvider
-from jackfield.testing.fake_server import FakeLLMServer, Raw, RecordedRequest, Reply, ScriptItem
+from jackfield.testing._fake_server import FakeLLMServer, Raw, RecordedRequest, Reply, ScriptItem
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads RSS from /proc/self/statm"

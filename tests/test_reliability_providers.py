@@ -21,7 +21,7 @@ import pytest
 
 from jackfield.errors import OverloadedError, RateLimitError, ServerError
 from jackfield.provider import Provider
-from jackfield.testing.fake_server import Delay, ErrorReply, FakeLLMServer, InStreamError, Reply
+from jackfield.testing._fake_server import Delay, ErrorReply, FakeLLMServer, InStreamError, Reply
 
 KEY = "sk-canary-7f3a9c2e1b4d8f6a"
 """The API key every keyed provider gets: a canary that must never show up anywhere."""
@@ -110,7 +110,7 @@ def _keyed(server: FakeLLMServer) -> dict[str, Any]:
 
 HTTP_PROVIDERS: tuple[Spec, ...] = (
     Spec(
-        "openai-compat", "jackfield.openai_compatible", "OpenAICompatibleProvider", "openai", _keyed
+        "openai-compat", "jackfield.provider", "OpenAICompatibleProvider", "openai", _keyed
     ),
     Spec("openrouter", "jackfield.plugins.openrouter", "OpenRouterProvider", "openai", _keyed),
     Spec("ollama", "jackfield.plugins.ollama", "OllamaProvider", "openai", _compat),

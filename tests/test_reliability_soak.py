@@ -42,7 +42,7 @@ from jackfield.errors import (
 )
 from jackfield.events import StreamEnd, TextDelta
 from jackfield.retry import RetryPolicy
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     FakeLLMServer,
     RecordedRequest,
     Reply,

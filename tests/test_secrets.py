@@ -41,7 +41,7 @@ from jackfield.config import ProviderConfig
 from jackfield.errors import ALL_PROVIDER_ERRORS, ProviderError
 from jackfield.registry import Registry
 from jackfield.retry import RetryPolicy
-from jackfield.testing.fake_server import (
+from jackfield.testing._fake_server import (
     ErrorReply,
     FakeLLMServer,
     InStreamError,

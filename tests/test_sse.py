@@ -1,4 +1,4 @@
-"""Tests for jackfield.sse: the incremental SSE decoder and iter_sse."""
+"""Tests for jackfield.wire._sse: the incremental SSE decoder and iter_sse."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from jackfield.errors import StreamError
-from jackfield.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, iter_sse
+from jackfield.wire._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, iter_sse
 
 WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 WIRE_FILES = sorted(WIRE.glob("*.sse")) if WIRE.is_dir() else []
@@ -337,7 +336,7 @@ def test_sse_event_is_frozen() -> None:
 
 
 def test_module_does_not_import_aiohttp() -> None:
-    code = "import sys, jackfield.sse; assert 'aiohttp' not in sys.modules, 'aiohttp imported'"
+    code = "import sys, jackfield.wire._sse; assert 'aiohttp' not in sys.modules, 'aiohttp'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

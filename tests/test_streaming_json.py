@@ -1,4 +1,4 @@
-"""Tests for jackfield.streaming_json.parse_streaming_json."""
+"""Tests for jackfield.wire._partial_json.parse_streaming_json."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from jackfield.streaming_json import parse_streaming_json
+from jackfield.wire._partial_json import parse_streaming_json
 
 FAST = settings(max_examples=200, deadline=None)
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import tiktoken
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from jackfield import tokens
 from jackfield.tokens import encoding_for_model, estimate_tokens, get_encoding, register_encoding

@@ -32,16 +32,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import ConfigurationError, PluginLoadError, RegistryError
-from .base import COUNTERS, CacheBackend, CacheStats
-from .keys import FORMAT_VERSION, NAMESPACE, cache_key
-from .memory import MemoryBackend
-from .redis import RedisBackend
-from .response_cache import ResponseCache
-from .sqlite import SQLiteBackend
-from .sqlite import default_path as default_sqlite_path
+from ._base import COUNTERS, CacheBackend, CacheStats
+from ._keys import FORMAT_VERSION, NAMESPACE, cache_key
+from ._memory import MemoryBackend
+from ._redis import RedisBackend
+from ._response_cache import ResponseCache
+from ._sqlite import SQLiteBackend, default_path as default_sqlite_path
 
 if TYPE_CHECKING:
-    from ..registry import Registry
+    from ..registry._registry import Registry
 
 __all__ = [
     "COUNTERS",
@@ -200,7 +199,7 @@ _hook_states: weakref.WeakKeyDictionary[Registry, _HookState] = weakref.WeakKeyD
 
 
 def _record(registry: Registry, plugin: str, exc: BaseException) -> None:
-    from ..registry import PluginFailure
+    from ..registry._registry import PluginFailure
 
     failure = PluginFailure(
         plugin=plugin,
@@ -221,7 +220,7 @@ def backend_factories(registry: Registry | None = None) -> Mapping[str, BackendF
     bad or taken name, is recorded in ``registry.failures`` like any plugin failure.
     """
     if registry is None:
-        from ..registry import get_registry
+        from ..registry._registry import get_registry
 
         registry = get_registry()
     registry.load()

@@ -21,25 +21,25 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     # the fake server
-    "FakeLLMServer": "fake_server",
-    "RecordedRequest": "fake_server",
-    "Responder": "fake_server",
+    "FakeLLMServer": "_fake_server",
+    "RecordedRequest": "_fake_server",
+    "Responder": "_fake_server",
     # script items
-    "Delay": "scripts",
-    "ErrorReply": "scripts",
-    "InStreamError": "scripts",
-    "Malformed": "scripts",
-    "Raw": "scripts",
-    "Reply": "scripts",
-    "Reset": "scripts",
-    "ScriptItem": "scripts",
-    "Stall": "scripts",
-    "Truncate": "scripts",
+    "Delay": "_scripts",
+    "ErrorReply": "_scripts",
+    "InStreamError": "_scripts",
+    "Malformed": "_scripts",
+    "Raw": "_scripts",
+    "Reply": "_scripts",
+    "Reset": "_scripts",
+    "ScriptItem": "_scripts",
+    "Stall": "_scripts",
+    "Truncate": "_scripts",
     # the conformance kit
-    "CANARY_KEY": "conformance",
-    "FakeSleep": "conformance",
-    "ProviderConformance": "conformance",
-    "assert_well_formed_stream": "conformance",
+    "CANARY_KEY": "_conformance",
+    "FakeSleep": "_conformance",
+    "ProviderConformance": "_conformance",
+    "assert_well_formed_stream": "_conformance",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -59,20 +59,26 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .conformance import CANARY_KEY as CANARY_KEY
-    from .conformance import FakeSleep as FakeSleep
-    from .conformance import ProviderConformance as ProviderConformance
-    from .conformance import assert_well_formed_stream as assert_well_formed_stream
-    from .fake_server import FakeLLMServer as FakeLLMServer
-    from .fake_server import RecordedRequest as RecordedRequest
-    from .fake_server import Responder as Responder
-    from .scripts import Delay as Delay
-    from .scripts import ErrorReply as ErrorReply
-    from .scripts import InStreamError as InStreamError
-    from .scripts import Malformed as Malformed
-    from .scripts import Raw as Raw
-    from .scripts import Reply as Reply
-    from .scripts import Reset as Reset
-    from .scripts import ScriptItem as ScriptItem
-    from .scripts import Stall as Stall
-    from .scripts import Truncate as Truncate
+    from ._conformance import (
+        CANARY_KEY as CANARY_KEY,
+        FakeSleep as FakeSleep,
+        ProviderConformance as ProviderConformance,
+        assert_well_formed_stream as assert_well_formed_stream,
+    )
+    from ._fake_server import (
+        FakeLLMServer as FakeLLMServer,
+        RecordedRequest as RecordedRequest,
+        Responder as Responder,
+    )
+    from ._scripts import (
+        Delay as Delay,
+        ErrorReply as ErrorReply,
+        InStreamError as InStreamError,
+        Malformed as Malformed,
+        Raw as Raw,
+        Reply as Reply,
+        Reset as Reset,
+        ScriptItem as ScriptItem,
+        Stall as Stall,
+        Truncate as Truncate,
+    )

@@ -29,12 +29,12 @@ import pytest
 
 if TYPE_CHECKING:
     from jackfield.registry import Registry
-    from jackfield.testing.fake_server import FakeLLMServer
+    from jackfield.testing._fake_server import FakeLLMServer
 
 __all__ = ["fake_llm_server", "jackfield_registry"]
 
 # Plain asserts in the conformance battery get pytest's detailed failure messages.
-pytest.register_assert_rewrite("jackfield.testing.conformance")
+pytest.register_assert_rewrite("jackfield.testing._conformance")
 
 _NEEDS_ASYNCIO = (
     "the fake_llm_server fixture is async and needs pytest-asyncio "
@@ -61,7 +61,7 @@ else:
     @pytest_asyncio.fixture
     async def _jackfield_fake_llm_server() -> AsyncIterator[FakeLLMServer]:
         """The async half of ``fake_llm_server`` (run by pytest-asyncio)."""
-        from jackfield.testing.fake_server import FakeLLMServer
+        from jackfield.testing._fake_server import FakeLLMServer
 
         server = FakeLLMServer()
         await server.start()
@@ -74,7 +74,7 @@ else:
 @pytest.fixture
 def jackfield_registry() -> Iterator[Registry]:
     """A fresh registry with every entry point loaded, global for the test's duration."""
-    import jackfield.registry as registry_module
+    import jackfield.registry._registry as registry_module
 
     registry = registry_module.Registry()
     registry.load()

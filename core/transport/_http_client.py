@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from .body_limits import json_body
-from .config import AuthMethod, ProviderConfig, Secret
-from .errors import APIError, ProviderError, StreamError
-from .http_errors import error_from_response
-from .sse import SSEEvent, iter_sse
+from ..config import AuthMethod, ProviderConfig, Secret
+from ..errors import APIError, ProviderError, StreamError
+from ..wire._errors import error_from_response
+from ..wire._sse import SSEEvent, iter_sse
+from ._limits import json_body
 
 __all__ = ["HTTPClient", "RawLog", "auth_headers", "redact_headers"]
 
@@ -73,7 +73,7 @@ class _RedactingRawLog:
     __slots__ = ("_log", "_redact", "_secrets")
 
     def __init__(self, log: RawLog, secrets: tuple[str, ...]) -> None:
-        from .errors import redact
+        from ..errors import redact
 
         self._log = log
         self._secrets = secrets

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from .assembler import StreamAssembler
-from .errors import ConfigurationError
-from .events import StreamEvent
-from .http_provider import HTTPProvider, request_id_from_headers
-from .openai_wire import ChunkParser, build_payload, parse_response
-from .types import ModelTier, Request, Response
+from ..errors import ConfigurationError
+from ..events import StreamEvent
+from ..types import ModelTier, Request, Response
+from ..wire._assembler import StreamAssembler
+from ..wire._openai_chat import ChunkParser, build_payload, parse_response
+from ._http import HTTPProvider, request_id_from_headers
 
 __all__ = ["OpenAICompatibleProvider"]
 

@@ -22,7 +22,7 @@ from typing import NoReturn
 
 import attrs
 
-from .errors import StreamError
+from ..errors import StreamError
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent", "iter_sse"]
 

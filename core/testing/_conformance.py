@@ -71,11 +71,20 @@ from ..events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from ..hookspecs import hookimpl
-from ..provider import Provider
+from ..provider._base import Provider
+from ..registry._hookspecs import hookimpl
 from ..retry import RetryPolicy
 from ..types import FinishReason, Message, ModelTier, Response, ToolCall, ToolSpec, Usage
-from .scripts import ErrorReply, InStreamError, Malformed, Reply, Reset, ScriptItem, Stall, Truncate
+from ._scripts import (
+    ErrorReply,
+    InStreamError,
+    Malformed,
+    Reply,
+    Reset,
+    ScriptItem,
+    Stall,
+    Truncate,
+)
 
 __all__ = [
     "CANARY_KEY",
@@ -401,7 +410,7 @@ class ProviderConformance:
         """Start and return the server of one test (``None`` when :attr:`wire` is None)."""
         if self.wire is None:
             return None
-        from .fake_server import FakeLLMServer
+        from ._fake_server import FakeLLMServer
 
         return await FakeLLMServer(**self.fake_server_options()).start()
 
@@ -897,7 +906,7 @@ class ProviderConformance:
 
     async def test_api_key_never_leaks(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The key is in no repr, str, error, hook payload or cache key."""
-        from ..registry import Registry
+        from ..registry._registry import Registry
 
         key = self.api_key
         recorder = _HookRecorder()

@@ -9,8 +9,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .errors import BadRequestError
-from .types import ROLES, ImagePart, Message, Request, TextPart, Thinking, ToolCall, ToolSpec
+from ..errors import BadRequestError
+from ..types import ROLES, ImagePart, Message, Request, TextPart, Thinking, ToolCall, ToolSpec
 
 __all__ = ["build_request", "normalize_messages", "normalize_tools"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .errors import NetworkError, ProviderError, ProviderTimeoutError, StreamError
+from ..errors import NetworkError, ProviderError, ProviderTimeoutError, StreamError
 
 __all__ = ["error_from_aiohttp"]
 
@@ -23,7 +23,7 @@ def error_from_aiohttp(exc: BaseException) -> ProviderError | None:
             f"the response body was cut off or malformed ({name}: {exc})", retryable=True
         )
     if isinstance(exc, aiohttp.ClientResponseError):
-        from .http_errors import error_from_response
+        from ..wire._errors import error_from_response
 
         return error_from_response(exc.status, dict(exc.headers or {}), exc.message)
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientOSError):

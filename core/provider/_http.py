@@ -1,6 +1,6 @@
 """``HTTPProvider``: the base for providers that speak HTTP themselves, over aiohttp.
 
-It owns an :class:`~jackfield.http.HTTPClient` (one aiohttp session per event loop,
+It owns an an ``HTTPClient`` (one aiohttp session per event loop,
 auth headers, bounded bodies, error mapping, raw logging), created on first use so that
 discovering the plugin never imports aiohttp. A subclass writes ``_generate`` (and
 optionally ``_stream``) with ``self.http.post_json`` / ``self.http.stream_sse``.
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError
-from .provider import Provider
+from ..errors import ConfigurationError
+from ._base import Provider
 
 if TYPE_CHECKING:
-    from .http import HTTPClient, RawLog
+    from ..transport._http_client import HTTPClient, RawLog
 
 __all__ = ["HTTPProvider", "request_id_from_headers"]
 
@@ -42,7 +42,7 @@ class HTTPProvider(Provider):
 
     def default_headers(self) -> dict[str, str]:
         """Headers sent with every request: the key, as :attr:`auth_method` says."""
-        from .http import auth_headers
+        from ..transport._http_client import auth_headers
 
         return auth_headers(self.auth_method, self.api_key)
 
@@ -51,7 +51,7 @@ class HTTPProvider(Provider):
         """The HTTP client (created on first use; imports aiohttp then)."""
         client = self._http_client
         if client is None:
-            from .http import HTTPClient
+            from ..transport._http_client import HTTPClient
 
             client = HTTPClient(
                 self.name,

@@ -1,4 +1,4 @@
-"""Script items for :class:`~jackfield.testing.fake_server.FakeLLMServer`.
+"""Script items for :class:`~jackfield.testing._fake_server.FakeLLMServer`.
 
 A test tells the fake server what to answer by queueing *script items*, one per request,
 with :meth:`FakeLLMServer.enqueue`. A :class:`Reply` is a successful answer described

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .base import COUNTERS, CacheStats, CounterJournal
+from ._base import COUNTERS, CacheStats, CounterJournal
 
 __all__ = ["DEFAULT_MAX_BYTES", "SQLiteBackend", "default_path"]
 

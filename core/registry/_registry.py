@@ -17,12 +17,12 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import hookspecs
-from .config import ProviderConfig, Secret
-from .entry_points import entry_points
-from .errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
-from .hooks import HookRelay
-from .provider import Provider
+from ..config import ProviderConfig, Secret
+from ..errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
+from ..provider._base import Provider
+from . import _hookspecs as hookspecs
+from ._entry_points import entry_points
+from ._hookcall import HookRelay
 
 __all__ = [
     "PluginFailure",
@@ -406,7 +406,7 @@ class Registry:
     def profiles(self) -> dict[str, dict[str, Any]]:
         """Named profiles from the TOML config file (``[profiles.NAME]`` tables)."""
         if self._profiles is None:
-            from .profiles import load_profiles
+            from ._profiles import load_profiles
 
             self._profiles = load_profiles(self._config_path)
         return self._profiles

@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import MissingDependencyError
-from .base import COUNTERS, CacheStats, CounterJournal
-from .keys import NAMESPACE
+from ._base import COUNTERS, CacheStats, CounterJournal
+from ._keys import NAMESPACE
 
 __all__ = ["DEFAULT_URL", "RedisBackend", "redact_url"]
 

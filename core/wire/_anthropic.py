@@ -34,11 +34,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .assembler import StreamAssembler
-from .errors import APIError, ConfigurationError, StreamError
-from .events import StreamEvent
-from .http_errors import error_from_payload
-from .types import (
+from ..errors import APIError, ConfigurationError, StreamError
+from ..events import StreamEvent
+from ..types import (
     FinishReason,
     ImagePart,
     Message,
@@ -49,6 +47,8 @@ from .types import (
     ToolCall,
     Usage,
 )
+from ._assembler import StreamAssembler
+from ._errors import error_from_payload
 
 __all__ = [
     "API_VERSION",

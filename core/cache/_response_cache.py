@@ -4,7 +4,7 @@
 (``generate`` and ``stream`` call :meth:`ResponseCache.generate` and
 :meth:`ResponseCache.stream` with the upstream call as a callable). It
 
-* keys the request (:func:`jackfield.cache.keys.cache_key`);
+* keys the request (:func:`jackfield.cache._keys.cache_key`);
 * stores a response, or a stream's whole event sequence, as one versioned JSON entry
   (the memory backend keeps the decoded objects instead: a hit decodes nothing);
 * stores only successes: an error is never stored, and a stream only once it has
@@ -39,9 +39,9 @@ import attrs
 
 from ..events import StreamEnd, StreamEvent, event_from_dict, event_to_dict
 from ..types import Request, Response
-from .base import CacheBackend, CacheStats
-from .keys import FORMAT_VERSION, cache_key
-from .memory import MemoryBackend
+from ._base import CacheBackend, CacheStats
+from ._keys import FORMAT_VERSION, cache_key
+from ._memory import MemoryBackend
 
 __all__ = ["ResponseCache", "decode_entry", "encode_response", "encode_stream"]
 

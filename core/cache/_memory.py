@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from .base import CacheStats
+from ._base import CacheStats
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "MemoryBackend"]
 

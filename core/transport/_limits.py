@@ -1,9 +1,9 @@
 """``max_response_bytes`` for transports jackfield does not own (SDK HTTP clients).
 
-:class:`~jackfield.http.HTTPClient` bounds aiohttp bodies itself; a provider that reads
+an ``HTTPClient`` bounds aiohttp bodies itself; a provider that reads
 bytes through an SDK's HTTP client wraps that client's byte iterator with these, so a
 body over the configured maximum raises a clear error instead of filling memory. The
-messages and error classes are the ones :class:`~jackfield.http.HTTPClient` uses:
+messages and error classes are the ones :class:`~jackfield.transport._http_client.HTTPClient` uses:
 :class:`APIError` for a whole body, :class:`StreamError` for a stream. :func:`json_body`
 decodes a whole body for all of them alike. No I/O library is imported here.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from .errors import APIError, StreamError
-from .fastjson import loads
+from ..errors import APIError, StreamError
+from ..wire._json import loads
 
 __all__ = ["json_body", "limit_stream", "read_limited"]
 

@@ -74,4 +74,4 @@ def _log() -> logging.Logger:
     """The hooks' logger (``logging`` is imported only when an observer fails)."""
     import logging
 
-    return logging.getLogger("jackfield.hooks")
+    return logging.getLogger("jackfield.registry._hookcall")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .events import (
+from ..events import (
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -25,8 +25,8 @@ from .events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from .streaming_json import parse_streaming_json
-from .types import FinishReason, Response, Thinking, ToolCall, Usage
+from ..types import FinishReason, Response, Thinking, ToolCall, Usage
+from ._partial_json import parse_streaming_json
 
 __all__ = ["StreamAssembler"]
 

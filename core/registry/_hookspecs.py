@@ -12,22 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import pluggy
+from .._markers import PROJECT_NAME, hookimpl, hookspec
 
 if TYPE_CHECKING:
-    from .errors import ProviderError
-    from .provider import Provider
-    from .types import Message, ModelTier, Request, Response, ToolSpec
+    from ..errors import ProviderError
+    from ..provider import Provider
+    from ..types import Message, ModelTier, Request, Response, ToolSpec
 
-__all__ = ["hookimpl", "hookspec"]
-
-PROJECT_NAME = "jackfield"
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-"""Marker for hook specifications (used by jackfield itself)."""
-
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
-"""Marker for hook implementations: decorate your plugin's ``jackfield_*`` functions."""
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
 
 @hookspec

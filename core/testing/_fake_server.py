@@ -22,7 +22,7 @@ Endpoints (each answers in the service's own wire format, headers included):
 =========================================================  ============================
 
 Every request is answered by the next queued script item (see
-:mod:`jackfield.testing.scripts`), whichever endpoint it hits; with an empty queue the
+:mod:`jackfield.testing._scripts`), whichever endpoint it hits; with an empty queue the
 ``handler`` callable decides, then ``default_reply``, then an echo of the last user
 message (``"echo: <text>"``), so a test with no script still works. Requests to unknown
 paths get OpenAI's 404 body and consume nothing.
@@ -43,7 +43,7 @@ being :func:`jackfield.events.event_to_dict` of it, ending with the ``end`` even
 the full response) and then ``data: [DONE]\\n\\n``. An error inside the stream is
 ``event: error\\ndata: {"error": {...same shape...}}\\n\\n``.
 
-The module also runs stand-alone (``python -m jackfield.testing.fake_server --help``), for
+The module also runs stand-alone (``python -m jackfield.testing._fake_server --help``), for
 benchmarks that want the server in its own process.
 """
 
@@ -74,11 +74,11 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
-from ..assembler import StreamAssembler
 from ..errors import AuthenticationError, BadRequestError
 from ..events import StreamEvent, event_to_dict
 from ..types import FinishReason, Usage
-from .scripts import (
+from ..wire._assembler import StreamAssembler
+from ._scripts import (
     Delay,
     ErrorReply,
     InStreamError,
@@ -1389,7 +1389,7 @@ def _reason_phrase(status: int) -> str:
 
 def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m jackfield.testing.fake_server",
+        prog="python -m jackfield.testing._fake_server",
         description="Serve the jackfield fake LLM server until interrupted; prints its URL.",
     )
     p.add_argument("--host", default="127.0.0.1")

@@ -18,9 +18,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Se
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .assembler import events_for_response
-from .config import AuthMethod, ProviderConfig, Secret, parse_tier
-from .errors import (
+from ..config import AuthMethod, ProviderConfig, Secret, parse_tier
+from ..errors import (
     ConfigurationError,
     MissingDependencyError,
     NetworkError,
@@ -30,14 +29,15 @@ from .errors import (
     UnknownError,
     redact,
 )
-from .events import StreamEnd, StreamEvent, StreamStart, TextDelta
-from .types import ModelTier, Request, Response, ToolSpec
-from .validation import build_request, normalize_messages, normalize_tools
+from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
+from ..types import ModelTier, Request, Response, ToolSpec
+from ..wire._assembler import events_for_response
+from ._validation import build_request, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
-    from .cache import ResponseCache
-    from .hooks import HookRelay
-    from .retry import RetryPolicy
+    from ..cache import ResponseCache
+    from ..registry._hookcall import HookRelay
+    from ..retry import RetryPolicy
 
 __all__ = ["Provider", "ProviderStream"]
 
@@ -88,7 +88,7 @@ class Provider(ABC):
         self.config = config
         self.hooks = hooks
         if retry_policy is None:
-            from .retry import RetryPolicy  # here: discovery need not define it
+            from ..retry import RetryPolicy  # here: discovery need not define it
 
             retry_policy = RetryPolicy(
                 max_retries=config.max_retries, deadline=config.retry_deadline
@@ -439,7 +439,7 @@ class Provider(ABC):
             return None
         cache = self.response_cache
         if cache is None and (per_call or self.config.cache):
-            from .cache import open_cache
+            from ..cache import open_cache
 
             spec = self.config.cache if isinstance(self.config.cache, str) else "memory"
             cache = open_cache(spec, ttl=self.config.cache_ttl)
@@ -471,7 +471,7 @@ class Provider(ABC):
             )
             if count is not None:
                 return int(count)
-        from .tokens import estimate_tokens
+        from ..tokens import estimate_tokens
 
         return estimate_tokens(msgs, model=resolved, tools=specs, tokenizer=self.tokenizer)
 
@@ -608,7 +608,7 @@ def _generic_error(exc: BaseException) -> ProviderError:
     import sys
 
     if "aiohttp" in sys.modules:
-        from .aiohttp_errors import error_from_aiohttp
+        from ..transport._aiohttp_errors import error_from_aiohttp
 
         mapped = error_from_aiohttp(exc)
         if mapped is not None:

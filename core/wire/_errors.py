@@ -38,7 +38,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import (
+from ..errors import (
     MAX_BODY_CHARS,
     APIError,
     AuthenticationError,

@@ -12,12 +12,12 @@ import json
 import re
 from typing import Any
 
-from .assembler import StreamAssembler
-from .errors import StreamError
-from .events import StreamEvent
-from .fastjson import loads
-from .http_errors import error_from_payload, error_from_response
-from .types import FinishReason, ImagePart, Message, Request, Response, Thinking, ToolCall, Usage
+from ..errors import StreamError
+from ..events import StreamEvent
+from ..types import FinishReason, ImagePart, Message, Request, Response, Thinking, ToolCall, Usage
+from ._assembler import StreamAssembler
+from ._errors import error_from_payload, error_from_response
+from ._json import loads
 
 __all__ = ["ChunkParser", "build_payload", "is_reasoning_model", "parse_response"]
 
