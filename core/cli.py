@@ -142,7 +142,7 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _plugins(args: argparse.Namespace, out: TextIO) -> int:
-    from .registry._registry import get_registry
+    from .registry import get_registry
 
     registry = get_registry()
     registry.load()
@@ -197,13 +197,15 @@ def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cache(args: argparse.Namespace, out: TextIO) -> int:
-    from .cache import open_backend
     from .cache._redis import redact_url
+    from .registry import get_registry
 
     if args.cache_action is None:
         raise _UsageError("cache: choose an action: stats or clear")
     spec = args.cache or os.environ.get("JACKFIELD_CACHE") or "sqlite:"
-    backend = open_backend(spec)  # a bad spec raises ConfigurationError: one line, exit 1
+    # The global registry's opener knows the plugins' backends too. A bad spec raises
+    # ConfigurationError: one line, exit 1.
+    backend = get_registry().cache_opener.open_backend(spec)
 
     async def run() -> dict[str, Any] | None:
         try:

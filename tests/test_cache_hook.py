@@ -12,9 +12,7 @@ from jackfield import hookimpl
 from jackfield.cache import (
     CacheBackend,
     CacheStats,
-    backend_factories,
     close_caches,
-    open_backend,
     open_cache,
 )
 from jackfield.plugins.mock import MockProvider
@@ -77,24 +75,24 @@ async def _fresh_shared_caches() -> AsyncIterator[None]:
 def test_hook_jackfield_register_cache_backends() -> None:
     DictPlugin.calls = 0
     registry = _registry(DictPlugin())
-    backend = open_backend("dict:shelf?size=3&mode=fast", registry=registry)
+    backend = registry.cache_opener.open_backend("dict:shelf?size=3&mode=fast")
     assert isinstance(backend, DictBackend) and isinstance(backend, CacheBackend)
     assert backend.location == "shelf" and backend.options == {"size": "3", "mode": "fast"}
-    plain = open_backend("DICT", registry=registry)
+    plain = registry.cache_opener.open_backend("DICT")
     assert isinstance(plain, DictBackend) and plain.location == "default"
-    assert set(backend_factories(registry)) == {"dict"}
+    assert set(registry.cache_backend_factories()) == {"dict"}
     assert DictPlugin.calls == 1  # once per registry, however many lookups
 
     other = _registry(DictPlugin())
-    open_backend("dict", registry=other)
+    other.cache_opener.open_backend("dict")
     assert DictPlugin.calls == 2
 
 
 def test_a_plugin_added_later_is_asked_on_the_next_lookup() -> None:
     registry = _registry()
-    assert dict(backend_factories(registry)) == {}
+    assert dict(registry.cache_backend_factories()) == {}
     registry.register_plugin(DictPlugin(), name="late")
-    assert set(backend_factories(registry)) == {"dict"}
+    assert set(registry.cache_backend_factories()) == {"dict"}
 
 
 @pytest.mark.usefixtures("global_registry")
@@ -129,7 +127,7 @@ def test_bad_registrations_are_recorded_not_raised() -> None:
             raise RuntimeError("plugin bug")
 
     registry = _registry(Bad(), Clash(), Raises())
-    factories = backend_factories(registry)
+    factories = registry.cache_backend_factories()
     assert set(factories) == {"good"}
     stages = [f for f in registry.failures if f.stage == "register_cache_backends"]
     errors = " | ".join(f.error for f in stages)
@@ -147,7 +145,7 @@ def test_strict_registries_raise() -> None:
     registry = jackfield.Registry(entry_points=False, strict=True)
     registry.register_plugin(Raises(), name="raises")
     with pytest.raises(jackfield.PluginLoadError, match="plugin bug"):
-        backend_factories(registry)
+        registry.cache_backend_factories()
 
 
 def test_unknown_and_broken_factories_are_configuration_errors() -> None:
@@ -159,8 +157,8 @@ def test_unknown_and_broken_factories_are_configuration_errors() -> None:
 
     registry = _registry(Odd(), DictPlugin())
     with pytest.raises(jackfield.ConfigurationError, match=r"known: dict, memory, .*redis"):
-        open_backend("nosuch", registry=registry)
+        registry.cache_opener.open_backend("nosuch")
     with pytest.raises(jackfield.ConfigurationError, match="does not implement"):
-        open_backend("notabackend", registry=registry)
+        registry.cache_opener.open_backend("notabackend")
     with pytest.raises(jackfield.ConfigurationError, match="picky"):
-        open_backend("picky:somewhere", registry=registry)
+        registry.cache_opener.open_backend("picky:somewhere")

@@ -630,7 +630,7 @@ async def test_an_observer_that_raises_does_not_break_the_call(
     registry.register_plugin(observer, name="observer")
     registry.register_plugin(Exploding(), name="exploding")
     mock = registry.create_provider("mock", fresh=True)
-    with caplog.at_level(logging.ERROR, logger="jackfield.registry._hookcall"):
+    with caplog.at_level(logging.ERROR, logger="jackfield.hooks"):
         assert (await mock.generate("x")).content == "echo: x"
         assert (await mock.stream("x").collect()).content == "echo: x"
         mock.script(MockReply(error="quota"))

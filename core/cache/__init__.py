@@ -1,8 +1,10 @@
 """Response caching: opt-in per provider (``cache=...`` in its config) or per call.
 
-``open_cache(spec, ttl=None)`` returns the process's one shared
-:class:`ResponseCache` for a backend spec, so providers configured with the same spec
-share its entries, counters and in-flight calls:
+A :class:`CacheOpener` holds the open caches of one registry: the same backend spec
+always gives the same :class:`ResponseCache`, so providers configured with one spec
+share its entries, counters and in-flight calls. Each registry owns an opener and hands
+it to the providers it creates; :func:`open_cache` and :func:`close_caches` act on the
+process-wide opener, which the global registry uses:
 
 ==============================  =====================================================
 spec                            backend
@@ -13,7 +15,8 @@ spec                            backend
 ``"redis://host:port/db"``      :class:`RedisBackend` (also ``rediss://``,
                                 ``unix://``; ``?prefix=P`` plus redis-py's options)
 ``"NAME"``, ``"NAME:LOCATION"``   a backend a plugin registered through the
-                                ``jackfield_register_cache_backends`` hook; its
+                                ``jackfield_register_cache_backends`` hook of the
+                                opener's registry; its
                                 factory gets ``location=LOCATION`` (if given) and the
                                 query options as keyword arguments (strings)
 ==============================  =====================================================
@@ -24,14 +27,12 @@ See ``docs/caching.md``.
 from __future__ import annotations
 
 import threading
-import traceback
-import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..errors import ConfigurationError, PluginLoadError, RegistryError
+from ..errors import ConfigurationError
 from ._base import COUNTERS, CacheBackend, CacheStats
 from ._keys import FORMAT_VERSION, NAMESPACE, cache_key
 from ._memory import MemoryBackend
@@ -39,23 +40,22 @@ from ._redis import RedisBackend
 from ._response_cache import ResponseCache
 from ._sqlite import SQLiteBackend, default_path as default_sqlite_path
 
-if TYPE_CHECKING:
-    from ..registry._registry import Registry
-
 __all__ = [
+    "BUILTIN_BACKENDS",
     "COUNTERS",
     "FORMAT_VERSION",
     "NAMESPACE",
     "BackendFactory",
     "CacheBackend",
+    "CacheOpener",
     "CacheStats",
     "MemoryBackend",
     "RedisBackend",
     "ResponseCache",
     "SQLiteBackend",
-    "backend_factories",
     "cache_key",
     "close_caches",
+    "default_opener",
     "default_sqlite_path",
     "normalize_spec",
     "open_backend",
@@ -66,11 +66,11 @@ BackendFactory = Callable[..., CacheBackend]
 """``factory(**options) -> CacheBackend``, as registered through the hook."""
 
 BUILTIN_BACKENDS = ("memory", "sqlite", "redis", "rediss", "unix")
+"""Backend names that are built in (a plugin cannot take them)."""
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
-_lock = threading.RLock()
-_by_spec: dict[str, ResponseCache] = {}
-_by_spec_ttl: dict[tuple[str, float | None], ResponseCache] = {}
+PluginBackends = Callable[[], Mapping[str, BackendFactory]]
+"""Returns the backends plugins registered, by name (asked when a spec is not built in)."""
 
 
 # --------------------------------------------------------------------------- specs
@@ -110,8 +110,11 @@ def normalize_spec(spec: str | bool | None) -> str:
     return f"{name}:{location}{query}" if location else f"{name}{query}"
 
 
-def open_backend(spec: str, *, registry: Registry | None = None) -> CacheBackend:
-    """A new backend for ``spec`` (see the module doc); prefer :func:`open_cache`."""
+def open_backend(spec: str, *, plugin_backends: PluginBackends | None = None) -> CacheBackend:
+    """A new backend for ``spec`` (see the module doc); prefer :meth:`CacheOpener.open`.
+
+    A name that is not built in is looked up in ``plugin_backends()``.
+    """
     spec = normalize_spec(spec)
     name, location, options = _split(spec)
     try:
@@ -128,7 +131,7 @@ def open_backend(spec: str, *, registry: Registry | None = None) -> CacheBackend
             return RedisBackend(url, prefix=prefix)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"cache {spec!r}: {exc}", field="cache") from exc
-    factories = backend_factories(registry)
+    factories = plugin_backends() if plugin_backends is not None else {}
     factory = factories.get(name)
     if factory is None:
         known = ", ".join(sorted({"memory", "sqlite", "redis", *factories}))
@@ -151,110 +154,70 @@ def open_backend(spec: str, *, registry: Registry | None = None) -> CacheBackend
     return backend
 
 
-def open_cache(spec: str | bool | None = "memory", ttl: float | None = None) -> ResponseCache:
-    """The process's shared :class:`ResponseCache` for ``spec``, with entries living ``ttl``.
+class CacheOpener:
+    """The open response caches of one registry, one :class:`ResponseCache` per spec.
 
-    The same spec always gives the same backend (entries, counters, connections and
-    in-flight calls shared); each distinct ``ttl`` is a view of it.
+    :param plugin_backends: the registry's plugin backends (default: built-ins only).
+        It may be set later, as the global registry does for the process-wide opener.
     """
-    norm = normalize_spec(spec)
-    found = _by_spec_ttl.get((norm, ttl))
-    if found is not None:
-        return found
-    with _lock:
-        found = _by_spec_ttl.get((norm, ttl))
-        if found is None:
-            base = _by_spec.get(norm)
-            if base is None:
-                base = ResponseCache(open_backend(norm), ttl=ttl)
-                _by_spec[norm] = base
-            found = base.with_ttl(ttl)
-            _by_spec_ttl[(norm, ttl)] = found
-        return found
+
+    def __init__(self, plugin_backends: PluginBackends | None = None) -> None:
+        self.plugin_backends = plugin_backends
+        self._lock = threading.RLock()
+        self._by_spec: dict[str, ResponseCache] = {}
+        self._by_spec_ttl: dict[tuple[str, float | None], ResponseCache] = {}
+
+    def open_backend(self, spec: str) -> CacheBackend:
+        """A new backend for ``spec``, plugin backends of this opener's registry included."""
+        return open_backend(spec, plugin_backends=self.plugin_backends)
+
+    def open(self, spec: str | bool | None = "memory", ttl: float | None = None) -> ResponseCache:
+        """This opener's shared :class:`ResponseCache` for ``spec``, entries living ``ttl``.
+
+        The same spec always gives the same backend (entries, counters, connections and
+        in-flight calls shared); each distinct ``ttl`` is a view of it.
+        """
+        norm = normalize_spec(spec)
+        found = self._by_spec_ttl.get((norm, ttl))
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._by_spec_ttl.get((norm, ttl))
+            if found is None:
+                base = self._by_spec.get(norm)
+                if base is None:
+                    base = ResponseCache(self.open_backend(norm), ttl=ttl)
+                    self._by_spec[norm] = base
+                found = base.with_ttl(ttl)
+                self._by_spec_ttl[(norm, ttl)] = found
+            return found
+
+    async def aclose(self) -> None:
+        """Close every open cache's backend and forget them (later opens start afresh).
+
+        Providers that already hold a cache keep it; its backend reopens on use.
+        """
+        with self._lock:
+            caches = list(self._by_spec.values())
+            self._by_spec.clear()
+            self._by_spec_ttl.clear()
+        for cache in caches:
+            await cache.close()
+
+
+_default = CacheOpener()
+
+
+def default_opener() -> CacheOpener:
+    """The process-wide opener: the global registry's, and that of providers built directly."""
+    return _default
+
+
+def open_cache(spec: str | bool | None = "memory", ttl: float | None = None) -> ResponseCache:
+    """The process-wide opener's :class:`ResponseCache` for ``spec`` (see :class:`CacheOpener`)."""
+    return _default.open(spec, ttl)
 
 
 async def close_caches() -> None:
-    """Close every shared cache's backend and forget them (later opens start afresh).
-
-    Providers that already hold a cache keep it; its backend reopens on use.
-    """
-    with _lock:
-        caches = list(_by_spec.values())
-        _by_spec.clear()
-        _by_spec_ttl.clear()
-    for cache in caches:
-        await cache.close()
-
-
-# ---------------------------------------------------------------------- the hook
-
-
-class _HookState:
-    def __init__(self) -> None:
-        self.factories: dict[str, tuple[BackendFactory, str]] = {}
-        self.asked: set[str] = set()
-
-
-_hook_states: weakref.WeakKeyDictionary[Registry, _HookState] = weakref.WeakKeyDictionary()
-
-
-def _record(registry: Registry, plugin: str, exc: BaseException) -> None:
-    from ..registry._registry import PluginFailure
-
-    failure = PluginFailure(
-        plugin=plugin,
-        stage="register_cache_backends",
-        error=f"{type(exc).__name__}: {exc}",
-        traceback="".join(traceback.format_exception(exc)),
-    )
-    registry.failures.append(failure)
-    if registry.strict:
-        raise PluginLoadError(plugin, f"register_cache_backends: {failure.error}") from exc
-
-
-def backend_factories(registry: Registry | None = None) -> Mapping[str, BackendFactory]:
-    """The backends plugins registered, by name (default: the global registry).
-
-    Each plugin's ``jackfield_register_cache_backends`` runs once per registry (a
-    plugin added later is asked on the next lookup). A hook that raises, or registers a
-    bad or taken name, is recorded in ``registry.failures`` like any plugin failure.
-    """
-    if registry is None:
-        from ..registry._registry import get_registry
-
-        registry = get_registry()
-    registry.load()
-    with _lock:
-        state = _hook_states.get(registry)
-        if state is None:
-            state = _hook_states[registry] = _HookState()
-        caller = registry.pm.hook.jackfield_register_cache_backends
-        for impl in caller.get_hookimpls():
-            plugin = impl.plugin_name
-            if plugin in state.asked or impl.hookwrapper or impl.wrapper:
-                continue
-            state.asked.add(plugin)
-
-            def register(name: Any, factory: Any, *, _plugin: str = plugin) -> None:
-                assert state is not None and registry is not None
-                key = name.strip().lower() if isinstance(name, str) else ""
-                taken = state.factories.get(key)
-                problem = None
-                if not key or ":" in key or "?" in key:
-                    problem = f"cache backend name {name!r} is not a plain name"
-                elif key in BUILTIN_BACKENDS:
-                    problem = f"cache backend name {key!r} is built in"
-                elif not callable(factory):
-                    problem = f"cache backend {key!r}: the factory is not callable"
-                elif taken is not None and taken[0] is not factory:
-                    problem = f"cache backend name {key!r} is taken by plugin {taken[1]!r}"
-                if problem is not None:
-                    _record(registry, _plugin, RegistryError(problem))
-                    return
-                state.factories[key] = (factory, _plugin)
-
-            try:
-                impl.function(**{arg: register for arg in impl.argnames if arg == "register"})
-            except Exception as exc:
-                _record(registry, plugin, exc)
-        return {name: factory for name, (factory, _) in state.factories.items()}
+    """Close the process-wide opener's caches (see :meth:`CacheOpener.aclose`)."""
+    await _default.aclose()

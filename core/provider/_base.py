@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..config import AuthMethod, ProviderConfig, Secret, parse_tier
 from ..errors import (
@@ -35,11 +35,20 @@ from ..wire._assembler import events_for_response
 from ._validation import build_request, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
-    from ..cache import ResponseCache
-    from ..registry._hookcall import HookRelay
+    from ..cache import CacheOpener, ResponseCache
     from ..retry import RetryPolicy
 
-__all__ = ["Provider", "ProviderStream"]
+__all__ = ["Hooks", "Provider", "ProviderStream"]
+
+
+class Hooks(Protocol):
+    """The registry's hooks, as a provider sees them (the registry's ``HookRelay``)."""
+
+    def has(self, name: str) -> bool:
+        """Whether any plugin implements hook ``name`` (cheap: asked on hot paths)."""
+
+    def call(self, name: str, **kwargs: Any) -> Any:
+        """Call hook ``name``; observers that raise are logged, never propagated."""
 
 
 class Provider(ABC):
@@ -61,7 +70,11 @@ class Provider(ABC):
     api_key_env: ClassVar[str | None] = None
     """The environment variable read for the key when the config gives none."""
     default_auth_method: ClassVar[AuthMethod] = "bearer"
+    """How the key is sent; ``"none"`` is the one switch for a provider that takes no key
+    (none is read, required or sent). A config's ``auth_method`` overrides it."""
     requires_api_key: ClassVar[bool] = True
+    """Whether creation fails without a key; ``False`` makes the key optional (sent when
+    given), as for a self-hosted server started with or without one."""
     requires: ClassVar[tuple[str, ...]] = ()
     """Importable modules the provider needs (checked at creation, never at discovery)."""
     extra: ClassVar[str | None] = None
@@ -73,11 +86,15 @@ class Provider(ABC):
         self,
         config: ProviderConfig | None = None,
         *,
-        hooks: HookRelay | None = None,
+        hooks: Hooks | None = None,
         retry_policy: RetryPolicy | None = None,
+        cache_opener: CacheOpener | None = None,
         **overrides: Any,
     ) -> None:
         """Create the provider; ``overrides`` are :class:`ProviderConfig` fields.
+
+        A registry passes its ``hooks`` and its ``cache_opener``; a provider built
+        directly uses the process-wide opener (and so the global registry's backends).
 
         Raises :class:`ConfigurationError` for a bad config and
         :class:`MissingDependencyError` for a missing SDK, before any I/O.
@@ -87,6 +104,7 @@ class Provider(ABC):
             config = config.evolve(**overrides)
         self.config = config
         self.hooks = hooks
+        self.cache_opener = cache_opener
         if retry_policy is None:
             from ..retry import RetryPolicy  # here: discovery need not define it
 
@@ -129,7 +147,7 @@ class Provider(ABC):
             env = self.config.api_key_env or self.api_key_env
             where = f"set ${env} or " if env else ""
             raise ConfigurationError(
-                f"{self.name}: no API key; {where}pass api_key=...",
+                f"no API key; {where}pass api_key=...",
                 field="api_key",
                 provider=self.name,
             )
@@ -145,23 +163,27 @@ class Provider(ABC):
     def model_for_tier(self, tier: ModelTier | str) -> str:
         """The model for ``tier``: config override, then hook, then the provider's table."""
         parsed = parse_tier(tier)
-        model = self.config.tier_models.get(parsed)
+        model = self._tier_model(parsed)
+        if model is None:
+            raise ConfigurationError(
+                f"no model for tier {parsed.value!r}; "
+                f"set tier_models={{'{parsed.value}': '...'}} in its config",
+                field="tier_models",
+                provider=self.name,
+            )
+        return model
+
+    def _tier_model(self, tier: ModelTier) -> str | None:
+        """The model a table or hook gives ``tier``, else ``None``."""
+        model = self.config.tier_models.get(tier)
         if model:
             return model
         hooks = self.hooks
         if hooks is not None and hooks.has("jackfield_model_for_tier"):
-            chosen = hooks.call("jackfield_model_for_tier", provider=self, tier=parsed)
+            chosen = hooks.call("jackfield_model_for_tier", provider=self, tier=tier)
             if chosen:
                 return str(chosen)
-        model = self.tier_models.get(parsed)
-        if model:
-            return model
-        raise ConfigurationError(
-            f"{self.name} has no model for tier {parsed.value!r}; "
-            f"set tier_models={{'{parsed.value}': '...'}} in its config",
-            field="tier_models",
-            provider=self.name,
-        )
+        return self.tier_models.get(tier) or None
 
     def resolve_model(self, model: str | None = None, tier: ModelTier | str | None = None) -> str:
         """The model a call uses: explicit, tier, config, provider default, ``hosted_small``."""
@@ -439,10 +461,13 @@ class Provider(ABC):
             return None
         cache = self.response_cache
         if cache is None and (per_call or self.config.cache):
-            from ..cache import open_cache
+            opener = self.cache_opener
+            if opener is None:
+                from ..cache import default_opener
 
+                opener = default_opener()
             spec = self.config.cache if isinstance(self.config.cache, str) else "memory"
-            cache = open_cache(spec, ttl=self.config.cache_ttl)
+            cache = opener.open(spec, ttl=self.config.cache_ttl)
             if self.config.cache:
                 self.response_cache = cache
         return cache

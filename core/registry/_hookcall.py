@@ -1,12 +1,15 @@
-"""A thin, fast relay from providers to a registry's pluggy hooks.
+"""Calling plugins' hooks: one place that isolates a plugin whose hook raises.
 
-Hot paths ask :meth:`HookRelay.has` first, so a hook with no implementation costs one
-dict lookup. Observer hooks that raise are logged and isolated: an observer never breaks
-a call.
+:func:`call_each` calls hook implementations one at a time and hands each failure to
+the caller's handler, so one broken plugin neither breaks the call nor keeps the other
+plugins from being called. The registration hooks (providers, cache backends) and the
+observer hooks all go through it. :class:`HookRelay` is what providers hold: hot paths
+ask :meth:`HookRelay.has` first, so a hook with no implementation costs one dict lookup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -14,7 +17,9 @@ import pluggy
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["HookRelay"]
+    from pluggy import HookImpl
+
+__all__ = ["OBSERVERS", "HookRelay", "call_each"]
 
 OBSERVERS = frozenset(
     {
@@ -24,6 +29,27 @@ OBSERVERS = frozenset(
         "jackfield_retrying",
     }
 )
+"""Hooks that only watch: an implementation that raises is logged and ignored."""
+
+
+def call_each(
+    impls: Iterable[HookImpl],
+    kwargs: Mapping[str, Any],
+    on_error: Callable[[HookImpl, Exception], None],
+) -> None:
+    """Call each of ``impls`` with the ``kwargs`` it asks for, isolating failures.
+
+    An implementation that raises an ``Exception`` is passed to ``on_error`` (which may
+    record it, log it, or raise to stop). Wrappers are skipped: they only make sense
+    around pluggy's own call loop.
+    """
+    for impl in impls:
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            impl.function(*[kwargs[arg] for arg in impl.argnames])
+        except Exception as exc:
+            on_error(impl, exc)
 
 
 class HookRelay:
@@ -60,13 +86,14 @@ class HookRelay:
             except Exception:
                 _log().exception("observer hook %s raised; ignored", name)
                 return None
-        # Call each observer on its own (in pluggy's order, last registered first), so one
-        # that raises neither breaks the call nor keeps the other observers from seeing it.
-        for impl in reversed(impls):
-            try:
-                impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception:
-                _log().exception("observer hook %s of %s raised; ignored", name, impl.plugin_name)
+
+        def log(impl: HookImpl, exc: Exception) -> None:
+            _log().error(
+                "observer hook %s of %s raised; ignored", name, impl.plugin_name, exc_info=exc
+            )
+
+        # In pluggy's order (last registered first), each observer on its own.
+        call_each(reversed(impls), kwargs, log)
         return None
 
 
@@ -74,4 +101,4 @@ def _log() -> logging.Logger:
     """The hooks' logger (``logging`` is imported only when an observer fails)."""
     import logging
 
-    return logging.getLogger("jackfield.registry._hookcall")
+    return logging.getLogger("jackfield.hooks")

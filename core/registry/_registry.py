@@ -17,12 +17,14 @@ from typing import Any
 import attrs
 import pluggy
 
+from ..cache import BackendFactory, CacheOpener, default_opener
 from ..config import ProviderConfig, Secret
 from ..errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
 from ..provider._base import Provider
 from . import _hookspecs as hookspecs
+from ._cache_backends import CacheBackendTable
 from ._entry_points import entry_points
-from ._hookcall import HookRelay
+from ._hookcall import HookRelay, call_each
 
 __all__ = [
     "PluginFailure",
@@ -104,6 +106,8 @@ class Registry:
         ``$JACKFIELD_STRICT_PLUGINS``).
     :param config_path: TOML file of named profiles (default ``$JACKFIELD_CONFIG``, else
         ``~/.config/jackfield/config.toml`` if it exists).
+    :param cache_opener: where this registry's providers open their response caches
+        (default: an opener of its own, which knows this registry's plugin backends).
     """
 
     def __init__(
@@ -114,11 +118,17 @@ class Registry:
         strict: bool | None = None,
         config_path: str | os.PathLike[str] | None = None,
         group: str = ENTRY_POINT_GROUP,
+        cache_opener: CacheOpener | None = None,
     ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.hooks = HookRelay(self.pm)
         self.failures: list[PluginFailure] = []
+        self._cache_backends = CacheBackendTable()
+        if cache_opener is None:
+            cache_opener = CacheOpener(self.cache_backend_factories)
+        self.cache_opener = cache_opener
+        """Opens the response caches of this registry's providers."""
         self._group = group
         self._load_entry_points = entry_points
         env_plugins = os.environ.get("JACKFIELD_PLUGINS")
@@ -214,28 +224,37 @@ class Registry:
         return True
 
     def _run_registrations(self) -> None:
-        for plugin_name, plugin in self.pm.list_name_plugin():
-            if plugin_name in self._registered_plugins or plugin is None:
-                continue
-            self._registered_plugins.add(plugin_name)
-            func = getattr(plugin, "jackfield_register_providers", None)
-            if func is None or not self.pm.parse_hookimpl_opts(
-                plugin, "jackfield_register_providers"
-            ):
-                continue
-            try:
-                func(register=self._registrar(plugin_name))
-            except Exception as exc:
-                if isinstance(exc, PluginLoadError):
-                    raise
-                # Isolate it entirely: nothing it registered before raising, and none
-                # of its other hooks, stays behind.
-                with self._lock:
-                    for key in [k for k, e in self._providers.items() if e.plugin == plugin_name]:
-                        self._drop(key)
-                self.pm.unregister(plugin, name=plugin_name)
-                self.hooks.invalidate()
-                self._record(plugin_name, "register_providers", exc)
+        impls = [
+            impl
+            for impl in self.pm.hook.jackfield_register_providers.get_hookimpls()
+            if impl.plugin_name not in self._registered_plugins
+        ]
+        for impl in impls:
+            self._registered_plugins.add(impl.plugin_name)
+            call_each([impl], {"register": self._registrar(impl.plugin_name)}, self._isolate)
+
+    def _isolate(self, impl: Any, exc: Exception) -> None:
+        """Take out a plugin whose registration hook raised, entirely: nothing it
+        registered before raising, and none of its other hooks, stays behind."""
+        if isinstance(exc, PluginLoadError):
+            raise exc
+        name = impl.plugin_name
+        with self._lock:
+            for key in [k for k, e in self._providers.items() if e.plugin == name]:
+                self._drop(key)
+        self.pm.unregister(impl.plugin, name=name)
+        self.hooks.invalidate()
+        self._record(name, "register_providers", exc)
+
+    def cache_backend_factories(self) -> Mapping[str, BackendFactory]:
+        """The cache backends this registry's plugins registered, by name.
+
+        Each plugin's ``jackfield_register_cache_backends`` runs once per registry (a
+        plugin added later is asked on the next lookup). A hook that raises, or
+        registers a bad or taken name, is recorded in :attr:`failures`.
+        """
+        self.load()
+        return self._cache_backends.collect(self.pm, self._record)
 
     def _registrar(self, plugin_name: str) -> Callable[..., None]:
         def register(
@@ -393,7 +412,7 @@ class Registry:
                     plugin=dist,
                     plugin_version=version,
                     description=cls.description or (cls.__doc__ or "").strip().split("\n")[0],
-                    auth_method="none" if not cls.requires_api_key else cls.default_auth_method,
+                    auth_method=cls.default_auth_method,
                     extra=cls.extra,
                     extra_installed=installed,
                     provider_class=cls,
@@ -460,7 +479,7 @@ class Registry:
         self.load()
         cls, cfg = self._resolve(name, config, overrides)
         if fresh:
-            return cls(cfg, hooks=self.hooks)
+            return cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener)
         key = cache_key
         if key is None:
             key = self._default_key(cls, cfg)
@@ -475,7 +494,7 @@ class Registry:
         with self._lock:
             found = self._instances.get(key)
             if found is None:
-                found = cls(cfg, hooks=self.hooks)
+                found = cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener)
                 self._instances[key] = found
             return found
 
@@ -629,13 +648,21 @@ _global: Registry | None = None
 _global_lock = threading.Lock()
 
 
+def _global_cache_backends() -> Mapping[str, BackendFactory]:
+    """The global registry's plugin cache backends (the process-wide opener's)."""
+    return get_registry().cache_backend_factories()
+
+
+default_opener().plugin_backends = _global_cache_backends
+
+
 def get_registry() -> Registry:
     """The process-wide registry (created on first use)."""
     global _global
     if _global is None:
         with _global_lock:
             if _global is None:
-                _global = Registry()
+                _global = Registry(cache_opener=default_opener())
     return _global
 
 

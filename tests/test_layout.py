@@ -1,0 +1,156 @@
+"""The faults the flat tree let in, each pinned by a test (issue: rename and layout)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jackfield
+from jackfield import hookimpl
+from jackfield.cache import CacheStats
+from jackfield.plugins.azure import AzureOpenAIProvider
+from jackfield.plugins.mock import MockProvider
+from jackfield.plugins.ollama import OllamaProvider
+from jackfield.provider import OpenAICompatibleProvider
+
+CORE = Path(__file__).resolve().parents[1] / "core"
+
+
+class _DictBackend:
+    name = "dict"
+
+    def __init__(self, location: str = "default", **options: str) -> None:
+        self.stats = CacheStats()
+        self.data: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        self.data[key] = value
+
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    async def clear(self) -> None:
+        self.data.clear()
+
+    async def close(self) -> None:
+        return None
+
+    async def info(self) -> dict[str, Any]:
+        return {"backend": self.name, "entries": len(self.data)}
+
+
+class _DictPlugin:
+    @hookimpl
+    def jackfield_register_cache_backends(self, register: Any) -> None:
+        register("dict", _DictBackend)
+
+
+async def test_a_backend_registered_on_a_registry_serves_its_providers() -> None:
+    registry = jackfield.Registry(entry_points=False)
+    registry.register_provider(MockProvider)
+    registry.register_plugin(_DictPlugin(), name="dict-plugin")
+    provider = registry.create_provider("mock", cache="dict")
+    first = await provider.generate("q")
+    second = await provider.generate("q")
+    assert first.cached is False and second.cached is True
+    assert isinstance(provider.response_cache.backend, _DictBackend)  # type: ignore[union-attr]
+
+
+async def test_registries_do_not_share_their_open_caches() -> None:
+    one = jackfield.Registry(entry_points=False)
+    two = jackfield.Registry(entry_points=False)
+    for registry in (one, two):
+        registry.register_provider(MockProvider)
+    a = one.create_provider("mock", cache="memory")
+    b = two.create_provider("mock", cache="memory")
+    await a.generate("q")
+    assert (await b.generate("q")).cached is False
+    assert a.response_cache is not b.response_cache
+    again = one.create_provider("mock", cache="memory", fresh=True)
+    assert (await again.generate("q")).cached is True  # one registry: one shared cache
+
+
+def test_a_misspelled_tier_is_an_error_even_where_tiers_fall_back_to_the_model() -> None:
+    provider = OllamaProvider(model="x")
+    assert provider.model_for_tier("hosted_large") == "llama3.3:70b"
+    with pytest.raises(jackfield.ConfigurationError, match="bogus"):
+        provider.model_for_tier("bogus")
+
+
+def test_error_text_names_the_provider_once() -> None:
+    with pytest.raises(jackfield.ConfigurationError) as info:
+        AzureOpenAIProvider(api_key="k", base_url="http://127.0.0.1:9")
+    assert str(info.value).count("azure") == 1, str(info.value)
+    with pytest.raises(jackfield.ConfigurationError) as info:
+        AzureOpenAIProvider(deployment="d", base_url="http://127.0.0.1:9")
+    assert str(info.value).count("azure") == 1, str(info.value)
+
+
+def test_a_hosted_preset_needs_no_switches_to_require_a_key_and_a_known_tier() -> None:
+    class Hosted(OpenAICompatibleProvider):
+        name = "hosted"
+        default_base_url = "https://api.hosted.example/v1"
+        api_key_env = "HOSTED_TEST_API_KEY"
+        tier_models = {jackfield.ModelTier.HOSTED_SMALL: "h-mini"}
+
+    with pytest.raises(jackfield.ConfigurationError, match="API key"):
+        Hosted()
+    provider = Hosted(api_key="k", model="m")
+    with pytest.raises(jackfield.ConfigurationError, match="hosted_large"):
+        provider.model_for_tier("hosted_large")
+
+
+def test_no_key_is_one_switch() -> None:
+    infos = {info.name: info for info in jackfield.list_providers()}
+    assert infos["mock"].auth_method == "none" and infos["ollama"].auth_method == "none"
+    # a key that is optional is still sent as a bearer token when given
+    assert infos["vllm"].auth_method == "bearer"
+    assert infos["openai-compat"].auth_method == "bearer"
+    assert "requires_api_key" not in vars(MockProvider)
+
+
+def _exports_and_type_block(module: str) -> tuple[dict[str, str], dict[str, str]]:
+    mod = importlib.import_module(module)
+    path = Path(mod.__file__)  # type: ignore[arg-type]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                for alias in stmt.names:
+                    typed[alias.asname or alias.name] = str(stmt.module)
+    return dict(mod._EXPORTS), typed
+
+
+@pytest.mark.parametrize("module", ["jackfield", "jackfield.testing"])
+def test_the_lazy_export_table_and_the_type_checking_block_agree(module: str) -> None:
+    exports, typed = _exports_and_type_block(module)
+    assert exports == typed
+    mod = importlib.import_module(module)
+    for name in exports:
+        assert getattr(mod, name) is not None
+
+
+def test_plugin_author_api_is_declared() -> None:
+    import jackfield.provider as api
+
+    for name in api.__all__:
+        assert getattr(api, name) is not None, name
+    assert {"Provider", "HTTPProvider", "OpenAICompatibleProvider", "RegisterProvider"} <= set(
+        api.__all__
+    )
+
+
+def test_internal_modules_are_private() -> None:
+    public = {"__init__", "__main__", "types", "events", "errors", "config", "retry", "tokens"}
+    public |= {"cli", "pytest_plugin"}
+    for path in CORE.rglob("*.py"):
+        assert path.stem in public or path.stem.startswith("_"), path.relative_to(CORE)
