@@ -125,6 +125,37 @@ WIRE_EXPECTED: dict[str, Expected] = {
         None,
         None,
     ),
+    "gemini-error-400-api-key-invalid.json": (
+        # Gemini answers a bad key with 400 INVALID_ARGUMENT; the google.rpc.ErrorInfo
+        # reason API_KEY_INVALID says what it is: re-sending it will not help.
+        AuthenticationError,
+        False,
+        400,
+        ("[API_KEY_INVALID]", "API key not valid"),
+        None,
+        None,
+    ),
+    "gemini-error-429-resource-exhausted.json": (
+        # A per-minute QuotaFailure: a rate limit, despite the "exceeded your current
+        # quota" wording (the same words OpenAI uses for insufficient_quota). The wait
+        # comes from google.rpc.RetryInfo's retryDelay "26s".
+        RateLimitError,
+        True,
+        429,
+        ("[RESOURCE_EXHAUSTED]", "exceeded your current quota"),
+        None,
+        26.0,
+    ),
+    "gemini-error-503-unavailable-high-demand.json": (
+        # The newer wording of Gemini's "The model is overloaded": overloaded, like
+        # Anthropic's 529 and the older wording on a 5xx.
+        OverloadedError,
+        True,
+        503,
+        ("[UNAVAILABLE]", "experiencing high demand"),
+        None,
+        None,
+    ),
     "openai-error-400-context-length-exceeded.json": (
         ContextWindowExceededError,
         False,
@@ -164,6 +195,16 @@ WIRE_EXPECTED: dict[str, Expected] = {
         ("[rate_limit_exceeded]", "tokens per min (TPM)"),
         None,
         26.604,  # no header was recorded: taken from "Please try again in 26.604s"
+    ),
+    "openai-responses-error-400-model-not-found.json": (
+        # /v1/responses answers an unknown model with 400, chat.completions with 404:
+        # the code decides, so both are NotFoundError.
+        NotFoundError,
+        False,
+        400,
+        ("[model_not_found]", "'this-model-does-not-exist-12345' does not exist"),
+        "req_4034503e497442ed887b172915a0b39a",
+        None,
     ),
     "openrouter-error-402-insufficient-credits.json": (
         QuotaExceededError,
@@ -888,6 +929,217 @@ def test_header_beats_message_hint_and_hint_only_for_rate_limits() -> None:
 def test_retry_after_kept_on_server_errors() -> None:
     assert error_from_response(503, {"Retry-After": "4"}, b"").retry_after == 4.0
     assert error_from_response(529, {"retry-after": "5"}, b"").retry_after == 5.0
+
+
+# -- Google: google.rpc details (ErrorInfo, RetryInfo, QuotaFailure) ------------------------------
+
+
+def _gemini_429(
+    *violations: dict[str, Any], retry_delay: Any = "26s", message: str | None = None
+) -> dict[str, Any]:
+    """A Gemini 429 body shaped like gemini-error-429-resource-exhausted.json."""
+    details: list[dict[str, Any]] = [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": list(violations)},
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [{"description": "Learn more", "url": "https://ai.google.dev/"}],
+        },
+    ]
+    if retry_delay is not None:
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}
+        )
+    return {
+        "error": {
+            "code": 429,
+            "message": message
+            or "You exceeded your current quota, please check your plan and billing details.",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": details,
+        }
+    }
+
+
+PER_MINUTE = {
+    "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
+    "quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+    "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash"},
+    "quotaValue": "250000",
+}
+PER_DAY = {
+    "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+    "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+    "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash"},
+    "quotaValue": "250",
+}
+
+
+@pytest.mark.parametrize(
+    ("delay", "seconds"),
+    [
+        ("26s", 26.0),
+        ("1.5s", 1.5),
+        ("0.000000001s", 1e-9),
+        ("0s", 0.0),
+        (" 7s ", 7.0),
+        ("315576000000s", 315576000000.0),  # the largest Duration: kept, the policy caps it
+        ("-1s", None),  # negative
+        ("-0.5s", None),
+        ("26", None),  # no unit: not a Duration
+        ("26ms", None),  # not the Duration format (and not 26 s)
+        ("1m", None),
+        ("1e3s", None),
+        ("infs", None),
+        ("nans", None),
+        ("9" * 13 + "s", None),  # beyond any Duration
+        ("9" * 400 + "s", None),  # would be inf as a float
+        ("1.1234567891s", None),  # more than nanosecond precision
+        ("soon", None),
+        ("", None),
+        (26, None),  # the JSON mapping is always a string
+        (None, None),
+        ({"seconds": 26}, None),
+    ],
+)
+def test_google_retry_delay(delay: Any, seconds: float | None) -> None:
+    err = error_from_response(429, {}, _gemini_429(PER_MINUTE, retry_delay=delay))
+    assert type(err) is RateLimitError
+    assert err.retryable is True
+    if seconds is None:
+        assert err.retry_after is None
+    else:
+        assert err.retry_after == pytest.approx(seconds)
+
+
+def test_google_huge_retry_delay_is_capped_by_the_policy_like_a_header() -> None:
+    from jackfield.retry import RetryPolicy
+
+    policy = RetryPolicy()
+    body = _gemini_429(PER_MINUTE, retry_delay="86400s")
+    from_body = error_from_response(429, {}, body)
+    from_header = error_from_response(429, {"retry-after": "86400"}, _gemini_429(PER_MINUTE))
+    assert from_body.retry_after == from_header.retry_after == 86400.0
+    assert policy.wait_for(from_body, 1) == policy.wait_for(from_header, 1) == 60.0
+
+
+def test_google_retry_delay_order() -> None:
+    # The headers first, then RetryInfo, then a hint in the message.
+    body = _gemini_429(PER_MINUTE, retry_delay="7s", message="Quota exceeded. Please retry in 5s.")
+    assert error_from_response(429, {"retry-after": "3"}, body).retry_after == 3.0
+    assert error_from_response(429, {}, body).retry_after == 7.0
+    garbage = _gemini_429(PER_MINUTE, retry_delay="soon", message="Please retry in 5.5s.")
+    assert error_from_response(429, {}, garbage).retry_after == 5.5
+
+
+def test_google_per_day_quota_is_quota_exceeded() -> None:
+    # Same status, status text and message as the per-minute fixture: only the
+    # QuotaFailure tells a spent daily quota (waiting a minute will not help) from a rate.
+    err = error_from_response(429, {}, _gemini_429(PER_DAY, retry_delay="40s"))
+    assert type(err) is QuotaExceededError
+    assert err.retryable is False
+    assert err.status_code == 429
+    assert err.message.startswith("[RESOURCE_EXHAUSTED] You exceeded your current quota")
+    assert err.retry_after == 40.0  # the server's structured hint is kept, like a header
+    # A per-day violation beside a per-minute one: still spent until tomorrow.
+    both = error_from_response(429, {}, _gemini_429(PER_MINUTE, PER_DAY))
+    assert type(both) is QuotaExceededError
+    # The standard QuotaFailure fields (subject, description) are read too.
+    daily = {"subject": "project:123", "description": "Daily Limit Exceeded"}
+    assert type(error_from_response(429, {}, _gemini_429(daily))) is QuotaExceededError
+    # Google Cloud's form: ErrorInfo RATE_LIMIT_EXCEEDED whose metadata names the limit.
+    cloud = _google(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "Quota exceeded.",
+        dict(
+            _error_info("RATE_LIMIT_EXCEEDED"),
+            metadata={"quota_limit": "GenerateRequestsPerDayPerProject", "quota_limit_value": "9"},
+        ),
+    )
+    assert type(error_from_response(429, {}, cloud)) is QuotaExceededError
+    cloud["error"]["details"][0]["metadata"]["quota_limit"] = "RequestsPerMinutePerProject"
+    assert type(error_from_response(429, {}, cloud)) is RateLimitError
+    # As bytes, and inside a stream, the same.
+    raw = json.dumps(_gemini_429(PER_DAY)).encode()
+    assert type(error_from_response(429, {}, raw)) is QuotaExceededError
+    in_stream = error_from_payload(_gemini_429(PER_DAY, retry_delay="40s"))
+    assert type(in_stream) is QuotaExceededError
+    assert in_stream.retry_after == 40.0
+
+
+def test_google_zero_limit_is_quota_exceeded() -> None:
+    # "limit: 0": the model has no quota on this tier, whatever the window.
+    no_tier = dict(PER_MINUTE, quotaValue="0")
+    assert type(error_from_response(429, {}, _gemini_429(no_tier))) is QuotaExceededError
+
+
+def test_google_per_minute_quota_is_a_rate_limit() -> None:
+    err = error_from_response(429, {}, _gemini_429(PER_MINUTE))
+    assert type(err) is RateLimitError
+    assert err.retry_after == 26.0
+    in_stream = error_from_payload(_gemini_429(PER_MINUTE, retry_delay="2.5s"))
+    assert type(in_stream) is RateLimitError
+    assert in_stream.status_code == 429
+    assert in_stream.retry_after == 2.5
+    # Without a QuotaFailure, RESOURCE_EXHAUSTED is a rate limit as before.
+    bare = {
+        "error": {"code": 429, "message": "Resource exhausted.", "status": "RESOURCE_EXHAUSTED"}
+    }
+    assert type(error_from_response(429, {}, bare)) is RateLimitError
+
+
+def _google(code: int, status: str, message: str, *details: dict[str, Any]) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = list(details)
+    return {"error": error}
+
+
+def _error_info(reason: str) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "googleapis.com",
+        "metadata": {"service": "generativelanguage.googleapis.com"},
+    }
+
+
+def test_google_error_info_reason() -> None:
+    key = _google(400, "INVALID_ARGUMENT", "API key not valid.", _error_info("API_KEY_INVALID"))
+    err = error_from_response(400, {}, key)
+    assert type(err) is AuthenticationError
+    assert err.retryable is False
+    assert err.message == "[API_KEY_INVALID] API key not valid."
+    assert type(error_from_payload(key)) is AuthenticationError
+    billing = _google(
+        403, "PERMISSION_DENIED", "Billing is disabled.", _error_info("BILLING_DISABLED")
+    )
+    assert type(error_from_response(403, {}, billing)) is QuotaExceededError
+    # An INVALID_ARGUMENT without a known reason stays a bad request.
+    other = _google(400, "INVALID_ARGUMENT", "Bad field.", _error_info("SOMETHING_ELSE"))
+    assert type(error_from_response(400, {}, other)) is BadRequestError
+    # Malformed details are ignored, never fatal.
+    odd = {"error": {"code": 400, "message": "x", "details": [1, None, {"@type": 5}, {}]}}
+    assert type(error_from_response(400, {}, odd)) is BadRequestError
+
+
+def test_google_unavailable() -> None:
+    high = _google(503, "UNAVAILABLE", "This model is currently experiencing high demand.")
+    old = _google(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
+    plain = _google(503, "UNAVAILABLE", "The service is currently unavailable.")
+    assert type(error_from_response(503, {}, high)) is OverloadedError
+    assert type(error_from_response(503, {}, old)) is OverloadedError
+    assert type(error_from_response(503, {}, plain)) is ServerError
+    assert all(error_from_response(503, {}, b).retryable for b in (high, old, plain))
+    # "high demand" is not an outage on a 4xx.
+    assert type(error_from_response(400, {}, _google(400, "X", "high demand"))) is BadRequestError
+    with_delay = _google(
+        503,
+        "UNAVAILABLE",
+        "The service is currently unavailable.",
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "4s"},
+    )
+    assert error_from_response(503, {}, with_delay).retry_after == 4.0
 
 
 # -- headers: case-insensitive, any mapping -------------------------------------------------------

@@ -16,9 +16,13 @@ retryable), not a rate limit. The order is:
 
 1. a known error ``code``/``type`` in the body (``insufficient_quota``,
    ``context_length_exceeded``, ``content_filter``, ``overloaded_error``,
-   ``rate_limit_error``, ``authentication_error`` ...);
+   ``rate_limit_error``, ``authentication_error`` ...), including Google's
+   ``details[]``: a ``google.rpc.QuotaFailure`` on a per-day (or limit 0) quota is a
+   :class:`~jackfield.errors.QuotaExceededError` before anything else, and a
+   ``google.rpc.ErrorInfo`` ``reason`` (``API_KEY_INVALID`` ...) counts as a code;
 2. known phrases in the body's message ("credit balance is too low",
-   "maximum context length", "content management policy" ...);
+   "maximum context length", "content management policy", "overloaded" or
+   "high demand" on a 5xx ...);
 3. the HTTP status (or, in a stream, a numeric code in the payload);
 4. a generic type in the body (``invalid_request_error``, ``api_error`` ...);
 5. :class:`~jackfield.errors.APIError` (or :class:`~jackfield.errors.StreamError` for an
@@ -87,6 +91,7 @@ _STRONG: tuple[tuple[frozenset[str], type[ProviderError]], ...] = (
                 "insufficient_credits",
                 "insufficient_balance",
                 "payment_required",
+                "billing_disabled",  # google.rpc.ErrorInfo reason
             }
         ),
         QuotaExceededError,
@@ -126,7 +131,15 @@ _STRONG: tuple[tuple[frozenset[str], type[ProviderError]], ...] = (
         RateLimitError,
     ),
     (
-        frozenset({"authentication_error", "invalid_api_key", "unauthenticated"}),
+        frozenset(
+            {
+                "authentication_error",
+                "invalid_api_key",
+                "unauthenticated",
+                "api_key_invalid",  # google.rpc.ErrorInfo reason (Gemini sends it with a 400)
+                "access_token_expired",
+            }
+        ),
         AuthenticationError,
     ),
     (
@@ -198,6 +211,15 @@ _CONTENT_FILTER_PHRASES = (
     "safety system",
 )
 _RATE_PHRASES = ("rate limit", "rate-limit", "rate_limit", "too many requests")
+# On a 5xx (or in a stream): the provider is out of capacity. "high demand" is Gemini's
+# newer wording of "The model is overloaded".
+_OVERLOADED_PHRASES = ("overloaded", "high demand")
+# A google.rpc.QuotaFailure violation (quotaId, quotaMetric, subject, description) for
+# one of these windows does not reset within any sensible retry wait: the quota is spent.
+_LONG_QUOTA_WINDOWS = ("perday", "per_day", "per day", "daily", "permonth", "per_month")
+# google.protobuf.Duration in JSON: "26s", "1.5s", "0.000000001s" (at most 12 digits of
+# seconds: the largest Duration is 315576000000s).
+_DURATION = r"(\d{1,12}(?:\.\d{1,9})?)s"
 
 # Patterns as strings: ``re`` compiles (and caches) each on first use. Compiling them all
 # at import cost more than a millisecond, paid by every process that discovers a plugin.
@@ -330,7 +352,10 @@ class _Info:
         "inner_code",
         "message",
         "numeric",
+        "quota_spent",
+        "reason",
         "request_id",
+        "retry_delay",
         "status_text",
         "type",
         "upstream",
@@ -343,6 +368,9 @@ class _Info:
         self.code: str | None = None
         self.inner_code: str | None = None
         self.status_text: str | None = None
+        self.reason: str | None = None  # google.rpc.ErrorInfo.reason
+        self.retry_delay: float | None = None  # google.rpc.RetryInfo.retryDelay, seconds
+        self.quota_spent = False  # a google.rpc.QuotaFailure no short wait cures
         self.numeric: int | None = None
         self.request_id: str | None = None
         self.upstream: str | None = None
@@ -352,12 +380,12 @@ class _Info:
     def idents(self) -> list[str]:
         return [
             i.lower()
-            for i in (self.code, self.inner_code, self.type, self.status_text)
+            for i in (self.code, self.inner_code, self.type, self.reason, self.status_text)
             if i is not None
         ]
 
     def label(self) -> str | None:
-        return self.code or self.type or self.inner_code or self.status_text
+        return self.code or self.type or self.inner_code or self.reason or self.status_text
 
 
 def _from_response(
@@ -387,6 +415,8 @@ def _from_response(
 
     message = _final_message(info, effective, secrets, in_stream=False)
     retry_after = _retry_after(hdrs)
+    if retry_after is None:
+        retry_after = info.retry_delay
     if retry_after is None and cls is RateLimitError:
         retry_after = _retry_hint(message)
     request_id = _request_id_from_headers(hdrs) or info.request_id
@@ -416,7 +446,9 @@ def _from_payload(
         info = _info_from(parsed, text)
     cls, retryable = _classify(info, info.numeric, in_stream=True)
     message = _final_message(info, info.numeric, secrets, in_stream=True)
-    retry_after = _retry_hint(message) if cls is RateLimitError else None
+    retry_after = info.retry_delay
+    if retry_after is None and cls is RateLimitError:
+        retry_after = _retry_hint(message)
     return cls(
         message,
         provider=provider,
@@ -434,6 +466,8 @@ def _classify(
     info: _Info, status: int | None, *, in_stream: bool
 ) -> tuple[type[ProviderError], bool | None]:
     """The class for an error and a ``retryable`` override (``None``: class default)."""
+    if info.quota_spent:  # body before status, and before RESOURCE_EXHAUSTED
+        return QuotaExceededError, None
     idents = info.idents()
     for names, cls in _STRONG:
         if any(i in names for i in idents):
@@ -447,7 +481,7 @@ def _classify(
         return ContextWindowExceededError, None
     if any(p in wide for p in _CONTENT_FILTER_PHRASES):
         return ContentFilterError, None
-    if (status is None or status >= 500) and "overloaded" in text:
+    if (status is None or status >= 500) and any(p in text for p in _OVERLOADED_PHRASES):
         return OverloadedError, None
     if status is None and any(p in text for p in _RATE_PHRASES):
         return RateLimitError, None
@@ -588,6 +622,9 @@ def _read_error(info: _Info, err: Mapping[Any, Any]) -> None:
             info.numeric = info.numeric or numeric
         elif isinstance(value, str) and info.status_text is None:
             info.status_text = _ident(value)  # Google: "RESOURCE_EXHAUSTED"
+    details = err.get("details")
+    if isinstance(details, list):
+        _read_google_details(info, details)
     inner = err.get("innererror") or err.get("inner_error")
     if isinstance(inner, Mapping):
         info.inner_code = _ident(inner.get("code"))
@@ -607,6 +644,58 @@ def _read_error(info: _Info, err: Mapping[Any, Any]) -> None:
         reasons = metadata.get("reasons")
         if info.upstream is None and isinstance(reasons, list):
             info.upstream = ", ".join(str(r) for r in reasons[:5])
+
+
+def _read_google_details(info: _Info, details: list[Any]) -> None:
+    """Google's ``google.rpc.Status.details``: ErrorInfo, RetryInfo and QuotaFailure."""
+    for item in details[:20]:
+        if not isinstance(item, Mapping):
+            continue
+        kind = str(item.get("@type") or "").rsplit("/", 1)[-1]
+        if kind == "google.rpc.ErrorInfo":
+            info.reason = info.reason or _ident(item.get("reason"))
+            metadata = item.get("metadata")
+            if isinstance(metadata, Mapping) and _quota_spent(
+                metadata.get("quota_limit"), metadata.get("quota_limit_value")
+            ):
+                info.quota_spent = True
+        elif kind == "google.rpc.RetryInfo":
+            if info.retry_delay is None:
+                info.retry_delay = _duration_seconds(item.get("retryDelay"))
+        elif kind == "google.rpc.QuotaFailure":
+            violations = item.get("violations")
+            if not isinstance(violations, list):
+                continue
+            for violation in violations[:20]:
+                if isinstance(violation, Mapping) and _quota_spent(
+                    " ".join(
+                        str(violation.get(key) or "")
+                        for key in ("quotaId", "quotaMetric", "subject", "description")
+                    ),
+                    violation.get("quotaValue"),
+                ):
+                    info.quota_spent = True
+
+
+def _quota_spent(names: object, limit: object) -> bool:
+    """Whether a quota violation is one that waiting a minute will not cure: a per-day
+    (or longer) window, or a limit of 0 (the model has no quota on this tier)."""
+    if isinstance(names, str):
+        lowered = names[:1000].lower()
+        if any(window in lowered for window in _LONG_QUOTA_WINDOWS):
+            return True
+    if isinstance(limit, bool):
+        return False
+    return limit == 0 or (isinstance(limit, str) and limit.strip() == "0")
+
+
+def _duration_seconds(value: object) -> float | None:
+    """Seconds in a ``google.protobuf.Duration`` JSON string ("26s", "1.5s"), or ``None``
+    for anything else (a negative or malformed value, a number without its ``s``)."""
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(_DURATION, value.strip()[:40])
+    return float(match.group(1)) if match else None
 
 
 def _read_code(info: _Info, code: object) -> None:
