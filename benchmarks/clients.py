@@ -273,8 +273,8 @@ class JackfieldOpenAICompat(_Jackfield):
     wire = "openai"
     description = "jackfield `openai-compat` provider (aiohttp)"
     provider_name = "openai-compat"
-    module = "jackfield.provider._openai_compatible"
-    class_name = "OpenAICompatibleProvider"
+    module = "jackfield.plugins.openai_compat"
+    class_name = "OpenAICompatProvider"
     model = MODEL_OPENAI
 
     def _base(self, base_url: str) -> str:

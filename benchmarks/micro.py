@@ -208,7 +208,7 @@ def bench_response_cache(base_url: str, quick: bool) -> dict[str, Any]:
         from jackfield.cache import open_cache  # noqa: F401
     except ImportError as exc:
         return {"skipped": f"jackfield.cache is not available ({exc})"}
-    from jackfield.provider._openai_compatible import OpenAICompatibleProvider
+    from jackfield.plugins.openai_compat import OpenAICompatProvider
 
     number, repeat = (200, 3) if quick else (2_000, 7)
     loop = asyncio.new_event_loop()
@@ -230,7 +230,7 @@ def bench_response_cache(base_url: str, quick: bool) -> dict[str, Any]:
         return samples
 
     config = {"base_url": base_url + "/v1", "api_key": API_KEY, "model": MODEL_OPENAI}
-    plain = OpenAICompatibleProvider(**config)
+    plain = OpenAICompatProvider(**config)
     out["uncached"] = _summary(measure(plain, cache=False))
     loop.run_until_complete(plain.aclose())
 
@@ -242,7 +242,7 @@ def bench_response_cache(base_url: str, quick: bool) -> dict[str, Any]:
             out["redis"] = {"skipped": "no redis-server binary"}
         for backend, spec in specs.items():
             try:
-                provider = OpenAICompatibleProvider(cache=spec, **config)
+                provider = OpenAICompatProvider(cache=spec, **config)
                 out[backend] = _summary(measure(provider, cache=True))
                 loop.run_until_complete(provider.aclose())
                 close = getattr(provider.response_cache, "aclose", None)

@@ -24,7 +24,6 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     name = "azure"
     description = "Azure OpenAI deployments (api-key header, api-version)"
     api_key_env = "AZURE_OPENAI_API_KEY"
-    requires_api_key = True
     default_auth_method = "api-key"
 
     @property
@@ -38,7 +37,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         super().validate_config()
         if not (self.config.deployment or self.config.model or self.config.tier_models):
             raise ConfigurationError(
-                "azure: set deployment (or model) to the deployment name",
+                "set deployment (or model) to the deployment name",
                 field="deployment",
                 provider=self.name,
             )

@@ -80,7 +80,9 @@ class MockReply:
             return self.error
         cls = ERROR_CLASSES_BY_TYPE.get(self.error)
         if cls is None:
-            raise ConfigurationError(f"mock: unknown error type {self.error!r}", field="extra")
+            raise ConfigurationError(
+                f"unknown error type {self.error!r}", field="extra", provider="mock"
+            )
         return cls(
             f"mock {self.error} error",
             provider="mock",
@@ -94,8 +96,7 @@ class MockProvider(Provider):
 
     name = "mock"
     description = "Deterministic offline provider: echoes or plays a script (no key)"
-    requires_api_key = False
-    default_auth_method = "none"
+    default_auth_method = "none"  # no key: none is read, required or sent
     tier_models = {
         ModelTier.LOCAL_SMALL: "mock-local",
         ModelTier.HOSTED_SMALL: "mock-small",
@@ -122,11 +123,13 @@ class MockProvider(Provider):
             value = self.config.extra.get(option, 0)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigurationError(
-                    f"mock: extra[{option!r}] must be a number >= 0", field="extra"
+                    f"extra[{option!r}] must be a number >= 0", field="extra", provider=self.name
                 )
         replies = self.config.extra.get("replies", ())
         if not isinstance(replies, list | tuple):
-            raise ConfigurationError("mock: extra['replies'] must be a list", field="extra")
+            raise ConfigurationError(
+                "extra['replies'] must be a list", field="extra", provider=self.name
+            )
 
     def script(self, *replies: MockReply | str | Mapping[str, Any]) -> None:
         """Queue replies; each call takes the next one, then echoes when none is left."""

@@ -14,7 +14,8 @@ class OllamaProvider(OpenAICompatibleProvider):
     name = "ollama"
     description = "Local Ollama server (OpenAI-compatible API, no key)"
     default_base_url = "http://localhost:11434/v1"
-    default_auth_method = "none"
+    default_auth_method = "none"  # no key: none is read, required or sent
+    tiers_default_to_model = True
     tokenizer = "heuristic"
     tier_models = {
         ModelTier.LOCAL_SMALL: "llama3.2:3b",

@@ -7,10 +7,23 @@ from typing import Any
 from jackfield import hookimpl
 from jackfield.provider import OpenAICompatibleProvider
 
-__all__ = ["OpenAICompatibleProvider"]
+__all__ = ["OpenAICompatProvider"]
+
+
+class OpenAICompatProvider(OpenAICompatibleProvider):
+    """Any server speaking OpenAI Chat Completions at ``base_url`` (required).
+
+    Most such servers are self-hosted: the key is optional (sent as a bearer token when
+    given), and a tier with no model in any table falls back to ``config.model``.
+    """
+
+    name = "openai-compat"
+    description = "Any OpenAI-compatible Chat Completions endpoint (base_url required)"
+    requires_api_key = False
+    tiers_default_to_model = True
 
 
 @hookimpl
 def jackfield_register_providers(register: Any) -> None:
     """Register the generic OpenAI-compatible provider."""
-    register(OpenAICompatibleProvider, aliases=["openai-compatible", "compat"])
+    register(OpenAICompatProvider, aliases=["openai-compatible", "compat"])

@@ -21,8 +21,6 @@ class OpenRouterProvider(OpenAICompatibleProvider):
     description = "OpenRouter: many vendors' models through one OpenAI-compatible API"
     default_base_url = "https://openrouter.ai/api/v1"
     api_key_env = "OPENROUTER_API_KEY"
-    requires_api_key = True
-    tiers_default_to_model = False
     tier_models = {
         ModelTier.LOCAL_SMALL: "meta-llama/llama-3.2-3b-instruct",
         ModelTier.HOSTED_SMALL: "openai/gpt-5.4-mini",

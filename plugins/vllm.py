@@ -20,6 +20,8 @@ class VLLMProvider(OpenAICompatibleProvider):
     default_base_url = "http://localhost:8000/v1"
     api_key_env = "VLLM_API_KEY"
     tokenizer = "heuristic"
+    requires_api_key = False  # sent as a bearer token when the server was started with one
+    tiers_default_to_model = True
 
 
 @hookimpl

@@ -12,7 +12,7 @@ import pytest
 from jackfield.cache import MemoryBackend, ResponseCache, SQLiteBackend
 from jackfield.errors import BadRequestError
 from jackfield.events import StreamEnd, StreamEvent, TextDelta
-from jackfield.provider._openai_compatible import OpenAICompatibleProvider
+from jackfield.plugins.openai_compat import OpenAICompatProvider
 from jackfield.retry import RetryPolicy
 from jackfield.testing._fake_server import Delay, ErrorReply, FakeLLMServer, Reply
 from jackfield.types import ToolCall
@@ -37,8 +37,8 @@ async def cache(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 @pytest.fixture
 async def provider(
     server: FakeLLMServer, cache: ResponseCache
-) -> AsyncIterator[OpenAICompatibleProvider]:
-    p = OpenAICompatibleProvider(
+) -> AsyncIterator[OpenAICompatProvider]:
+    p = OpenAICompatProvider(
         base_url=server.openai_base_url,
         model="m",
         api_key="sk-test",
@@ -59,7 +59,7 @@ REPLY = Reply(
 
 
 async def test_generate_100_identical_calls_make_one_request(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider, cache: ResponseCache
+    server: FakeLLMServer, provider: OpenAICompatProvider, cache: ResponseCache
 ) -> None:
     server.enqueue(Delay(0.2, then=REPLY))
     results = await asyncio.gather(*(provider.generate("same question") for _ in range(N)))
@@ -74,7 +74,7 @@ async def test_generate_100_identical_calls_make_one_request(
 
 
 async def test_stream_100_identical_calls_make_one_request(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider, cache: ResponseCache
+    server: FakeLLMServer, provider: OpenAICompatProvider, cache: ResponseCache
 ) -> None:
     server.enqueue(Delay(0.1, then=Reply(**{**_fields(REPLY), "event_delay": 0.005})))
 
@@ -101,7 +101,7 @@ def _fields(reply: Reply) -> dict[str, Any]:
 
 
 async def test_followers_get_the_leaders_error(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider, cache: ResponseCache
+    server: FakeLLMServer, provider: OpenAICompatProvider, cache: ResponseCache
 ) -> None:
     body = {"error": {"message": "bad input", "type": "invalid_request_error"}}
     server.enqueue(Delay(0.1, then=ErrorReply(400, body)), "fine now")
@@ -117,7 +117,7 @@ async def test_followers_get_the_leaders_error(
 
 
 async def test_stream_followers_get_the_leaders_error(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider
+    server: FakeLLMServer, provider: OpenAICompatProvider
 ) -> None:
     body = {"error": {"message": "bad input", "type": "invalid_request_error"}}
     server.enqueue(Delay(0.1, then=ErrorReply(400, body)), "fine now")
@@ -135,7 +135,7 @@ async def test_stream_followers_get_the_leaders_error(
 
 
 async def test_a_stream_leader_that_stops_early_does_not_strand_followers(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider, cache: ResponseCache
+    server: FakeLLMServer, provider: OpenAICompatProvider, cache: ResponseCache
 ) -> None:
     server.enqueue(Reply(**{**_fields(REPLY), "event_delay": 0.01}))
     leader_got: list[StreamEvent] = []
@@ -166,7 +166,7 @@ async def test_a_stream_leader_that_stops_early_does_not_strand_followers(
 
 
 async def test_a_cancelled_generate_leader_does_not_strand_followers(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider
+    server: FakeLLMServer, provider: OpenAICompatProvider
 ) -> None:
     server.enqueue(Delay(0.2, then=Reply("the answer")))
     lead = asyncio.ensure_future(provider.generate("q"))
@@ -182,7 +182,7 @@ async def test_a_cancelled_generate_leader_does_not_strand_followers(
 
 
 async def test_when_every_caller_leaves_the_upstream_call_stops(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider
+    server: FakeLLMServer, provider: OpenAICompatProvider
 ) -> None:
     server.enqueue(Delay(5, then=Reply("never read")), Reply("second"))
     calls = [asyncio.ensure_future(provider.generate("q")) for _ in range(3)]
@@ -197,7 +197,7 @@ async def test_when_every_caller_leaves_the_upstream_call_stops(
 
 
 async def test_different_requests_do_not_coalesce(
-    server: FakeLLMServer, provider: OpenAICompatibleProvider
+    server: FakeLLMServer, provider: OpenAICompatProvider
 ) -> None:
     results = await asyncio.gather(*(provider.generate(f"q{i}") for i in range(5)))
     assert server.request_count == 5

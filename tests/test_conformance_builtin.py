@@ -24,10 +24,10 @@ from jackfield.events import StreamEvent, TextDelta
 from jackfield.plugins.azure import AzureOpenAIProvider
 from jackfield.plugins.mock import MockProvider, MockReply
 from jackfield.plugins.ollama import OllamaProvider
+from jackfield.plugins.openai_compat import OpenAICompatProvider
 from jackfield.plugins.openrouter import OpenRouterProvider
 from jackfield.plugins.vllm import VLLMProvider
 from jackfield.provider import Provider
-from jackfield.provider._openai_compatible import OpenAICompatibleProvider
 from jackfield.testing import ProviderConformance, Reply, ScriptItem
 from jackfield.testing._fake_server import FakeLLMServer
 from jackfield.types import Request, Response
@@ -56,7 +56,7 @@ class TestOpenAICompatConformance(ProviderConformance):
     supports_thinking = True  # delta.reasoning_content, as vLLM and DeepSeek send it
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
-        return OpenAICompatibleProvider(
+        return OpenAICompatProvider(
             base_url=server.openai_base_url, model="compat-model", **config
         )
 
@@ -194,19 +194,19 @@ class TestMockConformance(ProviderConformance):
 class _CompatCase(ProviderConformance):
     wire = "openai"
     requires_api_key = False
-    provider_class: type[OpenAICompatibleProvider] = OpenAICompatibleProvider
+    provider_class: type[OpenAICompatProvider] = OpenAICompatProvider
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
         return self.provider_class(base_url=server.openai_base_url, model="m", **config)
 
 
-class _LeakyRepr(OpenAICompatibleProvider):
+class _LeakyRepr(OpenAICompatProvider):
     def __repr__(self) -> str:
         key = self.api_key.get_secret_value() if self.api_key else None
         return f"<LeakyRepr key={key}>"
 
 
-class _LeaksIntoRequest(OpenAICompatibleProvider):
+class _LeaksIntoRequest(OpenAICompatProvider):
     """Puts the key into the request's extra fields, where hooks see it."""
 
     def build_request(self, messages: Any, **kwargs: Any) -> Request:
@@ -214,7 +214,7 @@ class _LeaksIntoRequest(OpenAICompatibleProvider):
         return super().build_request(messages, **kwargs, user_tag=key)
 
 
-class _Misclassifies404(OpenAICompatibleProvider):
+class _Misclassifies404(OpenAICompatProvider):
     async def _generate(self, request: Request) -> Response:
         try:
             return await super()._generate(request)
@@ -222,7 +222,7 @@ class _Misclassifies404(OpenAICompatibleProvider):
             raise BadRequestError(exc.message, status_code=404) from exc
 
 
-class _RetriesItself(OpenAICompatibleProvider):
+class _RetriesItself(OpenAICompatProvider):
     """Retries inside _generate, as an SDK left with max_retries=2 does."""
 
     async def _generate(self, request: Request) -> Response:
@@ -232,7 +232,7 @@ class _RetriesItself(OpenAICompatibleProvider):
             return await super()._generate(request)
 
 
-class _ReadsWholeStream(OpenAICompatibleProvider):
+class _ReadsWholeStream(OpenAICompatProvider):
     """Reads the entire stream before yielding: leaving early cannot close anything."""
 
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
@@ -241,7 +241,7 @@ class _ReadsWholeStream(OpenAICompatibleProvider):
             yield event
 
 
-class _DropsADelta(OpenAICompatibleProvider):
+class _DropsADelta(OpenAICompatProvider):
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         dropped = False
         async for event in super()._stream(request):
@@ -251,11 +251,11 @@ class _DropsADelta(OpenAICompatibleProvider):
             yield event
 
 
-class _NoUsageInStream(OpenAICompatibleProvider):
+class _NoUsageInStream(OpenAICompatProvider):
     usage_in_stream = False
 
 
-def _case(provider_class: type[OpenAICompatibleProvider]) -> _CompatCase:
+def _case(provider_class: type[OpenAICompatProvider]) -> _CompatCase:
     case = _CompatCase()
     case.provider_class = provider_class
     return case
@@ -275,7 +275,7 @@ def _case(provider_class: type[OpenAICompatibleProvider]) -> _CompatCase:
     ids=lambda v: getattr(v, "__name__", None) or str(v)[:20],
 )
 async def test_battery_catches_broken_provider(
-    provider_class: type[OpenAICompatibleProvider],
+    provider_class: type[OpenAICompatProvider],
     test: str,
     message: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -293,7 +293,7 @@ async def test_battery_catches_broken_provider(
 
 async def test_battery_passes_the_unbroken_base() -> None:
     """The control: the same tests pass on the provider the broken ones derive from."""
-    case = _case(OpenAICompatibleProvider)
+    case = _case(OpenAICompatProvider)
     await case.test_stream_early_exit_closes_connection()
     await case.test_stream_is_well_formed()
     await case.test_fault_maps_and_retries("404")
@@ -314,9 +314,9 @@ SEEN = {}
 @pytest.mark.asyncio
 async def test_server(fake_llm_server):
     fake_llm_server.enqueue(Reply("hi"), ErrorReply(500))
-    from jackfield.provider._openai_compatible import OpenAICompatibleProvider
+    from jackfield.plugins.openai_compat import OpenAICompatProvider
 
-    async with OpenAICompatibleProvider(
+    async with OpenAICompatProvider(
         base_url=fake_llm_server.openai_base_url, model="m", max_retries=0
     ) as p:
         assert (await p.generate("x")).content == "hi"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +158,81 @@ def test_internal_modules_are_private() -> None:
     public |= {"cli", "pytest_plugin"}
     for path in CORE.rglob("*.py"):
         assert path.stem in public or path.stem.startswith("_"), path.relative_to(CORE)
+
+
+def _stage(tmp_path: Path) -> Path:
+    root = CORE.parent
+    shutil.copytree(CORE, tmp_path / "jackfield", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        root / "plugins", tmp_path / "jackfield" / "plugins",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return tmp_path / "jackfield"
+
+
+def _lint_imports(stage: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    config = CORE.parent / "pyproject.toml"
+    env = {**os.environ, "PYTHONPATH": str(stage.parent)}
+    return subprocess.run(
+        [exe, "--no-cache", str(config)],
+        cwd=stage.parent, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("wire/_upward.py", "from ..registry import Registry\n", "layered"),
+        ("plugins/_internal.py", "from jackfield.wire import _sse\n", "plugin-author API"),
+        ("provider/_direct.py", "import aiohttp\n", "only the transport layer"),
+    ],
+)
+def test_the_import_contract_catches_a_breach(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    stage = _stage(tmp_path)
+    (stage / module).write_text(f'"""A breach."""\n\n{line}', encoding="utf-8")
+    result = _lint_imports(stage)
+    assert result.returncode != 0, result.stdout
+    assert _verdicts(result.stdout)[contract] == "BROKEN", result.stdout
+
+
+def test_the_tree_keeps_every_import_contract(tmp_path: Path) -> None:
+    result = _lint_imports(_stage(tmp_path))
+    assert result.returncode == 0, result.stdout
+    assert set(_verdicts(result.stdout).values()) == {"KEPT"}
+
+
+def _verdicts(report: str) -> dict[str, str]:
+    """The contracts' verdicts in a lint-imports report, by a key word of each name."""
+    flat = " ".join(report.split())
+    keys = ("layered", "plugin-author API", "only the transport layer", "no import cycles")
+    found = {}
+    for key in keys:
+        match = re.search(re.escape(key) + r"(?:(?!KEPT|BROKEN).)*? (KEPT|BROKEN)", flat)
+        assert match is not None, (key, report)
+        found[key] = match.group(1)
+    return found
+
+
+def test_the_plugin_guide_imports_only_the_declared_api() -> None:
+    guide = (CORE.parent / "docs" / "writing-a-plugin.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", guide, flags=re.S)
+    assert blocks
+    allowed = {"jackfield", "jackfield.provider", "jackfield.testing"}
+    seen: set[tuple[str, str]] = set()
+    for block in blocks:
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jackfield"):
+                assert node.module in allowed, node.module
+                seen.update((node.module, alias.name) for alias in node.names)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("jackfield."):
+                        assert alias.name in allowed, alias.name
+    for module, name in seen:
+        assert name in importlib.import_module(module).__all__, (module, name)
+    assert ("jackfield.provider", "OpenAICompatibleProvider") in seen

@@ -110,7 +110,7 @@ def _keyed(server: FakeLLMServer) -> dict[str, Any]:
 
 HTTP_PROVIDERS: tuple[Spec, ...] = (
     Spec(
-        "openai-compat", "jackfield.provider", "OpenAICompatibleProvider", "openai", _keyed
+        "openai-compat", "jackfield.plugins.openai_compat", "OpenAICompatProvider", "openai", _keyed
     ),
     Spec("openrouter", "jackfield.plugins.openrouter", "OpenRouterProvider", "openai", _keyed),
     Spec("ollama", "jackfield.plugins.ollama", "OllamaProvider", "openai", _compat),

@@ -10,38 +10,41 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ..errors import ConfigurationError
+from ..config import parse_tier
 from ..events import StreamEvent
 from ..types import ModelTier, Request, Response
 from ..wire._assembler import StreamAssembler
+from ..wire._errors import request_id_from as request_id_from_headers
 from ..wire._openai_chat import ChunkParser, build_payload, parse_response
-from ._http import HTTPProvider, request_id_from_headers
+from ._http import HTTPProvider
 
 __all__ = ["OpenAICompatibleProvider"]
 
 
 class OpenAICompatibleProvider(HTTPProvider):
-    """Chat Completions over aiohttp at ``base_url`` + :attr:`chat_path`."""
+    """Chat Completions over aiohttp at ``base_url`` + :attr:`chat_path`.
 
-    name = "openai-compat"
-    description = "Any OpenAI-compatible Chat Completions endpoint (base_url required)"
-    requires_api_key = False
+    The defaults suit a hosted API: a key is required, and a tier with no model is an
+    error. A preset for a self-hosted server sets ``requires_api_key = False`` (or
+    ``default_auth_method = "none"``) and ``tiers_default_to_model = True``.
+    """
+
     tokenizer = "tiktoken"
     chat_path: ClassVar[str] = "/chat/completions"
     usage_in_stream: ClassVar[bool] = True
     """Send ``stream_options.include_usage`` (servers that reject it set this False)."""
-    tiers_default_to_model: ClassVar[bool] = True
-    """A self-hosted server serves what it serves: a tier missing from every table
-    falls back to ``config.model``."""
+    tiers_default_to_model: ClassVar[bool] = False
+    """For a self-hosted server, which serves what it serves: a tier missing from every
+    table falls back to ``config.model``."""
 
     def model_for_tier(self, tier: ModelTier | str) -> str:
-        """As :meth:`Provider.model_for_tier`, falling back to ``config.model``."""
-        try:
-            return super().model_for_tier(tier)
-        except ConfigurationError:
-            if self.tiers_default_to_model and self.config.model:
-                return self.config.model
-            raise
+        """As :meth:`Provider.model_for_tier`; a known tier with no model may fall back
+        to ``config.model`` (:attr:`tiers_default_to_model`)."""
+        parsed = parse_tier(tier)  # a misspelled tier is an error, never a fallback
+        if self.tiers_default_to_model and self.config.model:
+            model = self._tier_model(parsed)
+            return model if model is not None else self.config.model
+        return super().model_for_tier(parsed)
 
     def chat_url(self, request: Request) -> str:
         """The endpoint of one call."""

@@ -23,8 +23,6 @@ class AcmeProvider(OpenAICompatibleProvider):
     description = "Acme LLM API (example plugin)"
     default_base_url = "https://api.acme.example/v1"
     api_key_env = "ACME_API_KEY"
-    requires_api_key = True
-    tiers_default_to_model = False
     tier_models = {
         ModelTier.LOCAL_SMALL: "acme-nano",
         ModelTier.HOSTED_SMALL: "acme-mini",
