@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jackfield import ConfigurationError, Request, hookimpl
-from jackfield.provider import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -59,6 +59,6 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the Azure OpenAI provider."""
     register(AzureOpenAIProvider, aliases=["azure-openai"])

@@ -22,7 +22,7 @@ from jackfield import hookimpl
 from jackfield.config import ProviderConfig
 from jackfield.errors import ERROR_CLASSES_BY_TYPE, ConfigurationError, ProviderError
 from jackfield.events import StreamEvent
-from jackfield.provider import Provider, StreamAssembler
+from jackfield.provider import Provider, RegisterProvider, StreamAssembler
 from jackfield.types import FinishReason, ModelTier, Request, Response, ToolCall, Usage
 
 __all__ = ["MockProvider", "MockReply"]
@@ -228,6 +228,6 @@ def _limit(text: str, max_tokens: int | None) -> str:
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the mock provider."""
     register(MockProvider)

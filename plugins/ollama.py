@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jackfield import ModelTier, hookimpl
-from jackfield.provider import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 
 class OllamaProvider(OpenAICompatibleProvider):
@@ -25,6 +23,6 @@ class OllamaProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the Ollama provider."""
     register(OllamaProvider)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jackfield import hookimpl
-from jackfield.provider import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 __all__ = ["OpenAICompatProvider"]
 
@@ -24,6 +22,6 @@ class OpenAICompatProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the generic OpenAI-compatible provider."""
     register(OpenAICompatProvider, aliases=["openai-compatible", "compat"])

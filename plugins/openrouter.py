@@ -8,10 +8,8 @@ skipped by the SSE parser; reasoning arrives in ``delta.reasoning``; an error in
 
 from __future__ import annotations
 
-from typing import Any
-
 from jackfield import ModelTier, hookimpl
-from jackfield.provider import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 
 class OpenRouterProvider(OpenAICompatibleProvider):
@@ -39,6 +37,6 @@ class OpenRouterProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the OpenRouter provider."""
     register(OpenRouterProvider)

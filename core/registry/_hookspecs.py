@@ -16,14 +16,20 @@ from .._markers import PROJECT_NAME, hookimpl, hookspec
 
 if TYPE_CHECKING:
     from ..errors import ProviderError
-    from ..provider import Provider
+    from ..provider import Provider, RegisterProvider
     from ..types import Message, ModelTier, Request, Response, ToolSpec
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
 
+# --------------------------------------------------------------------------------------
+# Registration hooks
+# Called once per registry per plugin; a hook that raises isolates its plugin.
+# --------------------------------------------------------------------------------------
+
+
 @hookspec
-def jackfield_register_providers(register: Callable[..., None]) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register provider classes.
 
     :param register: call ``register(ProviderClass, name=None, aliases=())``; the name
@@ -33,6 +39,23 @@ def jackfield_register_providers(register: Callable[..., None]) -> None:
     that raises is isolated: its plugin is reported by ``jackfield plugins`` and the
     others still load.
     """
+
+
+@hookspec
+def jackfield_register_cache_backends(register: Callable[..., None]) -> None:
+    """Register response-cache backends.
+
+    :param register: call ``register(name, factory)``, where ``factory(**options)``
+        returns an object implementing :class:`jackfield.cache.CacheBackend`.
+
+    Called once per registry, when a cache backend is first looked up by name.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# First-result hooks
+# Policy plugins decide; the first implementation returning non-None wins.
+# --------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
@@ -63,6 +86,12 @@ def jackfield_estimate_tokens(
     Called by :meth:`Provider.estimate_tokens`; must not do network I/O. Stops at the
     first non-``None``.
     """
+
+
+# --------------------------------------------------------------------------------------
+# Observer hooks
+# Watch every call; return values are ignored, and one that raises is logged.
+# --------------------------------------------------------------------------------------
 
 
 @hookspec
@@ -120,17 +149,6 @@ def jackfield_retrying(
     :param wait: the seconds the policy will sleep before the next attempt.
 
     Called before each retry's sleep. Return values are ignored.
-    """
-
-
-@hookspec
-def jackfield_register_cache_backends(register: Callable[..., None]) -> None:
-    """Register response-cache backends.
-
-    :param register: call ``register(name, factory)``, where ``factory(**options)``
-        returns an object implementing :class:`jackfield.cache.CacheBackend`.
-
-    Called once per registry, when a cache backend is first looked up by name.
     """
 
 

@@ -8,10 +8,8 @@ come from jackfield.
 
 from __future__ import annotations
 
-from typing import Any
-
 from jackfield import ModelTier, hookimpl
-from jackfield.provider import OpenAICompatibleProvider
+from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 __all__ = ["AcmeProvider"]
 
@@ -35,6 +33,6 @@ class AcmeProvider(OpenAICompatibleProvider):
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register Acme under its name and an alias."""
     register(AcmeProvider, aliases=["acme-llm"])
