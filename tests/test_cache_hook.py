@@ -162,3 +162,28 @@ def test_unknown_and_broken_factories_are_configuration_errors() -> None:
         registry.cache_opener.open_backend("notabackend")
     with pytest.raises(jackfield.ConfigurationError, match="picky"):
         registry.cache_opener.open_backend("picky:somewhere")
+
+
+async def test_a_backend_registered_on_a_registry_serves_its_providers() -> None:
+    registry = jackfield.Registry(entry_points=False)
+    registry.register_provider(MockProvider)
+    registry.register_plugin(DictPlugin(), name="dict-plugin")
+    provider = registry.create_provider("mock", cache="dict")
+    first = await provider.generate("q")
+    second = await provider.generate("q")
+    assert first.cached is False and second.cached is True
+    assert isinstance(provider.response_cache.backend, DictBackend)  # type: ignore[union-attr]
+
+
+async def test_registries_do_not_share_their_open_caches() -> None:
+    one = jackfield.Registry(entry_points=False)
+    two = jackfield.Registry(entry_points=False)
+    for registry in (one, two):
+        registry.register_provider(MockProvider)
+    a = one.create_provider("mock", cache="memory")
+    b = two.create_provider("mock", cache="memory")
+    await a.generate("q")
+    assert (await b.generate("q")).cached is False
+    assert a.response_cache is not b.response_cache
+    again = one.create_provider("mock", cache="memory", fresh=True)
+    assert (await again.generate("q")).cached is True  # one registry: one shared cache

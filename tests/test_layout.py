@@ -9,76 +9,16 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import jackfield
-from jackfield import hookimpl
-from jackfield.cache import CacheStats
 from jackfield.plugins.azure import AzureOpenAIProvider
 from jackfield.plugins.mock import MockProvider
 from jackfield.plugins.ollama import OllamaProvider
 from jackfield.provider import OpenAICompatibleProvider
 
 CORE = Path(__file__).resolve().parents[1] / "core"
-
-
-class _DictBackend:
-    name = "dict"
-
-    def __init__(self, location: str = "default", **options: str) -> None:
-        self.stats = CacheStats()
-        self.data: dict[str, bytes] = {}
-
-    async def get(self, key: str) -> bytes | None:
-        return self.data.get(key)
-
-    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
-        self.data[key] = value
-
-    async def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    async def clear(self) -> None:
-        self.data.clear()
-
-    async def close(self) -> None:
-        return None
-
-    async def info(self) -> dict[str, Any]:
-        return {"backend": self.name, "entries": len(self.data)}
-
-
-class _DictPlugin:
-    @hookimpl
-    def jackfield_register_cache_backends(self, register: Any) -> None:
-        register("dict", _DictBackend)
-
-
-async def test_a_backend_registered_on_a_registry_serves_its_providers() -> None:
-    registry = jackfield.Registry(entry_points=False)
-    registry.register_provider(MockProvider)
-    registry.register_plugin(_DictPlugin(), name="dict-plugin")
-    provider = registry.create_provider("mock", cache="dict")
-    first = await provider.generate("q")
-    second = await provider.generate("q")
-    assert first.cached is False and second.cached is True
-    assert isinstance(provider.response_cache.backend, _DictBackend)  # type: ignore[union-attr]
-
-
-async def test_registries_do_not_share_their_open_caches() -> None:
-    one = jackfield.Registry(entry_points=False)
-    two = jackfield.Registry(entry_points=False)
-    for registry in (one, two):
-        registry.register_provider(MockProvider)
-    a = one.create_provider("mock", cache="memory")
-    b = two.create_provider("mock", cache="memory")
-    await a.generate("q")
-    assert (await b.generate("q")).cached is False
-    assert a.response_cache is not b.response_cache
-    again = one.create_provider("mock", cache="memory", fresh=True)
-    assert (await again.generate("q")).cached is True  # one registry: one shared cache
 
 
 def test_a_misspelled_tier_is_an_error_even_where_tiers_fall_back_to_the_model() -> None:
