@@ -542,28 +542,24 @@ class Registry:
             cfg = cfg.evolve(**changes)
         return cls, cfg
 
-    def clear_cache(self, key: str | None = None) -> None:
-        """Evict one cached instance (or all) and close what it holds."""
+    def _evict(self, key: str | None) -> list[Provider]:
+        """Take one cached instance (or all) out of the cache and return them."""
         with self._lock:
             if key is None:
                 evicted = list(self._instances.values())
                 self._instances.clear()
-            else:
-                found = self._instances.pop(key, None)
-                evicted = [found] if found is not None else []
-        for provider in evicted:
+                return evicted
+            found = self._instances.pop(key, None)
+            return [found] if found is not None else []
+
+    def clear_cache(self, key: str | None = None) -> None:
+        """Evict one cached instance (or all) and close what it holds."""
+        for provider in self._evict(key):
             provider.close_nowait()
 
     async def aclear_cache(self, key: str | None = None) -> None:
         """Evict one cached instance (or all) and await closing their connections."""
-        with self._lock:
-            if key is None:
-                evicted = list(self._instances.values())
-                self._instances.clear()
-            else:
-                found = self._instances.pop(key, None)
-                evicted = [found] if found is not None else []
-        for provider in evicted:
+        for provider in self._evict(key):
             await provider.aclose()
 
 
