@@ -18,13 +18,14 @@ import attrs
 import pluggy
 
 from ..cache import BackendFactory, CacheOpener, default_opener
-from ..config import ProviderConfig, Secret
+from ..config import ProviderConfig
 from ..errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
-from ..provider._base import Provider
+from ..provider import Provider
 from . import _hookspecs as hookspecs
 from ._cache_backends import CacheBackendTable
 from ._entry_points import entry_points
 from ._hookcall import HookRelay, call_each
+from ._memo import MEMO_MAX, env_unchanged, holds_given_key, key_env, memo_key
 
 __all__ = [
     "PluginFailure",
@@ -464,7 +465,7 @@ class Registry:
             found = self._instances.get(cache_key)
             if found is not None:
                 return found
-        memo = _memo_key(name, config, overrides) if not fresh and cache_key is None else None
+        memo = memo_key(name, config, overrides) if not fresh and cache_key is None else None
         if memo is not None:  # the same arguments as an earlier call: skip resolving
             try:
                 hit = self._memo.get(memo)
@@ -472,9 +473,9 @@ class Registry:
                 memo = hit = None
             if hit is not None:
                 hit_key, env, anchor = hit
-                if (anchor is None or anchor is config) and (not env or _env_unchanged(env)):
+                if (anchor is None or anchor is config) and (not env or env_unchanged(env)):
                     found = self._instances.get(hit_key)
-                    if found is not None and _holds_given_key(found, config, overrides):
+                    if found is not None and holds_given_key(found, config, overrides):
                         return found
         self.load()
         cls, cfg = self._resolve(name, config, overrides)
@@ -484,10 +485,10 @@ class Registry:
         if key is None:
             key = self._default_key(cls, cfg)
             if memo is not None:
-                if len(self._memo) >= _MEMO_MAX:
+                if len(self._memo) >= MEMO_MAX:
                     self._memo.clear()
                 anchor = config if isinstance(config, ProviderConfig) else None
-                self._memo[memo] = (key, _key_env(cls, cfg), anchor)
+                self._memo[memo] = (key, key_env(cls, cfg), anchor)
             found = self._instances.get(key)
             if found is not None:
                 return found
@@ -561,73 +562,6 @@ class Registry:
         """Evict one cached instance (or all) and await closing their connections."""
         for provider in self._evict(key):
             await provider.aclose()
-
-
-_MEMO_MAX = 1024
-"""Entries of a registry's create_provider memo before it starts over."""
-
-
-def _memo_key(name: Any, config: Any, overrides: Mapping[str, Any]) -> Hashable | None:
-    """What identifies a ``create_provider`` call, or ``None`` if it cannot be memoised.
-
-    A mapping config counts by its items, a (frozen) :class:`ProviderConfig` by identity
-    (the memo entry keeps the object, so its id cannot be reused meanwhile). Unhashable
-    values (a dict of headers, say) are not memoised: such calls resolve every time. An
-    API key counts by its (per-process salted) ``hash``, so the memo never holds the key
-    itself; a hit is checked against the key the instance holds, so even two keys with
-    one hash never share an instance.
-    """
-    if config is None:
-        part: Hashable = None
-    elif isinstance(config, Mapping):
-        part = ("items", _without_key(config))
-    elif isinstance(config, ProviderConfig):
-        part = ("id", id(config))
-    else:
-        return None
-    # Whether the key is hashable is found out by the memo lookup (a TypeError).
-    return (name, part, _without_key(overrides))
-
-
-def _without_key(fields: Mapping[str, Any]) -> Hashable:
-    """``fields`` as a tuple of items, an ``api_key`` value replaced by its salted hash."""
-    given = fields.get("api_key")
-    if given is None:
-        return tuple(fields.items())
-    if type(given) is not str:
-        # A Secret counts by its value; anything else becomes an unhashable marker, so
-        # the call resolves, and fails, every time.
-        given = given.get_secret_value() if isinstance(given, Secret) else None
-    rest = dict(fields)
-    del rest["api_key"]  # the memo must never hold the key itself
-    return (tuple(rest.items()), "api_key hash", hash(given) if given is not None else [None])
-
-
-def _holds_given_key(provider: Provider, config: Any, overrides: Mapping[str, Any]) -> bool:
-    """Whether ``provider`` holds the API key this call gives (true if it gives none)."""
-    given = overrides.get("api_key")
-    if given is None and isinstance(config, Mapping):
-        given = config.get("api_key")
-    if given is None:
-        return True
-    if isinstance(given, Secret):
-        given = given.get_secret_value()
-    held = provider.api_key
-    return held is not None and held.get_secret_value() == given
-
-
-def _key_env(cls: type[Provider], cfg: ProviderConfig) -> tuple[tuple[str, int], ...]:
-    """The environment variables a default instance key depends on, with a salted hash
-    of each value (the value may be a key: it is never kept)."""
-    if cfg.api_key is not None:
-        return ()
-    names = dict.fromkeys(v for v in (cfg.api_key_env, cls.api_key_env) if v)
-    return tuple((var, hash(os.environ.get(var))) for var in names)
-
-
-def _env_unchanged(env: tuple[tuple[str, int], ...]) -> bool:
-    """Whether the variables still hold the values the memo entry was made with."""
-    return all(hash(os.environ.get(var)) == digest for var, digest in env)
 
 
 def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:
