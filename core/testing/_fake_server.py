@@ -27,21 +27,12 @@ Every request is answered by the next queued script item (see
 message (``"echo: <text>"``), so a test with no script still works. Requests to unknown
 paths get OpenAI's 404 body and consume nothing.
 
-The jackfield proxy protocol
-----------------------------
-
-``POST /api/stream`` with JSON ``{"model": str | null, "messages": [...], "tools": [...],
-"tool_choice": ..., "json_mode": bool, "stop": [...], "options": {"temperature": float |
-null, "max_tokens": int | null, "reasoning": bool | str | null}, "extra": {...}}``; messages
-and tools have the shape of :meth:`jackfield.types.Request.to_dict`. When the server has a
-``proxy_token``, ``Authorization: Bearer <token>`` is required; otherwise (and for a body
-that is not a JSON object with a ``messages`` list) the answer is a non-200 JSON
-``{"error": {"error_type", "message", "provider", "model", "status_code", "retry_after",
-"retryable", "request_id"}}`` (the shape of :meth:`ProviderError.to_dict`). A success is
-``text/event-stream``: one ``event: <type>\\ndata: <json>\\n\\n`` per stream event, the data
-being :func:`jackfield.events.event_to_dict` of it, ending with the ``end`` event (carrying
-the full response) and then ``data: [DONE]\\n\\n``. An error inside the stream is
-``event: error\\ndata: {"error": {...same shape...}}\\n\\n``.
+Each wire's bodies, SSE events, errors, ids and headers live in its own module behind
+the :class:`~jackfield.testing._fake_wire.WireRenderer` interface:
+:mod:`jackfield.testing._fake_openai`, :mod:`jackfield.testing._fake_anthropic` and
+:mod:`jackfield.testing._fake_proxy` (which also documents the jackfield proxy
+protocol); this module is the wire-independent server: routing, the script queue, the
+request log, connection counting and fault injection.
 
 The module also runs stand-alone (``python -m jackfield.testing._fake_server --help``), for
 benchmarks that want the server in its own process.
@@ -51,22 +42,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import http
 import inspect
 import json
 import math
-import secrets
 import signal
 import socket
-import string
 import struct
 import sys
-import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
@@ -74,10 +60,20 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
-from ..errors import AuthenticationError, BadRequestError
-from ..events import StreamEvent, event_to_dict
-from ..types import FinishReason, Usage
-from ..wire._assembler import StreamAssembler
+from ._fake_anthropic import ANTHROPIC, render_count_tokens
+from ._fake_openai import OPENAI, render_model_list, unknown_url_body
+from ._fake_proxy import PROXY
+from ._fake_wire import (
+    JSON_CONTENT_TYPE,
+    PH_ID_B,
+    PH_RID_B,
+    SSE_CONTENT_TYPE,
+    Rejection,
+    RenderContext,
+    Rendered,
+    WireRenderer,
+    dumps,
+)
 from ._scripts import (
     Delay,
     ErrorReply,
@@ -111,30 +107,9 @@ __all__ = [
 Endpoint: TypeAlias = Literal[
     "openai", "azure", "anthropic", "count_tokens", "proxy", "models", "unknown"
 ]
-_Format: TypeAlias = Literal["openai", "anthropic", "proxy"]
-
 DEFAULT_MODEL: Final = "fake-model"
-SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
-JSON_CONTENT_TYPE: Final = "application/json"
-
-# Placeholders for per-request ids inside pre-rendered (cached) bodies.
-_PH_ID: Final = "@@pb-id@@"
-_PH_RID: Final = "@@pb-rid@@"
-_PH_ID_B: Final = _PH_ID.encode()
-_PH_RID_B: Final = _PH_RID.encode()
-_FINGERPRINT: Final = "fp_fake0000"
-_ALNUM: Final = string.ascii_letters + string.digits
-_BASE58: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _TEMPLATE_CACHE_SIZE: Final = 64
 _TEARDOWN_WAIT: Final = 5.0
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _rand(alphabet: str, n: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
 @attrs.frozen(slots=True)
@@ -221,393 +196,6 @@ def _estimate_input_tokens(data: Any) -> int:
     return max(1, math.ceil(chars / 4))
 
 
-def _arguments_json(call: Any) -> str:
-    raw: str | None = call.raw_arguments
-    if raw is not None:
-        return raw
-    return _dumps(call.arguments) if call.arguments else ""
-
-
-def _estimate_output_tokens(reply: Reply) -> int:
-    chars = len(reply.text) + len(reply.thinking or "")
-    chars += sum(len(_arguments_json(c)) + len(c.name) for c in reply.tool_calls)
-    return max(1, math.ceil(chars / 4))
-
-
-def _pieces(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-_TO_OPENAI: Final[dict[str, str]] = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "content_filter": "content_filter",
-    "refusal": "content_filter",
-    "end_turn": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-}
-_TO_ANTHROPIC: Final[dict[str, str]] = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
-_TO_NEUTRAL: Final[dict[str, str]] = {
-    "end_turn": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "function_call": "tool_calls",
-}
-
-
-def _reason(reply: Reply) -> str:
-    if reply.finish_reason is not None:
-        return str(reply.finish_reason)
-    return "tool_calls" if reply.tool_calls else "stop"
-
-
-def _neutral_reason(reply: Reply) -> FinishReason | str:
-    value = _reason(reply)
-    value = _TO_NEUTRAL.get(value, value)
-    try:
-        return FinishReason(value)
-    except ValueError:
-        return value
-
-
-def _fake_signature(thinking: str) -> str:
-    return base64.b64encode(hashlib.sha256(thinking.encode()).digest() * 3).decode()
-
-
-# ---------------------------------------------------------------------------- rendering
-
-
-@attrs.frozen(slots=True)
-class _Rendered:
-    """A pre-rendered answer: SSE events (streams) or a body, with id placeholders."""
-
-    fmt: _Format
-    stream: bool
-    events: tuple[bytes, ...] = ()
-    terminal: int = 0
-    body: bytes = b""
-    content_type: str = JSON_CONTENT_TYPE
-
-
-@attrs.frozen(slots=True)
-class _Context:
-    """What of the request a rendering depends on (the template cache key with the reply)."""
-
-    stream: bool
-    include_usage: bool
-    model: str
-    input_tokens: int
-    stop_sequence: str | None
-
-
-def _usage(reply: Reply, ctx: _Context) -> Usage:
-    if reply.usage is not None:
-        return reply.usage
-    return Usage(input_tokens=ctx.input_tokens, output_tokens=_estimate_output_tokens(reply))
-
-
-def _openai_usage(u: Usage) -> dict[str, Any]:
-    return {
-        "prompt_tokens": u.input_tokens,
-        "completion_tokens": u.output_tokens,
-        "total_tokens": u.input_tokens + u.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": u.reasoning_tokens,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-def _render_openai(reply: Reply, ctx: _Context, reasoning_field: str | None) -> _Rendered:
-    reason = _reason(reply)
-    reason = _TO_OPENAI.get(reason, reason)
-    usage = _usage(reply, ctx)
-    created = int(time.time())
-    model = reply.model or ctx.model
-    thinking = reply.thinking if reasoning_field else None
-    if not ctx.stream:
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": reply.text if (reply.text or not reply.tool_calls) else None,
-        }
-        if thinking is not None and reasoning_field:
-            message[reasoning_field] = thinking
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": _arguments_json(c) or "{}"},
-                }
-                for c in reply.tool_calls
-            ]
-        message["refusal"] = None
-        message["annotations"] = []
-        body = {
-            "id": f"chatcmpl-{_PH_ID}",
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
-            ],
-            "usage": _openai_usage(usage),
-            "service_tier": "default",
-            "system_fingerprint": _FINGERPRINT,
-        }
-        return _Rendered("openai", False, body=_dumps(body).encode())
-
-    head = (
-        f'data: {{"id":"chatcmpl-{_PH_ID}","object":"chat.completion.chunk",'
-        f'"created":{created},"model":{_dumps(model)},"service_tier":"default",'
-        f'"system_fingerprint":"{_FINGERPRINT}","choices":'
-    )
-    tail = ',"usage":null}\n\n' if ctx.include_usage else "}\n\n"
-    open_choice = '[{"index":0,"delta":'
-    close_choice = ',"logprobs":null,"finish_reason":null}]'
-
-    def chunk(delta_json: str) -> bytes:
-        return (head + open_choice + delta_json + close_choice + tail).encode()
-
-    events: list[bytes] = []
-    first_content: str | None = "" if (reply.text or not reply.tool_calls) else None
-    events.append(chunk(_dumps({"role": "assistant", "content": first_content, "refusal": None})))
-    if thinking and reasoning_field:
-        key = _dumps(reasoning_field)
-        for piece in _pieces(thinking, reply.chunk_size):
-            events.append(chunk("{" + key + ":" + _dumps(piece) + "}"))
-    for piece in _pieces(reply.text, reply.chunk_size):
-        events.append(chunk('{"content":' + _dumps(piece) + "}"))
-    for i, call in enumerate(reply.tool_calls):
-        first = {
-            "tool_calls": [
-                {
-                    "index": i,
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": ""},
-                }
-            ]
-        }
-        events.append(chunk(_dumps(first)))
-        for piece in _pieces(_arguments_json(call), reply.arguments_chunk_size):
-            events.append(
-                chunk(
-                    '{"tool_calls":[{"index":'
-                    + str(i)
-                    + ',"function":{"arguments":'
-                    + _dumps(piece)
-                    + "}}]}"
-                )
-            )
-    events.append(
-        (
-            head
-            + open_choice
-            + '{},"logprobs":null,"finish_reason":'
-            + _dumps(reason)
-            + "}]"
-            + tail
-        ).encode()
-    )
-    if ctx.include_usage:
-        events.append((head + '[],"usage":' + _dumps(_openai_usage(usage)) + "}\n\n").encode())
-    events.append(b"data: [DONE]\n\n")
-    return _Rendered("openai", True, tuple(events), terminal=1, content_type=SSE_CONTENT_TYPE)
-
-
-def _anthropic_event(name: str, data: str) -> bytes:
-    return f"event: {name}\ndata: {data}\n\n".encode()
-
-
-def _render_anthropic(reply: Reply, ctx: _Context) -> _Rendered:
-    reason = _reason(reply)
-    reason = _TO_ANTHROPIC.get(reason, reason)
-    stop_sequence = ctx.stop_sequence if reason == "stop_sequence" else None
-    usage = _usage(reply, ctx)
-    model = reply.model or ctx.model
-    signature = reply.thinking_signature
-    if reply.thinking is not None and signature is None:
-        signature = _fake_signature(reply.thinking)
-    calls = [(c, _arguments_json(c)) for c in reply.tool_calls]
-    if not ctx.stream:
-        content: list[dict[str, Any]] = []
-        if reply.thinking is not None:
-            content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature})
-        if reply.text:
-            content.append({"type": "text", "text": reply.text})
-        for call, _raw in calls:
-            content.append(
-                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
-            )
-        body = {
-            "id": f"msg_{_PH_ID}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": content,
-            "stop_reason": reason,
-            "stop_sequence": stop_sequence,
-            "usage": {
-                "input_tokens": usage.input_tokens,
-                "cache_creation_input_tokens": usage.cache_write_tokens,
-                "cache_read_input_tokens": usage.cache_read_tokens,
-                "output_tokens": usage.output_tokens,
-                "service_tier": "standard",
-            },
-        }
-        return _Rendered("anthropic", False, body=_dumps(body).encode())
-
-    events: list[bytes] = []
-    start = {
-        "type": "message_start",
-        "message": {
-            "model": model,
-            "id": f"msg_{_PH_ID}",
-            "type": "message",
-            "role": "assistant",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": usage.input_tokens,
-                "cache_creation_input_tokens": usage.cache_write_tokens,
-                "cache_read_input_tokens": usage.cache_read_tokens,
-                "output_tokens": min(1, usage.output_tokens),
-                "service_tier": "standard",
-            },
-        },
-    }
-    events.append(_anthropic_event("message_start", _dumps(start)))
-    ping = _anthropic_event("ping", '{"type": "ping"}')
-    index = 0
-
-    def block_start(block: dict[str, Any]) -> None:
-        events.append(
-            _anthropic_event(
-                "content_block_start",
-                _dumps({"type": "content_block_start", "index": index, "content_block": block}),
-            )
-        )
-        if index == 0:
-            events.append(ping)
-
-    def delta(kind: str, key: str, value: str) -> None:
-        events.append(
-            _anthropic_event(
-                "content_block_delta",
-                f'{{"type":"content_block_delta","index":{index},'
-                f'"delta":{{"type":"{kind}","{key}":{_dumps(value)}}}}}',
-            )
-        )
-
-    def block_stop() -> None:
-        events.append(
-            _anthropic_event(
-                "content_block_stop", f'{{"type":"content_block_stop","index":{index}}}'
-            )
-        )
-
-    if reply.thinking is not None:
-        block_start({"type": "thinking", "thinking": "", "signature": ""})
-        for piece in _pieces(reply.thinking, reply.chunk_size):
-            delta("thinking_delta", "thinking", piece)
-        delta("signature_delta", "signature", signature or "")
-        block_stop()
-        index += 1
-    if reply.text:
-        block_start({"type": "text", "text": ""})
-        for piece in _pieces(reply.text, reply.chunk_size):
-            delta("text_delta", "text", piece)
-        block_stop()
-        index += 1
-    for call, raw in calls:
-        block_start({"type": "tool_use", "id": call.id, "name": call.name, "input": {}})
-        delta("input_json_delta", "partial_json", "")
-        for piece in _pieces(raw, reply.arguments_chunk_size):
-            delta("input_json_delta", "partial_json", piece)
-        block_stop()
-        index += 1
-    if index == 0:
-        events.append(ping)
-    message_delta = {
-        "type": "message_delta",
-        "delta": {"stop_reason": reason, "stop_sequence": stop_sequence},
-        "usage": {
-            "input_tokens": usage.input_tokens,
-            "cache_creation_input_tokens": usage.cache_write_tokens,
-            "cache_read_input_tokens": usage.cache_read_tokens,
-            "output_tokens": usage.output_tokens,
-        },
-    }
-    events.append(_anthropic_event("message_delta", _dumps(message_delta)))
-    events.append(_anthropic_event("message_stop", '{"type":"message_stop"}'))
-    return _Rendered("anthropic", True, tuple(events), terminal=1, content_type=SSE_CONTENT_TYPE)
-
-
-def _proxy_event(event: StreamEvent) -> bytes:
-    """One jackfield stream event as the proxy protocol sends it (an SSE block)."""
-    return f"event: {event.type}\ndata: {_dumps(event_to_dict(event))}\n\n".encode()
-
-
-def _render_proxy(reply: Reply, ctx: _Context, provider: str) -> _Rendered:
-    asm = StreamAssembler(provider, reply.model or ctx.model)
-    events: list[StreamEvent] = [asm.start(request_id=_PH_RID)]
-    if reply.thinking is not None:
-        for piece in _pieces(reply.thinking, reply.chunk_size):
-            events += asm.thinking(piece)
-        if reply.thinking_signature is not None:
-            events += asm.thinking("", signature=reply.thinking_signature)
-        events += asm.end_block()
-    for piece in _pieces(reply.text, reply.chunk_size):
-        events += asm.text(piece)
-    for i, call in enumerate(reply.tool_calls):
-        raw = _arguments_json(call)
-        pieces = _pieces(raw, reply.arguments_chunk_size) or [""]
-        for piece in pieces:
-            events += asm.tool_call(i, id=call.id, name=call.name, arguments=piece)
-    events += asm.finish(_neutral_reason(reply), _usage(reply, ctx))
-    out = [_proxy_event(e) for e in events]
-    out.append(b"data: [DONE]\n\n")
-    return _Rendered("proxy", True, tuple(out), terminal=2, content_type=SSE_CONTENT_TYPE)
-
-
-def _error_envelope(fmt: _Format, payload: Mapping[str, Any]) -> str:
-    if fmt == "anthropic":
-        return _dumps({"type": "error", "error": dict(payload)})
-    return _dumps({"error": dict(payload)})
-
-
-def _error_event(fmt: _Format, payload: Mapping[str, Any]) -> bytes:
-    data = _error_envelope(fmt, payload)
-    if fmt == "openai":
-        return f"data: {data}\n\n".encode()
-    return f"event: error\ndata: {data}\n\n".encode()
-
-
-def _garbage_event(fmt: _Format, data: str) -> bytes:
-    if fmt == "anthropic":
-        return f"event: content_block_delta\ndata: {data}\n\n".encode()
-    if fmt == "proxy":
-        return f"event: text_delta\ndata: {data}\n\n".encode()
-    return f"data: {data}\n\n".encode()
-
-
 # ------------------------------------------------------------------------------ server
 
 
@@ -671,14 +259,14 @@ _Answer: TypeAlias = (
     Reply | ErrorReply | Reset | Stall | Truncate | Malformed | InStreamError | Raw | str
 )
 
-_FORMAT_OF: Final[dict[Endpoint, _Format]] = {
-    "openai": "openai",
-    "azure": "openai",
-    "models": "openai",
-    "unknown": "openai",
-    "anthropic": "anthropic",
-    "count_tokens": "anthropic",
-    "proxy": "proxy",
+_WIRE_OF: Final[dict[Endpoint, WireRenderer]] = {
+    "openai": OPENAI,
+    "azure": OPENAI,
+    "models": OPENAI,
+    "unknown": OPENAI,
+    "anthropic": ANTHROPIC,
+    "count_tokens": ANTHROPIC,
+    "proxy": PROXY,
 }
 
 
@@ -763,7 +351,7 @@ class FakeLLMServer:
         self._runner: web.ServerRunner | None = None
         self._bound_port: int | None = None
         self._stopping = False
-        self._templates: OrderedDict[tuple[Any, ...], _Rendered] = OrderedDict()
+        self._templates: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -986,36 +574,13 @@ class FakeLLMServer:
             endpoint=route.endpoint,
         )
         self._requests.append(rec)
-        fmt = _FORMAT_OF[route.endpoint]
+        wire = _WIRE_OF[route.endpoint]
 
         if route.endpoint == "unknown":
-            return self._json_response(
-                404,
-                {
-                    "error": {
-                        "message": f"Unknown request URL: {request.method} {request.path}. "
-                        "Please check the URL for typos.",
-                        "type": "invalid_request_error",
-                        "param": None,
-                        "code": "unknown_url",
-                    }
-                },
-                fmt,
-                None,
-            )
-        denied = self._check_auth(rec, fmt)
-        if denied is not None:
-            return denied
-        if route.endpoint == "proxy" and not (
-            isinstance(parsed, dict) and isinstance(parsed.get("messages"), list)
-        ):
-            rid = _new_request_id("proxy")
-            err = BadRequestError(
-                "the body must be a JSON object with a 'messages' list",
-                status_code=400,
-                request_id=rid,
-            )
-            return self._json_response(400, {"error": err.to_dict()}, fmt, rid)
+            return self._json_response(404, unknown_url_body(request.method, request.path), wire)
+        refused = self._check_auth(rec, wire) or wire.body_rejection(parsed)
+        if refused is not None:
+            return self._json_response(refused.status, refused.body, wire, refused.request_id)
 
         item = await self._undelay(await self._next_item(rec), rec)
         if isinstance(item, str):
@@ -1024,57 +589,22 @@ class FakeLLMServer:
         if isinstance(item, Reset):
             return await self._reset(request, ex)
         if isinstance(item, ErrorReply):
-            return self._error_reply(item, fmt)
+            return self._error_reply(item, wire)
         if isinstance(item, Raw):
             return await self._raw(request, item)
         reply = item if isinstance(item, Reply) else (item.reply or self._fallback_reply(rec))
         rendered = self._render(route, rec, reply)
-        rid = reply.request_id or _new_request_id(fmt)
-        token = _new_token(fmt)
+        rid = reply.request_id or wire.new_request_id()
+        token = wire.new_token()
         if rendered.stream:
-            return await self._stream(request, rendered, item, reply, rid, token, ex)
-        return await self._respond_body(request, rendered, item, rid, token, ex)
+            return await self._stream(request, wire, rendered, item, reply, rid, token, ex)
+        return await self._respond_body(request, wire, rendered, item, rid, token, ex)
 
-    def _check_auth(self, rec: RecordedRequest, fmt: _Format) -> web.Response | None:
-        h = rec.headers
-        if fmt == "proxy":
-            if self.proxy_token is None:
-                return None
-            if _bearer_ok(h.get("authorization"), self.proxy_token):
-                return None
-            rid = _new_request_id("proxy")
-            err = AuthenticationError(
-                "missing or invalid bearer token", status_code=401, request_id=rid
-            )
-            return self._json_response(401, {"error": err.to_dict()}, fmt, rid)
-        if self.api_key is None:
+    def _check_auth(self, rec: RecordedRequest, wire: WireRenderer) -> Rejection | None:
+        secret = self.proxy_token if wire is PROXY else self.api_key
+        if secret is None or wire.authorized(rec.headers, secret):
             return None
-        if fmt == "anthropic":
-            if secrets.compare_digest(h.get("x-api-key", ""), self.api_key) or _bearer_ok(
-                h.get("authorization"), self.api_key
-            ):
-                return None
-            rid = _new_request_id(fmt)
-            body: dict[str, Any] = {
-                "type": "error",
-                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
-                "request_id": rid,
-            }
-            return self._json_response(401, body, fmt, rid)
-        if _bearer_ok(h.get("authorization"), self.api_key) or secrets.compare_digest(
-            h.get("api-key", ""), self.api_key
-        ):
-            return None
-        body = {
-            "error": {
-                "message": "Incorrect API key provided. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "invalid_api_key",
-            }
-        }
-        return self._json_response(401, body, fmt, None)
+        return wire.auth_rejection()
 
     async def _next_item(self, rec: RecordedRequest) -> ScriptItem | str:
         if self._queue:
@@ -1116,7 +646,7 @@ class FakeLLMServer:
 
     # ----------------------------------------------------------------- rendering
 
-    def _render(self, route: _Route, rec: RecordedRequest, reply: Reply) -> _Rendered:
+    def _render(self, route: _Route, rec: RecordedRequest, reply: Reply) -> Rendered:
         data = rec.json if isinstance(rec.json, dict) else {}
         endpoint = route.endpoint
         if endpoint == "count_tokens":
@@ -1125,16 +655,9 @@ class FakeLLMServer:
                 if reply.usage is not None
                 else _estimate_input_tokens(data)
             )
-            return _Rendered("anthropic", False, body=_dumps({"input_tokens": tokens}).encode())
+            return render_count_tokens(tokens)
         if endpoint == "models":
-            listing = {
-                "object": "list",
-                "data": [
-                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "jackfield"}
-                    for m in self.models
-                ],
-            }
-            return _Rendered("openai", False, body=_dumps(listing).encode())
+            return render_model_list(self.models)
         model = data.get("model")
         if not isinstance(model, str) or not model:
             model = route.deployment or DEFAULT_MODEL
@@ -1143,22 +666,18 @@ class FakeLLMServer:
             stop[0] if isinstance(stop, list) and stop and isinstance(stop[0], str) else None
         )
         options = data.get("stream_options")
-        ctx = _Context(
+        ctx = RenderContext(
             stream=rec.stream,
             include_usage=isinstance(options, dict) and bool(options.get("include_usage")),
             model=model,
             input_tokens=_estimate_input_tokens(data) if reply.usage is None else 0,
             stop_sequence=stop_sequence,
+            reasoning_field=self.openai_reasoning_field,
+            provider=self.proxy_provider,
         )
-        fmt = _FORMAT_OF[endpoint]
-        key: tuple[Any, ...] | None = (
-            fmt,
-            reply,
-            ctx,
-            self.openai_reasoning_field,
-            self.proxy_provider,
-        )
-        cached: _Rendered | None = None
+        wire = _WIRE_OF[endpoint]
+        key: tuple[Any, ...] | None = (wire.name, reply, ctx)
+        cached: Rendered | None = None
         try:
             cached = self._templates.get(key) if key is not None else None
         except TypeError:  # an unhashable value inside the reply: render every time
@@ -1166,12 +685,7 @@ class FakeLLMServer:
         if cached is not None and key is not None:
             self._templates.move_to_end(key)
             return cached
-        if fmt == "openai":
-            rendered = _render_openai(reply, ctx, self.openai_reasoning_field)
-        elif fmt == "anthropic":
-            rendered = _render_anthropic(reply, ctx)
-        else:
-            rendered = _render_proxy(reply, ctx, self.proxy_provider)
+        rendered = wire.render(reply, ctx)
         if key is not None:
             self._templates[key] = rendered
             if len(self._templates) > _TEMPLATE_CACHE_SIZE:
@@ -1180,47 +694,42 @@ class FakeLLMServer:
 
     # ------------------------------------------------------------------- writing
 
-    def _headers(self, fmt: _Format, rid: str | None, content_type: str) -> CIMultiDict[str]:
+    @staticmethod
+    def _headers(wire: WireRenderer, rid: str | None, content_type: str) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
         headers["Content-Type"] = content_type
         if content_type.startswith("text/event-stream"):
             headers["Cache-Control"] = "no-cache"
-        if rid is not None:
-            if fmt == "anthropic":
-                headers["request-id"] = rid
-                headers["anthropic-organization-id"] = "00000000-0000-0000-0000-000000000000"
-            else:
-                headers["x-request-id"] = rid
-        if fmt == "openai":
-            headers["openai-version"] = "2020-10-01"
-            headers["openai-processing-ms"] = "1"
+        wire.add_headers(headers, rid)
         return headers
 
-    def _json_response(self, status: int, body: Any, fmt: _Format, rid: str | None) -> web.Response:
+    def _json_response(
+        self, status: int, body: Any, wire: WireRenderer, rid: str | None = None
+    ) -> web.Response:
         if rid is None:
-            rid = _new_request_id(fmt)
+            rid = wire.new_request_id()
         return web.Response(
             status=status,
             reason=_reason_phrase(status),
-            body=_dumps(body).encode(),
-            headers=self._headers(fmt, rid, JSON_CONTENT_TYPE),
+            body=dumps(body).encode(),
+            headers=self._headers(wire, rid, JSON_CONTENT_TYPE),
         )
 
-    def _error_reply(self, item: ErrorReply, fmt: _Format) -> web.Response:
+    def _error_reply(self, item: ErrorReply, wire: WireRenderer) -> web.Response:
         body = item.body
         if isinstance(body, bytes):
             data = body
         elif isinstance(body, str):
             data = body.encode()
         else:
-            data = _dumps(dict(body)).encode()
+            data = dumps(dict(body)).encode()
         content_type = JSON_CONTENT_TYPE
         if isinstance(body, str | bytes):
             try:
                 json.loads(data)
             except ValueError:
                 content_type = "text/plain; charset=utf-8"
-        headers = self._headers(fmt, _new_request_id(fmt), content_type)
+        headers = self._headers(wire, wire.new_request_id(), content_type)
         for key, value in item.headers:
             if key.lower() in ("content-length", "transfer-encoding"):
                 continue
@@ -1279,21 +788,21 @@ class FakeLLMServer:
     async def _respond_body(
         self,
         request: web.BaseRequest,
-        rendered: _Rendered,
+        wire: WireRenderer,
+        rendered: Rendered,
         item: ScriptItem,
         rid: str,
         token: str,
         ex: _Exchange,
     ) -> web.StreamResponse:
-        fmt = rendered.fmt
         body = _substitute(rendered.body, token, rid)
-        headers = self._headers(fmt, rid, rendered.content_type)
+        headers = self._headers(wire, rid, rendered.content_type)
         if isinstance(item, Stall):
             await asyncio.get_running_loop().create_future()  # until cancelled
         if isinstance(item, Malformed):
             body = item.data.encode()
         elif isinstance(item, InStreamError):
-            body = _error_envelope(fmt, item.payload).encode()
+            body = wire.error_envelope(item.payload).encode()
         elif isinstance(item, Truncate):
             half = body[: len(body) // 2]
             if not item.abort:
@@ -1309,14 +818,14 @@ class FakeLLMServer:
     async def _stream(
         self,
         request: web.BaseRequest,
-        rendered: _Rendered,
+        wire: WireRenderer,
+        rendered: Rendered,
         item: ScriptItem,
         reply: Reply,
         rid: str,
         token: str,
         ex: _Exchange,
     ) -> web.StreamResponse:
-        fmt = rendered.fmt
         events = rendered.events
         total = len(events)
         if isinstance(item, Reply):
@@ -1327,7 +836,7 @@ class FakeLLMServer:
             n = item.after_events
             stop = content_end if n is None else min(n, content_end)
         resp = web.StreamResponse(
-            status=200, headers=self._headers(fmt, rid, rendered.content_type)
+            status=200, headers=self._headers(wire, rid, rendered.content_type)
         )
         ex.streaming = True
         self._active_streams += 1
@@ -1347,34 +856,15 @@ class FakeLLMServer:
         elif isinstance(item, Truncate) and item.abort:
             return await self._close_mid_body(request, ex)
         elif isinstance(item, Malformed):
-            await resp.write(_garbage_event(fmt, item.data))
+            await resp.write(wire.garbage_event(item.data))
         elif isinstance(item, InStreamError):
-            await resp.write(_error_event(fmt, item.payload))
+            await resp.write(wire.error_event(item.payload))
         await resp.write_eof()
         return resp
 
 
 def _substitute(data: bytes, token: str, rid: str) -> bytes:
-    return data.replace(_PH_ID_B, token.encode()).replace(_PH_RID_B, rid.encode())
-
-
-def _bearer_ok(header: str | None, token: str) -> bool:
-    if not header:
-        return False
-    scheme, _, value = header.partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(value.strip(), token)
-
-
-def _new_request_id(fmt: _Format) -> str:
-    if fmt == "anthropic":
-        return "req_011C" + _rand(_BASE58, 20)
-    return "req_" + secrets.token_hex(16)
-
-
-def _new_token(fmt: _Format) -> str:
-    if fmt == "anthropic":
-        return "01" + _rand(_BASE58, 22)
-    return _rand(_ALNUM, 29)
+    return data.replace(PH_ID_B, token.encode()).replace(PH_RID_B, rid.encode())
 
 
 def _reason_phrase(status: int) -> str:
