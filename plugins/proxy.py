@@ -9,6 +9,11 @@ the ``end`` response. Retries follow the core rule: a stream is retried only bef
 first content event; ``generate``, which shows nothing until the end, may retry a
 retryable error at any point.
 
+The provider is an :class:`~jackfield.provider.HTTPProvider` (a session per event loop,
+bounded bodies, raw logging) whose :meth:`~ProxyProvider.error_for` reads protocol error
+bodies. The protocol itself -- the request JSON, decoding one event, the error mapping --
+is :data:`jackfield.provider.proxy_protocol`, which does no I/O.
+
 Tiers pass through: a tier resolves through ``config.tier_models`` (and the
 ``jackfield_model_for_tier`` hook), else the tier's own name (``"hosted_large"``) is sent
 as the model and the server maps it. ``model`` is therefore never ``null`` from this
@@ -24,44 +29,30 @@ goes on the wire nor into the request (cache keys and hooks never see it).
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from jackfield import hookimpl
-from jackfield.errors import (
-    ERROR_CLASSES_BY_TYPE,
-    BadRequestError,
-    ConfigurationError,
-    ProviderError,
-    StreamError,
-)
-from jackfield.events import StreamEnd, StreamEvent, StreamStart, event_from_dict
-from jackfield.provider import Provider, ProviderStream
+from jackfield.errors import BadRequestError, ConfigurationError, ProviderError, StreamError
+from jackfield.events import StreamEnd, StreamEvent, StreamStart
+from jackfield.provider import HTTPProvider, ProviderStream, RegisterProvider, proxy_protocol
 from jackfield.types import ModelTier, Request, Response
-
-if TYPE_CHECKING:
-    from jackfield.provider import SSEEvent
-    from jackfield.transport._http_client import HTTPClient, RawLog
 
 __all__ = ["ProxyProvider", "Signal"]
 
 Signal = Callable[[], bool]
 """Returns ``True`` when the call should stop (``threading.Event().is_set`` will do)."""
 
-STREAM_PATH = "/api/stream"
-
 _SIGNALS: ContextVar[tuple[Signal, ...]] = ContextVar("jackfield_proxy_signals", default=())
 """The signals of the call running in this context (read by :meth:`ProxyProvider._stream`)."""
 
 
-class ProxyProvider(Provider):
+class ProxyProvider(HTTPProvider):
     """A jackfield proxy server at ``base_url`` (or ``$JACKFIELD_PROXY_URL``)."""
 
     name = "proxy"
@@ -71,11 +62,6 @@ class ProxyProvider(Provider):
     default_auth_method = "bearer"
     tier_models = {tier: tier.value for tier in ModelTier}
 
-    raw_log: RawLog | None = None
-    """Receives redacted requests, responses and chunks; set it on the instance."""
-
-    _http_client: HTTPClient | None = None
-
     @property
     def base_url(self) -> str | None:
         """``config.base_url``, else ``$JACKFIELD_PROXY_URL``."""
@@ -83,8 +69,7 @@ class ProxyProvider(Provider):
         return url.rstrip("/") or None
 
     def validate_config(self) -> None:
-        """A base URL is required; ``config.extra["signal"]`` must be callable."""
-        super().validate_config()
+        """An ``http(s)`` base URL is required; ``config.extra["signal"]`` must be callable."""
         url = self.base_url
         if not url or not url.startswith(("http://", "https://")):
             raise ConfigurationError(
@@ -93,6 +78,7 @@ class ProxyProvider(Provider):
                 field="base_url",
                 provider=self.name,
             )
+        super().validate_config()
         signal = self.config.extra.get("signal")
         if signal is not None and not callable(signal):
             raise ConfigurationError(
@@ -101,40 +87,15 @@ class ProxyProvider(Provider):
                 provider=self.name,
             )
 
-    @property
-    def http(self) -> HTTPClient:
-        """The shared HTTP client (created on first use)."""
-        client = self._http_client
-        if client is None:
-            from jackfield.transport._http_client import auth_headers
-
-            client = _client_class()(
-                self.name,
-                self.config,
-                headers=auth_headers(self.auth_method, self.api_key),
-                raw_log=self.raw_log,
-                secrets=self._secrets(),
-            )
-            self._http_client = client
-        return client
-
     def payload(self, request: Request) -> dict[str, Any]:
-        """The request JSON of the protocol."""
-        wire = request.to_dict()
-        return {
-            "model": request.model,
-            "messages": wire["messages"],
-            "tools": wire["tools"],
-            "tool_choice": request.tool_choice,
-            "json_mode": request.json_mode,
-            "stop": wire["stop"],
-            "options": {
-                "temperature": request.temperature,
-                "max_tokens": request.max_tokens,
-                "reasoning": request.reasoning,
-            },
-            "extra": wire["extra"],
-        }
+        """The request JSON of the protocol (:func:`proxy_protocol.build_payload`)."""
+        return proxy_protocol.build_payload(request)
+
+    def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """A protocol error body maps to its exact class; any other body, as usual."""
+        return proxy_protocol.error_from_response(
+            status, headers, body, provider=self.name, secrets=self._secrets()
+        )
 
     # -- the template methods, with the signal taken out of the request -----------------
 
@@ -192,13 +153,16 @@ class ProxyProvider(Provider):
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         signals = _SIGNALS.get()  # this call's, on every attempt (retries included)
         _check(signals)
-        sse_events = self.http.stream_sse(f"{self.base_url}{STREAM_PATH}", self.payload(request))
+        sse_events = self.http.stream_sse(
+            f"{self.base_url}{proxy_protocol.STREAM_PATH}", self.payload(request)
+        )
+        secrets = self._secrets()
         started = ended = False
         try:
             async for sse in sse_events:
                 if sse.data == "[DONE]" or ended:
                     break
-                event = self._event(sse)
+                event = proxy_protocol.decode_event(sse, provider=self.name, secrets=secrets)
                 if not started and not isinstance(event, StreamStart):
                     raise StreamError(
                         f"the proxy stream began with {event.type!r}, not 'start'",
@@ -215,44 +179,6 @@ class ProxyProvider(Provider):
             raise StreamError(
                 "the proxy stream ended before its end event (truncated?)", provider=self.name
             )
-
-    def _event(self, sse: SSEEvent) -> StreamEvent:
-        try:
-            data = json.loads(sse.data)
-        except ValueError:
-            raise StreamError(
-                f"malformed proxy event data: {sse.data[:200]!r}", provider=self.name
-            ) from None
-        if not isinstance(data, dict):
-            raise StreamError("a proxy event's data is not a JSON object", provider=self.name)
-        if sse.event == "error" or ("error" in data and "type" not in data):
-            from jackfield.provider import error_from_payload
-
-            secrets = self._secrets()
-            raise _protocol_error(data, None, None, self.name, secrets) or error_from_payload(
-                data, provider=self.name, secrets=secrets
-            )
-        if sse.event is not None and sse.event != data.get("type"):
-            raise StreamError(
-                f"proxy event {sse.event!r} carries data of type {data.get('type')!r}",
-                provider=self.name,
-            )
-        try:
-            return event_from_dict(data)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StreamError(f"invalid proxy event: {exc}", provider=self.name) from None
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close this loop's HTTP session."""
-        if self._http_client is not None:
-            await self._http_client.aclose()
-
-    def close_nowait(self) -> None:
-        """Close HTTP sessions without awaiting."""
-        if self._http_client is not None:
-            self._http_client.close_nowait()
 
 
 async def _watch(
@@ -288,69 +214,7 @@ def _check(signals: tuple[Signal, ...]) -> None:
             raise asyncio.CancelledError("jackfield proxy call cancelled by its signal")
 
 
-def _protocol_error(
-    data: Any,
-    status: int | None,
-    headers: Mapping[str, str] | None,
-    provider: str,
-    secrets: Sequence[str],
-) -> ProviderError | None:
-    """The exact error for a protocol ``{"error": {"error_type": ...}}``, else ``None``."""
-    err = data.get("error") if isinstance(data, Mapping) else None
-    if not isinstance(err, Mapping):
-        return None
-    error_type = err.get("error_type")
-    cls = ERROR_CLASSES_BY_TYPE.get(error_type) if isinstance(error_type, str) else None
-    if cls is None:
-        return None
-    from jackfield.provider import parse_retry_after, request_id_from
-
-    code = err.get("status_code")
-    retry_after: float | None = None
-    hint = err.get("retry_after")
-    if isinstance(hint, int | float) and not isinstance(hint, bool) and 0 <= hint < math.inf:
-        retry_after = float(hint)
-    elif headers is not None:
-        retry_after = parse_retry_after(headers)
-    retryable = err.get("retryable")
-    request_id = err.get("request_id")
-    message = err.get("message")
-    return cls(
-        message if isinstance(message, str) and message else f"proxy error: {error_type}",
-        provider=provider,
-        status_code=code if isinstance(code, int) and not isinstance(code, bool) else status,
-        retry_after=retry_after,
-        request_id=request_id
-        if isinstance(request_id, str) and request_id
-        else (request_id_from(headers) if headers is not None else None),
-        retryable=retryable if isinstance(retryable, bool) else None,
-        body=data,
-        secrets=secrets,
-    )
-
-
-@functools.cache
-def _client_class() -> type[HTTPClient]:
-    """:class:`HTTPClient` reading protocol error bodies (built lazily: imports aiohttp)."""
-    from jackfield.provider import error_from_response
-    from jackfield.transport._http_client import HTTPClient
-
-    class ProxyHTTPClient(HTTPClient):
-        def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
-            try:
-                data = json.loads(body)
-            except (ValueError, RecursionError):
-                data = None
-            return _protocol_error(
-                data, status, headers, self.provider, self._secrets
-            ) or error_from_response(
-                status, headers, body, provider=self.provider, secrets=self._secrets
-            )
-
-    return ProxyHTTPClient
-
-
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the proxy client."""
     register(ProxyProvider, aliases=["jackfield-proxy"])

@@ -50,7 +50,7 @@ def test_a_cached_provider_keeps_no_event_loop_alive(threaded_server: FakeLLMSer
         assert asyncio.run(call()) == "echo: hi"
     gc.collect()
     assert [ref() for ref in loops] == [None] * 5
-    assert len(provider.http._sessions) == 0  # type: ignore[attr-defined]
+    assert len(provider.http.sessions) == 0  # type: ignore[attr-defined]
 
 
 async def test_one_session_per_loop_is_reused() -> None:

@@ -53,3 +53,14 @@ async def test_aclose_closes_this_loops_resource_and_a_new_one_is_built() -> Non
     second = local.get()
     assert second is not first and not second.closed
     await local.aclose()
+
+
+async def test_a_resource_closed_behind_its_back_is_rebuilt() -> None:
+    local: LoopLocal[Resource] = LoopLocal(Resource, Resource.close, is_closed=lambda r: r.closed)
+    first = local.get()
+    await first.close()
+    second = local.get()
+    assert second is not first and not second.closed
+    assert local.get() is second and len(local) == 1
+    await local.aclose()
+    assert second.closed and len(local) == 0

@@ -46,7 +46,7 @@ from jackfield.testing._fake_server import (
     Stall,
     Truncate,
 )
-from jackfield.types import FinishReason, Request, ToolCall, ToolSpec, Usage
+from jackfield.types import FinishReason, Message, Request, ToolCall, ToolSpec, Usage
 
 TOKEN = "pb-proxy-token-0123456789"
 
@@ -742,3 +742,26 @@ async def test_signal_is_polled_before_a_retry_is_sent(
         assert server.request_count == 1
     finally:
         await proxy.aclose()
+
+
+async def test_an_error_body_without_a_request_id_takes_the_header(
+    proxy: ProxyProvider, server: FakeLLMServer
+) -> None:
+    quota = QuotaExceededError("balance exhausted", status_code=402)
+    body = _error_body(quota)
+    body["error"]["request_id"] = None
+    # Raw: the fake server adds no x-request-id of its own, which would come first.
+    server.enqueue(Raw(402, json.dumps(body).encode(), {"x-amzn-requestid": "amzn-7"}))
+    with pytest.raises(QuotaExceededError) as info:
+        await proxy.generate("Hi")
+    assert info.value.request_id == "amzn-7" and info.value.status_code == 402
+
+
+def test_the_proxy_is_an_http_provider_with_its_protocol_in_the_wire_layer() -> None:
+    from jackfield.provider import HTTPProvider, proxy_protocol
+
+    assert issubclass(ProxyProvider, HTTPProvider)
+    request = Request(messages=[Message.user("Hi")], model="hosted_small", extra={"u": 1})
+    assert ProxyProvider.payload(ProxyProvider.__new__(ProxyProvider), request) == (
+        proxy_protocol.build_payload(request)
+    )

@@ -21,7 +21,11 @@ from __future__ import annotations
 from .._markers import hookimpl
 from ..transport._limits import json_body, limit_stream, read_limited
 from ..transport._loop_local import LoopLocal
-from ..wire import _anthropic as anthropic_messages, _openai_chat as openai_chat
+from ..wire import (
+    _anthropic as anthropic_messages,
+    _openai_chat as openai_chat,
+    _proxy as proxy_protocol,
+)
 from ..wire._assembler import StreamAssembler
 from ..wire._errors import (
     error_from_payload,
@@ -55,6 +59,7 @@ __all__ = [
     "openai_chat",
     "parse_retry_after",
     "parse_streaming_json",
+    "proxy_protocol",
     "read_limited",
     "request_id_from",
 ]

@@ -1,9 +1,11 @@
 """``HTTPProvider``: the base for providers that speak HTTP themselves, over aiohttp.
 
-It owns an an ``HTTPClient`` (one aiohttp session per event loop,
-auth headers, bounded bodies, error mapping, raw logging), created on first use so that
-discovering the plugin never imports aiohttp. A subclass writes ``_generate`` (and
-optionally ``_stream``) with ``self.http.post_json`` / ``self.http.stream_sse``.
+It owns an ``HTTPClient`` (one aiohttp session per event loop, auth headers, bounded
+bodies, error mapping, raw logging), created on first use so that discovering the plugin
+never imports aiohttp. A subclass writes ``_generate`` (and optionally ``_stream``) with
+``self.http.post_json`` / ``self.http.stream_sse``, and may override :meth:`error_for`
+when its server answers failures with error bodies of its own. Request ids come from
+:func:`~jackfield.wire._errors.request_id_from`, the one table of request-id headers.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ProviderError
+from ..wire._errors import error_from_response
 from ._base import Provider
 
 if TYPE_CHECKING:
     from ..transport._http_client import HTTPClient, RawLog
 
-__all__ = ["HTTPProvider", "request_id_from_headers"]
-
-REQUEST_ID_HEADERS = ("x-request-id", "request-id", "apim-request-id")
+__all__ = ["HTTPProvider"]
 
 
 class HTTPProvider(Provider):
@@ -46,6 +47,16 @@ class HTTPProvider(Provider):
 
         return auth_headers(self.auth_method, self.api_key)
 
+    def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """The error for a non-2xx answer (``body`` is the bounded raw body).
+
+        The default is the shared mapper, :func:`error_from_response`; override it for a
+        protocol whose error bodies name their exact error class.
+        """
+        return error_from_response(
+            status, headers, body, provider=self.name, secrets=self._secrets()
+        )
+
     @property
     def http(self) -> HTTPClient:
         """The HTTP client (created on first use; imports aiohttp then)."""
@@ -53,12 +64,16 @@ class HTTPProvider(Provider):
         if client is None:
             from ..transport._http_client import HTTPClient
 
+            # Only an override is handed over: the default mapping is the client's own,
+            # and a bound method would tie the client to this provider in a cycle.
+            overridden = type(self).error_for is not HTTPProvider.error_for
             client = HTTPClient(
                 self.name,
                 self.config,
                 headers=self.default_headers(),
                 raw_log=self.raw_log,
                 secrets=self._secrets(),
+                error_for=self.error_for if overridden else None,
             )
             self._http_client = client
         return client
@@ -72,12 +87,3 @@ class HTTPProvider(Provider):
         """Close HTTP sessions without awaiting."""
         if self._http_client is not None:
             self._http_client.close_nowait()
-
-
-def request_id_from_headers(headers: Mapping[str, str]) -> str | None:
-    """The request id a server sent in one of the usual headers, if any."""
-    for name in REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None

@@ -1,8 +1,10 @@
 """Shared HTTP plumbing for aiohttp-speaking providers.
 
-:class:`HTTPClient` keeps one ``aiohttp.ClientSession`` per event loop (a cached
-provider used from a new loop gets a new session instead of "event loop is closed"),
-sends the key as the configured auth method, bounds response size, maps failures to
+:class:`HTTPClient` keeps one ``aiohttp.ClientSession`` per event loop in a
+:class:`~jackfield.transport._loop_local.LoopLocal` (a cached provider used from a new
+loop gets a new session instead of "event loop is closed"), sends the key as the
+configured auth method, bounds response size with
+:func:`~jackfield.transport._limits.read_limited`, maps failures to
 :class:`ProviderError` and reports redacted traffic to a :class:`RawLog`.
 
 Import this module only from code that needs HTTP: it imports aiohttp.
@@ -10,21 +12,21 @@ Import this module only from code that needs HTTP: it imports aiohttp.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
-import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
 
 from ..config import AuthMethod, ProviderConfig, Secret
-from ..errors import APIError, ProviderError, StreamError
+from ..errors import ProviderError, StreamError
 from ..wire._errors import error_from_response
 from ..wire._sse import SSEEvent, iter_sse
-from ._limits import json_body
+from ._limits import json_body, read_limited
+from ._loop_local import LoopLocal
 
-__all__ = ["HTTPClient", "RawLog", "auth_headers", "redact_headers"]
+__all__ = ["ErrorFor", "HTTPClient", "RawLog", "auth_headers", "redact_headers"]
 
 SENSITIVE_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
 
@@ -110,8 +112,16 @@ class _RedactingRawLog:
         self._log.on_chunk(provider, self._value(data))
 
 
+ErrorFor = Callable[[int, Mapping[str, str], bytes], ProviderError]
+"""Maps a non-2xx answer (status, headers, body) to the error to raise."""
+
+
 class HTTPClient:
-    """Sessions, headers and error mapping for one provider instance."""
+    """Sessions, headers and error mapping for one provider instance.
+
+    ``error_for``, if given, replaces :meth:`error_for` (a protocol with error bodies of
+    its own); the default is the shared mapper, ``error_from_response``.
+    """
 
     def __init__(
         self,
@@ -121,6 +131,7 @@ class HTTPClient:
         headers: Mapping[str, str] | None = None,
         raw_log: RawLog | None = None,
         secrets: tuple[str, ...] = (),
+        error_for: ErrorFor | None = None,
     ) -> None:
         self.provider = provider
         self.config = config
@@ -131,16 +142,18 @@ class HTTPClient:
         }
         self._secrets = secrets
         self.raw_log = raw_log  # stored redacting: see the property
-        self._sessions: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, aiohttp.ClientSession
-        ] = weakref.WeakKeyDictionary()
-        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._error_for = error_for
         self._timeout = aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout)
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None, connect=config.connect_timeout, sock_read=config.timeout
         )
+        # The factory does not reference self: no cycle keeps a dropped client alive.
+        self.sessions: LoopLocal[aiohttp.ClientSession] = LoopLocal(
+            functools.partial(_new_session, config.max_connections, self.headers, self._timeout),
+            aiohttp.ClientSession.close,
+            is_closed=_is_closed,
+        )
+        """One session per event loop, closed when asyncio.run() ends that loop."""
 
     @property
     def raw_log(self) -> RawLog | None:
@@ -155,35 +168,15 @@ class HTTPClient:
             log = _RedactingRawLog(log, self._secrets)
         self._raw_log = log
 
-    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._sessions.pop(loop, None)
-        self._closers.pop(loop, None)
-
     def session(self) -> aiohttp.ClientSession:
         """The session for the running event loop (created on first use in that loop)."""
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.config.max_connections, ttl_dns_cache=300, enable_cleanup_closed=False
-            )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self.headers,
-                timeout=self._timeout,
-                auto_decompress=True,
-                json_serialize=json.dumps,
-            )
-            self._sessions[loop] = session
-            # Close the session when asyncio.run() ends this loop: its
-            # shutdown_asyncgens() finalises this generator, which awaits the close.
-            closer = _close_at_shutdown(session, self._forget, loop)
-            self._closers[loop] = closer
-            _keep(asyncio.ensure_future(closer.__anext__()))
-        return session
+        return self.sessions.get()
 
     def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
-        """The error for a non-2xx answer; override to read a protocol's own error bodies."""
+        """The error for a non-2xx answer: the ``error_for`` given at construction (a
+        protocol's own error bodies), else the shared mapper."""
+        if self._error_for is not None:
+            return self._error_for(status, headers, body)
         return error_from_response(
             status, headers, body, provider=self.provider, secrets=self._secrets
         )
@@ -197,28 +190,16 @@ class HTTPClient:
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.config.max_response_bytes
         length = response.content_length
-        if length is not None:
-            if length > limit:
-                raise APIError(
-                    f"response body of {length} bytes exceeds max_response_bytes={limit}",
-                    provider=self.provider,
-                    status_code=response.status,
-                )
-            if "Content-Encoding" not in response.headers:
-                # The body is exactly `length` bytes, within the limit: read it at once.
-                return await response.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise APIError(
-                    f"response body exceeds max_response_bytes={limit}",
-                    provider=self.provider,
-                    status_code=response.status,
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        if length is not None and length <= limit and "Content-Encoding" not in response.headers:
+            # The body is exactly `length` bytes, within the limit: read it at once.
+            return await response.read()
+        return await read_limited(
+            response.content.iter_any(),
+            limit,
+            content_length=length,
+            provider=self.provider,
+            status_code=response.status,
+        )
 
     async def post_json(self, url: str, payload: Any) -> tuple[Any, Mapping[str, str]]:
         """POST ``payload`` as JSON; return the decoded JSON body and the headers.
@@ -280,43 +261,27 @@ class HTTPClient:
 
     async def aclose(self) -> None:
         """Close the running loop's session; other loops' close when those loops end."""
-        loop = asyncio.get_running_loop()
-        session = self._sessions.pop(loop, None)
-        self._closers.pop(loop, None)
-        if session is not None:
-            await session.close()
+        await self.sessions.aclose()
 
     def close_nowait(self) -> None:
         """Close sessions without awaiting (from sync code such as ``clear_cache``)."""
-        for loop, session in list(self._sessions.items()):
-            if loop.is_running():
-                loop.call_soon_threadsafe(_schedule_close, session)
-        self._sessions.clear()
+        self.sessions.close_nowait()
 
 
-_BACKGROUND: set[asyncio.Future[Any]] = set()
+def _new_session(
+    max_connections: int, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
+) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=False
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers=headers,
+        timeout=timeout,
+        auto_decompress=True,
+        json_serialize=json.dumps,
+    )
 
 
-def _keep(future: asyncio.Future[Any]) -> None:
-    """Hold a reference to a background future until it is done (else it may be GC'd)."""
-    _BACKGROUND.add(future)
-    future.add_done_callback(_BACKGROUND.discard)
-
-
-def _schedule_close(session: aiohttp.ClientSession) -> None:
-    _keep(asyncio.ensure_future(session.close()))
-
-
-async def _close_at_shutdown(
-    session: aiohttp.ClientSession,
-    forget: Callable[[asyncio.AbstractEventLoop], None],
-    loop: asyncio.AbstractEventLoop,
-) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        # The session references its loop, so the weak-keyed entry would never die:
-        # drop it explicitly when the loop shuts down.
-        forget(loop)
-        if not session.closed:
-            await session.close()
+def _is_closed(session: aiohttp.ClientSession) -> bool:
+    return session.closed

@@ -1,11 +1,14 @@
-"""``max_response_bytes`` for transports jackfield does not own (SDK HTTP clients).
+"""``max_response_bytes``: the one bounded reader of bodies and streams.
 
-an ``HTTPClient`` bounds aiohttp bodies itself; a provider that reads
-bytes through an SDK's HTTP client wraps that client's byte iterator with these, so a
-body over the configured maximum raises a clear error instead of filling memory. The
-messages and error classes are the ones :class:`~jackfield.transport._http_client.HTTPClient` uses:
-:class:`APIError` for a whole body, :class:`StreamError` for a stream. :func:`json_body`
-decodes a whole body for all of them alike. No I/O library is imported here.
+:func:`read_limited` joins any async byte iterator into one body and raises
+:class:`APIError` once it exceeds the limit (or at once, when a declared
+``content_length`` does). :class:`~jackfield.transport._http_client.HTTPClient` reads
+aiohttp bodies through it (short-cutting only a body of known length within the limit);
+a provider that reads bytes through an SDK's HTTP client wraps that client's byte
+iterator with it, or a stream's with :func:`limit_stream` (:class:`StreamError`), so a
+body over the configured maximum raises the same clear error whatever the transport.
+:func:`json_body` decodes a whole body for all of them alike. No I/O library is imported
+here.
 """
 
 from __future__ import annotations

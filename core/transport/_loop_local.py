@@ -46,13 +46,22 @@ class LoopLocal(Generic[T]):
         per loop (until the resource is closed).
     :param close: releases it (``client.close``, ``session.close``); awaited in the
         resource's own loop.
+    :param is_closed: tells whether a resource was closed behind this object's back
+        (``lambda s: s.closed``); :meth:`get` then builds a new one for the loop.
     """
 
-    __slots__ = ("__weakref__", "_close", "_factory", "_items", "_lock")
+    __slots__ = ("__weakref__", "_close", "_factory", "_is_closed", "_items", "_lock")
 
-    def __init__(self, factory: Callable[[], T], close: Callable[[T], Awaitable[object]]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], T],
+        close: Callable[[T], Awaitable[object]],
+        *,
+        is_closed: Callable[[T], bool] | None = None,
+    ) -> None:
         self._factory = factory
         self._close = close
+        self._is_closed = is_closed
         self._lock = threading.Lock()
         # loop -> (resource, the suspended generator that closes it at loop shutdown)
         self._items: weakref.WeakKeyDictionary[
@@ -65,10 +74,16 @@ class LoopLocal(Generic[T]):
 
         loop = asyncio.get_running_loop()
         item = self._items.get(loop)
-        if item is not None:
+        if item is not None and not self._stale(item[0]):
             return item[0]
         with self._lock:
             item = self._items.get(loop)
+            if item is not None and self._stale(item[0]):
+                # Closed behind our back: finalise its closer (which closes it again,
+                # harmlessly, and leaves the entry alone) and build a new one below.
+                del self._items[loop]
+                _schedule_close(item[1])
+                item = None
             if item is None:
                 resource = self._factory()
                 closer = self._closer(resource, loop)
@@ -79,6 +94,9 @@ class LoopLocal(Generic[T]):
                 item = (resource, closer)
                 self._items[loop] = item
         return item[0]
+
+    def _stale(self, resource: T) -> bool:
+        return self._is_closed is not None and self._is_closed(resource)
 
     def peek(self) -> T | None:
         """The running loop's resource if one was built, else ``None`` (no building)."""

@@ -1,0 +1,154 @@
+"""The jackfield proxy protocol (``docs/proxy-protocol.md``): pure building and parsing.
+
+One endpoint, ``POST {base_url}/api/stream``, takes the JSON of :func:`build_payload`
+and answers with jackfield's own stream events as server-sent events: each event's
+``data`` is :func:`~jackfield.events.event_to_dict` of one event, rebuilt by
+:func:`decode_event`. Failures carry ``{"error": {"error_type": ..., ...}}`` (the shape
+of :meth:`ProviderError.to_dict`), as an HTTP error body or an ``error`` event;
+:func:`protocol_error` picks the exact error class from ``error_type``, and
+:func:`error_from_response` falls back on the shared mapper for any other body.
+
+No I/O here: the proxy provider sends and receives, this module only translates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import ERROR_CLASSES_BY_TYPE, ProviderError, StreamError
+from ..events import StreamEvent, event_from_dict
+from ..types import Request
+from ._errors import (
+    error_from_payload,
+    error_from_response as _generic_error_from_response,
+    parse_retry_after,
+    request_id_from,
+)
+from ._sse import SSEEvent
+
+__all__ = [
+    "STREAM_PATH",
+    "build_payload",
+    "decode_event",
+    "error_from_response",
+    "protocol_error",
+]
+
+STREAM_PATH = "/api/stream"
+"""The protocol's one endpoint, appended to the server's base URL."""
+
+
+def build_payload(request: Request) -> dict[str, Any]:
+    """The request JSON of the protocol."""
+    wire = request.to_dict()
+    return {
+        "model": request.model,
+        "messages": wire["messages"],
+        "tools": wire["tools"],
+        "tool_choice": request.tool_choice,
+        "json_mode": request.json_mode,
+        "stop": wire["stop"],
+        "options": {
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "reasoning": request.reasoning,
+        },
+        "extra": wire["extra"],
+    }
+
+
+def decode_event(
+    sse: SSEEvent, *, provider: str | None = None, secrets: Sequence[str] = ()
+) -> StreamEvent:
+    """One proxy server-sent event as the :class:`StreamEvent` it carries.
+
+    An ``error`` event (or an ``{"error": ...}`` object without a ``type``) raises the
+    error it describes; data that is not a JSON object, an ``event:`` name that differs
+    from the data's ``type`` or an invalid event raise :class:`StreamError`.
+    """
+    try:
+        data = json.loads(sse.data)
+    except (ValueError, RecursionError):
+        raise StreamError(
+            f"malformed proxy event data: {sse.data[:200]!r}", provider=provider
+        ) from None
+    if not isinstance(data, dict):
+        raise StreamError("a proxy event's data is not a JSON object", provider=provider)
+    if sse.event == "error" or ("error" in data and "type" not in data):
+        raise protocol_error(data, None, None, provider, secrets) or error_from_payload(
+            data, provider=provider, secrets=secrets
+        )
+    if sse.event is not None and sse.event != data.get("type"):
+        raise StreamError(
+            f"proxy event {sse.event!r} carries data of type {data.get('type')!r}",
+            provider=provider,
+        )
+    try:
+        return event_from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StreamError(f"invalid proxy event: {exc}", provider=provider) from None
+
+
+def protocol_error(
+    data: Any,
+    status: int | None,
+    headers: Mapping[str, str] | None,
+    provider: str | None,
+    secrets: Sequence[str],
+) -> ProviderError | None:
+    """The exact error for a protocol ``{"error": {"error_type": ...}}``, else ``None``.
+
+    The body's ``status_code``, ``retry_after``, ``retryable`` and ``request_id`` win
+    over the HTTP status and headers, which fill in what the body leaves out.
+    """
+    err = data.get("error") if isinstance(data, Mapping) else None
+    if not isinstance(err, Mapping):
+        return None
+    error_type = err.get("error_type")
+    cls = ERROR_CLASSES_BY_TYPE.get(error_type) if isinstance(error_type, str) else None
+    if cls is None:
+        return None
+    code = err.get("status_code")
+    retry_after: float | None = None
+    hint = err.get("retry_after")
+    if isinstance(hint, int | float) and not isinstance(hint, bool) and 0 <= hint < math.inf:
+        retry_after = float(hint)
+    elif headers is not None:
+        retry_after = parse_retry_after(headers)
+    retryable = err.get("retryable")
+    request_id = err.get("request_id")
+    message = err.get("message")
+    return cls(
+        message if isinstance(message, str) and message else f"proxy error: {error_type}",
+        provider=provider,
+        status_code=code if isinstance(code, int) and not isinstance(code, bool) else status,
+        retry_after=retry_after,
+        request_id=request_id
+        if isinstance(request_id, str) and request_id
+        else (request_id_from(headers) if headers is not None else None),
+        retryable=retryable if isinstance(retryable, bool) else None,
+        body=data,
+        secrets=secrets,
+    )
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str | None = None,
+    secrets: Sequence[str] = (),
+) -> ProviderError:
+    """The error for a non-2xx answer: :func:`protocol_error` for a protocol error body,
+    else the shared mapper's reading of whatever the body is."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    return protocol_error(data, status, headers, provider, secrets) or (
+        _generic_error_from_response(status, headers, body, provider=provider, secrets=secrets)
+    )
