@@ -1022,3 +1022,34 @@ async def test_large_stream_batched_writes(http: aiohttp.ClientSession) -> None:
     assert len(events) == 20_000 + 4  # role, 20k deltas, finish, usage, [DONE]
     assert events[-1] == (None, "[DONE]")
     assert elapsed < 10
+
+
+def test_python_m_jackfield_testing_serves_until_interrupted() -> None:
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jackfield.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        request = urllib.request.Request(
+            f"{url}/v1/chat/completions",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["choices"][0]["message"]["role"] == "assistant"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert status == 0
