@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jackfield.cache import ResponseCache, SQLiteBackend
-from jackfield.cache._sqlite import default_path
+from jackfield.cache._sqlite import default_sqlite_path
 from jackfield.cli import main
 from jackfield.plugins.mock import MockProvider
 
@@ -68,8 +68,8 @@ def test_default_spec_is_jackfield_cache_then_the_user_cache_dir(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     code, out, _ = _cli("cache", "stats", "--json")
     assert code == 0
-    assert json.loads(out)["path"] == str(default_path())
-    assert str(default_path()).startswith(str(tmp_path / "xdg" / "jackfield"))
+    assert json.loads(out)["path"] == str(default_sqlite_path())
+    assert str(default_sqlite_path()).startswith(str(tmp_path / "xdg" / "jackfield"))
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def _exports_and_type_block(module: str) -> tuple[dict[str, str], dict[str, str]
     return dict(mod._EXPORTS), typed
 
 
-@pytest.mark.parametrize("module", ["jackfield", "jackfield.testing"])
+@pytest.mark.parametrize("module", ["jackfield", "jackfield.testing", "jackfield.cache"])
 def test_the_lazy_export_table_and_the_type_checking_block_agree(module: str) -> None:
     exports, typed = _exports_and_type_block(module)
     assert exports == typed

@@ -14,7 +14,7 @@ seconds on reads, on :meth:`SQLiteBackend.close` and at interpreter exit, so
 
 Default location: ``$XDG_CACHE_HOME/jackfield/responses.sqlite3`` (``~/.cache/...``) on
 Linux, ``~/Library/Caches/jackfield/...`` on macOS, ``%LOCALAPPDATA%\\jackfield\\...`` on
-Windows (see :func:`default_path`).
+Windows (see :func:`default_sqlite_path`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 from ._base import COUNTERS, CacheStats, CounterJournal
 
-__all__ = ["DEFAULT_MAX_BYTES", "SQLiteBackend", "default_path"]
+__all__ = ["DEFAULT_MAX_BYTES", "SQLiteBackend", "default_sqlite_path"]
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 2.0
@@ -68,7 +68,7 @@ def user_cache_dir() -> Path:
     return Path(base) / "jackfield"
 
 
-def default_path() -> Path:
+def default_sqlite_path() -> Path:
     """Where ``"sqlite:"`` (no path) keeps its file."""
     return user_cache_dir() / "responses.sqlite3"
 
@@ -76,7 +76,7 @@ def default_path() -> Path:
 class SQLiteBackend:
     """A response-cache store in one SQLite file.
 
-    :param path: the file (created with its directory); default :func:`default_path`.
+    :param path: the file (created with its directory); default :func:`default_sqlite_path`.
     :param max_entries: evict the oldest entries beyond this many (``None``: no cap).
     :param max_bytes: evict the oldest entries while the values exceed this many bytes
         (``None``: no cap); default 256 MiB.
@@ -97,7 +97,7 @@ class SQLiteBackend:
         clock: Callable[[], float] = time.time,
         flush_interval: float = 1.0,
     ) -> None:
-        self.path = Path(path) if path else default_path()
+        self.path = Path(path) if path else default_sqlite_path()
         self.max_entries = _optional_int(max_entries, "max_entries")
         self.max_bytes = _optional_int(max_bytes, "max_bytes")
         self.timeout = float(timeout)
