@@ -73,7 +73,7 @@ class ProxyProvider(HTTPProvider):
         url = self.base_url
         if not url or not url.startswith(("http://", "https://")):
             raise ConfigurationError(
-                "proxy: base_url is required (http:// or https://); "
+                "base_url is required (http:// or https://); "
                 "pass base_url=... or set $JACKFIELD_PROXY_URL",
                 field="base_url",
                 provider=self.name,
@@ -82,7 +82,7 @@ class ProxyProvider(HTTPProvider):
         signal = self.config.extra.get("signal")
         if signal is not None and not callable(signal):
             raise ConfigurationError(
-                "proxy: extra['signal'] must be a callable returning bool",
+                "extra['signal'] must be a callable returning bool",
                 field="extra",
                 provider=self.name,
             )

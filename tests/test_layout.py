@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,3 +177,31 @@ def test_the_plugin_guide_imports_only_the_declared_api() -> None:
     for module, name in seen:
         assert name in importlib.import_module(module).__all__, (module, name)
     assert ("jackfield.provider", "OpenAICompatibleProvider") in seen
+
+
+@pytest.mark.parametrize("name", [info.name for info in jackfield.list_providers()])
+def test_creation_errors_name_the_provider_once(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in list(os.environ):
+        if var.endswith(("_API_KEY", "_TOKEN", "_ENDPOINT", "_URL")):
+            monkeypatch.delenv(var)
+    cls = jackfield.get_provider_class(name)
+    configs: list[dict[str, Any]] = [
+        {},
+        {"api_key": "k"},
+        {"auth_method": "x-api-key", "api_key": "k"},
+        {"api_key": "k", "extra": {"latency": -1}},  # the mock's own check
+    ]
+    errors: list[jackfield.ConfigurationError] = []
+    for config in configs:
+        try:
+            cls(**config)
+        except jackfield.ConfigurationError as exc:
+            errors.append(exc)
+    if not errors:
+        pytest.skip(f"{name} accepts every one of these configs (it has defaults for all)")
+    for error in errors:
+        assert error.provider == name, str(error)
+        assert not error.message.startswith(f"{name}:"), str(error)
+        assert f"[{name}] {name}" not in str(error)

@@ -36,7 +36,7 @@ class HTTPProvider(Provider):
         super().validate_config()
         if not self.base_url:
             raise ConfigurationError(
-                f"{self.name}: base_url is required",
+                "base_url is required",
                 field="base_url",
                 provider=self.name,
             )
