@@ -8,36 +8,30 @@ a stream goes through `jackfield.provider.iter_sse` into
 more CPU per chunk). The SDK's own retries are off (``max_retries=0``): jackfield's
 policy is the only retry layer. A call whose ``max_tokens`` may outlive a non-streamed
 request is streamed internally by ``generate``.
+
+What every SDK provider shares comes from `jackfield.provider.SDKProvider`: one client per
+event loop, the SDK's aiohttp transport, bounded reading of bodies and streams, and the
+one table for the transport's exceptions (aiohttp's, httpx2's). This module keeps what
+is Anthropic's: the client and its auth headers, the ``create()`` arguments and the
+mapping of the SDK's own exception classes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from jackfield import ModelTier, hookimpl
-from jackfield.config import ProviderConfig
-from jackfield.errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    NetworkError,
-    ProviderError,
-    ProviderTimeoutError,
-    StreamError,
-)
+from jackfield.errors import APIError, AuthenticationError, ProviderError, StreamError
 from jackfield.events import StreamEnd, StreamEvent
 from jackfield.provider import (
-    LoopLocal,
-    Provider,
+    SDKProvider,
     StreamAssembler,
     anthropic_messages as wire,
     error_from_payload,
     error_from_response,
-    json_body,
-    limit_stream,
-    read_limited,
 )
 from jackfield.types import Request, Response
 
@@ -49,7 +43,7 @@ __all__ = ["AnthropicProvider"]
 _REQUIRED = ("model", "max_tokens", "messages")
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
     """Anthropic's Messages API with ``$ANTHROPIC_API_KEY`` (sent as ``x-api-key``)."""
 
     name = "anthropic"
@@ -65,20 +59,8 @@ class AnthropicProvider(Provider):
         ModelTier.HOSTED_LARGE: "claude-opus-4-6",
     }
 
-    def __init__(self, config: ProviderConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._clients: LoopLocal[AsyncAnthropic] = LoopLocal(
-            self._new_client, lambda client: client.close()
-        )
-
-    @property
-    def client(self) -> AsyncAnthropic:
-        """The running event loop's SDK client (built on first use in each loop)."""
-        return self._clients.get()
-
     def _new_client(self) -> AsyncAnthropic:
         import anthropic
-        import httpx2
 
         cfg = self.config
         key = self.api_key.get_secret_value() if self.api_key else None
@@ -99,14 +81,6 @@ class AnthropicProvider(Provider):
             if method == "api-key" and key:
                 headers["api-key"] = key
         timeout = anthropic.Timeout(cfg.timeout, connect=cfg.connect_timeout)
-        limits = httpx2.Limits(
-            max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
-        )
-        http_client: httpx2.AsyncClient
-        try:  # the SDK's aiohttp transport, as in the openai provider
-            http_client = anthropic.DefaultAioHttpClient(timeout=timeout, limits=limits)
-        except RuntimeError:  # an SDK build without its aiohttp adapter
-            http_client = anthropic.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
         return anthropic.AsyncAnthropic(
             api_key=api_key,
             auth_token=auth_token,
@@ -114,7 +88,7 @@ class AnthropicProvider(Provider):
             timeout=timeout,
             max_retries=0,
             default_headers=headers,
-            http_client=http_client,
+            http_client=self._sdk_http_client(anthropic, timeout),
         )
 
     @staticmethod
@@ -143,21 +117,12 @@ class AnthropicProvider(Provider):
         async with self.client.messages.with_streaming_response.create(
             **self._sdk_arguments(payload)
         ) as raw:
-            body = await read_limited(
-                raw.iter_bytes(),
-                self.config.max_response_bytes,
-                content_length=raw.headers.get("content-length"),
-                provider=self.name,
-                status_code=raw.status_code,
-            )
-        data = json_body(body, status_code=raw.status_code, secrets=self._secrets())
+            data = await self._read_body(raw.iter_bytes(), raw.headers, raw.status_code)
         return wire.parse_response(
             data, provider=self.name, model=request.model, request_id=raw.headers.get("request-id")
         )
 
     async def _stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
-        from jackfield.provider import iter_sse
-
         payload = wire.build_payload(request, stream=True)
         asm = StreamAssembler(self.name, request.model)
         parser = wire.EventParser(asm, secrets=self._secrets())
@@ -165,32 +130,22 @@ class AnthropicProvider(Provider):
             **self._sdk_arguments(payload), stream=True
         ) as response:
             asm.request_id = response.headers.get("request-id")
-            limit = self.config.max_response_bytes
-            body = limit_stream(response.iter_bytes(), limit, provider=self.name)
-            events = iter_sse(body, max_event_bytes=limit)
-            try:
+            async with contextlib.aclosing(self._sse(response.iter_bytes())) as events:
                 async for sse in events:
                     for event in parser.feed(sse.event, sse.data):
                         yield event
                     if parser.done:
                         break
-            finally:
-                await events.aclose()  # type: ignore[attr-defined]
         for event in parser.close():
             yield event
 
     def map_exception(self, exc: BaseException) -> ProviderError | None:
-        """Map every exception class the anthropic SDK exports, and its HTTP client's."""
+        """Map every exception class the anthropic SDK exports; its HTTP client's go
+        through the shared table (`SDKProvider.map_exception`)."""
         anthropic = sys.modules.get("anthropic")
         if anthropic is not None and isinstance(exc, anthropic.AnthropicError):
             return self._map_sdk_error(exc, anthropic)
-        for name in ("httpx2", "httpx"):  # raised while the raw stream is read
-            httpx = sys.modules.get(name)
-            if httpx is not None:
-                mapped = _map_httpx_error(exc, httpx)
-                if mapped is not None:
-                    return mapped
-        return None
+        return super().map_exception(exc)
 
     def _map_sdk_error(self, exc: Any, anthropic: Any) -> ProviderError:
         secrets = self._secrets()
@@ -204,12 +159,10 @@ class AnthropicProvider(Provider):
             return error_from_response(
                 exc.status_code, exc.response.headers, body, provider=self.name, secrets=secrets
             )
-        if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderTimeoutError(f"request timed out: {exc.message}", secrets=secrets)
-        if isinstance(exc, anthropic.APIConnectionError):
-            cause = exc.__cause__ or exc.__context__
-            detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-            return NetworkError(f"connection failed: {exc.message}{detail}", secrets=secrets)
+        if isinstance(exc, anthropic.APIConnectionError):  # APITimeoutError too
+            return self._connection_error(
+                exc, exc.message, timed_out=isinstance(exc, anthropic.APITimeoutError)
+            )
         if isinstance(exc, anthropic.APIResponseValidationError):
             return APIError(
                 f"invalid response: {exc.message}",
@@ -221,33 +174,6 @@ class AnthropicProvider(Provider):
             return AuthenticationError(f"credentials: {exc}", secrets=secrets)
         retryable = isinstance(exc, getattr(anthropic, "RetryableError", ()))
         return APIError(f"{type(exc).__name__}: {exc}", retryable=retryable, secrets=secrets)
-
-    async def aclose(self) -> None:
-        """Close this loop's SDK client; other loops' clients close when their loop ends."""
-        await self._clients.aclose()
-
-    def close_nowait(self) -> None:
-        """Close every loop's SDK client without awaiting."""
-        self._clients.close_nowait()
-
-
-def _map_httpx_error(exc: BaseException, httpx: Any) -> ProviderError | None:
-    """The error for one of httpx's (or httpx2's) exceptions, else ``None``."""
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeoutError(f"request timed out: {text}")
-    if isinstance(exc, httpx.TransportError):
-        return NetworkError(f"connection failed: {text}")
-    if isinstance(exc, httpx.DecodingError | httpx.StreamError):
-        return StreamError(f"could not read the response: {text}")
-    if isinstance(exc, httpx.HTTPStatusError):
-        response = exc.response
-        return error_from_response(response.status_code, response.headers, None)
-    if isinstance(exc, httpx.InvalidURL):
-        return ConfigurationError(f"invalid URL: {exc}", field="base_url")
-    if isinstance(exc, httpx.HTTPError | httpx.CookieConflict):
-        return APIError(text)
-    return None
 
 
 @hookimpl

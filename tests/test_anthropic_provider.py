@@ -1092,8 +1092,9 @@ async def test_truncated_stream(
     seen: list[StreamEvent] = []
     with pytest.raises(ProviderError) as info:
         await drain(make().stream("x"), seen)
-    # a clean EOF without message_stop is ours to notice; a cut connection, httpx's
-    assert type(info.value) is (NetworkError if abort else StreamError)
+    # a clean EOF without message_stop is ours to notice; a cut connection, the
+    # transport's (as for openai: the shared transport table, retryable before output)
+    assert type(info.value) is StreamError
     assert info.value.retryable is abort
     assert texts(seen) == "half of it"
     assert server.request_count == 1
@@ -1286,7 +1287,10 @@ def test_every_httpx_exception_is_mapped() -> None:
             unmapped.append(name)
     assert unmapped == []
     assert type(provider.map_exception(httpx2.ReadTimeout("t"))) is ProviderTimeoutError
-    assert type(provider.map_exception(httpx2.RemoteProtocolError("cut"))) is NetworkError
+    cut = provider.map_exception(httpx2.RemoteProtocolError("cut"))
+    assert type(cut) is StreamError and cut.retryable is True
+    assert cut.message == "the response was cut off or garbled (RemoteProtocolError: cut)"
+    assert type(provider.map_exception(httpx2.ReadError("reset"))) is NetworkError
     assert type(provider.map_exception(httpx2.DecodingError("gz"))) is StreamError
 
 

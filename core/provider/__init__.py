@@ -39,6 +39,7 @@ from ._base import Provider, ProviderStream
 from ._http import HTTPProvider
 from ._openai_compatible import OpenAICompatibleProvider
 from ._register import RegisterProvider
+from ._sdk import SDKProvider
 
 __all__ = [
     "HTTPProvider",
@@ -47,6 +48,7 @@ __all__ = [
     "Provider",
     "ProviderStream",
     "RegisterProvider",
+    "SDKProvider",
     "SSEEvent",
     "StreamAssembler",
     "anthropic_messages",

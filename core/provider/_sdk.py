@@ -1,0 +1,155 @@
+"""``SDKProvider``: the base of a provider built on an official SDK client.
+
+What every such provider repeats is here once:
+
+- one SDK client per event loop (:class:`~jackfield.transport._loop_local.LoopLocal`),
+  built by the subclass's :meth:`SDKProvider._new_client` on first use in each loop,
+  closed by :meth:`SDKProvider.aclose`, :meth:`SDKProvider.close_nowait` or when its loop
+  ends;
+- the SDK's HTTP client (:meth:`SDKProvider._sdk_http_client`): the SDK's aiohttp
+  adapter where the SDK has one, else its default httpx client, with the config's
+  timeouts and ``max_connections``;
+- bounded reading of the raw bytes the SDK leaves unread: :meth:`SDKProvider._read_body`
+  for a whole JSON body, :meth:`SDKProvider._sse` for a stream, both limited by
+  ``max_response_bytes``;
+- :meth:`SDKProvider.map_exception` for the transport's exceptions (aiohttp's, httpx's),
+  through the one table in :mod:`jackfield.transport._httpx_errors`, so the same failure
+  reads the same whatever the SDK. A subclass maps its SDK's own exceptions and calls
+  ``super().map_exception`` for the rest.
+
+Nothing here is specific to one SDK, and no SDK or HTTP client is imported at import
+time: a subclass imports its SDK inside :meth:`SDKProvider._new_client`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+
+from ..errors import NetworkError, ProviderError, ProviderTimeoutError
+from ..transport._httpx_errors import error_from_transport
+from ..transport._limits import json_body, limit_stream, read_limited
+from ..transport._loop_local import LoopLocal
+from ..wire._sse import SSEEvent, iter_sse
+from ._base import Provider
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ..config import ProviderConfig
+
+__all__ = ["SDKClient", "SDKProvider"]
+
+
+class SDKClient(Protocol):
+    """What :class:`SDKProvider` needs of an SDK client: an awaitable ``close()``."""
+
+    def close(self) -> Awaitable[object]:
+        """Release the client's connections."""
+        ...
+
+
+ClientT = TypeVar("ClientT", bound=SDKClient)
+
+
+class SDKProvider(Provider, Generic[ClientT]):
+    """A :class:`Provider` that sends its requests through an official SDK client.
+
+    A subclass implements :meth:`_new_client` (import the SDK there, build the client
+    with ``max_retries=0`` and ``http_client=self._sdk_http_client(sdk, timeout)``),
+    ``_generate`` and ``_stream`` (read the SDK's raw response with :meth:`_read_body`
+    and :meth:`_sse`), and maps its SDK's exception classes in :meth:`map_exception`.
+    """
+
+    def __init__(self, config: ProviderConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._clients: LoopLocal[ClientT] = LoopLocal(self._new_client, self._close_client)
+
+    # -- the client --------------------------------------------------------------------
+
+    @abstractmethod
+    def _new_client(self) -> ClientT:
+        """Build the SDK client for the running event loop (import the SDK here)."""
+
+    async def _close_client(self, client: ClientT) -> None:
+        """Release ``client`` (awaited in its own event loop)."""
+        await client.close()
+
+    @property
+    def client(self) -> ClientT:
+        """The running event loop's SDK client (built on first use in each loop)."""
+        return self._clients.get()
+
+    def _sdk_http_client(self, sdk: ModuleType, timeout: Any) -> Any:
+        """The SDK's HTTP client: its aiohttp adapter, else its default httpx client.
+
+        ``sdk`` is the SDK module (``openai``, ``anthropic``); ``timeout`` its
+        ``Timeout``. Connections are limited to the config's ``max_connections``, all
+        kept alive.
+        """
+        from ..transport._httpx_errors import httpx_limits
+
+        limits = httpx_limits(self.config.max_connections)
+        try:
+            # The SDK's own aiohttp transport (aiohttp is a jackfield dependency): a
+            # streamed chunk costs about what raw aiohttp costs; httpx2's pure-Python
+            # HTTP/1.1 parser costs twice that.
+            return sdk.DefaultAioHttpClient(timeout=timeout, limits=limits)
+        except RuntimeError:  # an SDK build without its aiohttp adapter
+            return sdk.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
+
+    async def aclose(self) -> None:
+        """Close this event loop's SDK client; other loops' close when their loops end."""
+        await self._clients.aclose()
+
+    def close_nowait(self) -> None:
+        """Close every loop's SDK client without awaiting."""
+        self._clients.close_nowait()
+
+    # -- bounded reading of the raw response ---------------------------------------------
+
+    async def _read_body(
+        self, chunks: AsyncIterable[bytes], headers: Mapping[str, str], status: int
+    ) -> Any:
+        """The decoded JSON of a whole body, read from ``chunks`` up to
+        ``max_response_bytes`` (:class:`~jackfield.errors.APIError` beyond that, or if it
+        is not JSON)."""
+        body = await read_limited(
+            chunks,
+            self.config.max_response_bytes,
+            content_length=headers.get("content-length"),
+            provider=self.name,
+            status_code=status,
+        )
+        return json_body(body, status_code=status, secrets=self._secrets())
+
+    def _sse(self, chunks: AsyncIterable[bytes]) -> AsyncGenerator[SSEEvent, None]:
+        """The server-sent events of a streamed body, at most ``max_response_bytes`` in
+        all and per event (:class:`~jackfield.errors.StreamError` beyond that)."""
+        limit = self.config.max_response_bytes
+        events = iter_sse(limit_stream(chunks, limit, provider=self.name), max_event_bytes=limit)
+        return cast("AsyncGenerator[SSEEvent, None]", events)
+
+    # -- errors --------------------------------------------------------------------------
+
+    def map_exception(self, exc: BaseException) -> ProviderError | None:
+        """The error for a transport exception (aiohttp's, httpx2's or httpx's) in
+        ``exc``'s ``__cause__`` chain, else ``None``. A subclass maps its SDK's own
+        exceptions first and returns ``super().map_exception(exc)`` for the rest."""
+        return error_from_transport(exc, secrets=self._secrets())
+
+    def _connection_error(
+        self, exc: BaseException, message: str, *, timed_out: bool
+    ) -> ProviderError:
+        """The error for an SDK's connection or timeout error: what the transport's own
+        exception further down the chain says (the SDKs' aiohttp adapter reports a reset
+        connection as a connect timeout), else a timeout or a network error."""
+        found = error_from_transport(exc.__cause__, secrets=self._secrets())
+        if found is not None:
+            return found
+        cause = exc.__cause__ or exc.__context__
+        detail = f"{message}; {type(cause).__name__}: {cause}" if cause else message
+        if timed_out:
+            return ProviderTimeoutError(f"request timed out ({detail})", secrets=self._secrets())
+        return NetworkError(f"connection failed ({detail})", secrets=self._secrets())
