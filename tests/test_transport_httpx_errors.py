@@ -262,3 +262,39 @@ def test_no_plugin_has_its_own_httpx_mapper(module: str) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
     assert not {"_transport_error", "_map_httpx_error"} & functions
+
+
+def test_every_aiohttp_client_error_is_mapped() -> None:
+    import aiohttp
+
+    from jackfield.transport._aiohttp_errors import AIOHTTP_ERRORS, error_from_aiohttp
+    from jackfield.transport._error_rules import resolve_rules
+
+    rows = resolve_rules(aiohttp, AIOHTTP_ERRORS)
+    assert len(rows) == len(AIOHTTP_ERRORS)  # every row names a class aiohttp has
+    classes = [
+        c
+        for c in vars(aiohttp).values()
+        if isinstance(c, type) and issubclass(c, aiohttp.ClientError)
+    ]
+    assert len(classes) > 10
+    for cls in classes:  # each class (some need arguments to build) has a row
+        assert any(issubclass(cls, row_cls) for row_cls, _ in rows), cls
+    mapped = error_from_aiohttp(aiohttp.ServerDisconnectedError())
+    assert isinstance(mapped, ProviderError) and mapped.retryable
+
+
+def test_the_two_tables_word_one_failure_alike() -> None:
+    import aiohttp
+
+    from jackfield.transport._aiohttp_errors import AIOHTTP_ERRORS
+    from jackfield.transport._httpx_errors import HTTPX_ERRORS
+
+    wording = {rule.wording for rule in HTTPX_ERRORS}
+    for rule in AIOHTTP_ERRORS:
+        assert rule.wording in wording, rule  # no wording of aiohttp's own
+    cut = error_from_transport(aiohttp.ClientPayloadError("cut"))
+    also_cut = error_from_transport(httpx2.RemoteProtocolError("cut"))
+    assert cut is not None and also_cut is not None
+    assert (type(cut), cut.retryable) == (type(also_cut), also_cut.retryable)
+    assert cut.message.split(" (")[0] == also_cut.message.split(" (")[0]

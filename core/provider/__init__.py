@@ -10,10 +10,12 @@ Bases to extend, shortest first:
   preset is a few class attributes.
 - :class:`HTTPProvider`: any HTTP API, spoken with ``self.http`` (aiohttp, one session
   per event loop, bounded bodies, error mapping, raw logging).
+- :class:`SDKProvider`: a vendor's official SDK client, one per event loop, its raw
+  bytes read and bounded by jackfield, its transport errors mapped by one table.
 - :class:`Provider`: the contract itself, for a client library of your own.
 
 The wire formats (pure building and parsing, no I/O) are here as namespaces:
-:data:`openai_chat` and :data:`anthropic_messages`.
+:data:`openai_chat`, :data:`anthropic_messages` and :data:`proxy_protocol`.
 """
 
 from __future__ import annotations

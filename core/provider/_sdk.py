@@ -88,16 +88,9 @@ class SDKProvider(Provider, Generic[ClientT]):
         ``Timeout``. Connections are limited to the config's ``max_connections``, all
         kept alive.
         """
-        from ..transport._httpx_errors import httpx_limits
+        from ..transport._sdk_http import sdk_http_client
 
-        limits = httpx_limits(self.config.max_connections)
-        try:
-            # The SDK's own aiohttp transport (aiohttp is a jackfield dependency): a
-            # streamed chunk costs about what raw aiohttp costs; httpx2's pure-Python
-            # HTTP/1.1 parser costs twice that.
-            return sdk.DefaultAioHttpClient(timeout=timeout, limits=limits)
-        except RuntimeError:  # an SDK build without its aiohttp adapter
-            return sdk.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
+        return sdk_http_client(sdk, timeout, self.config.max_connections)
 
     async def aclose(self) -> None:
         """Close this event loop's SDK client; other loops' close when their loops end."""

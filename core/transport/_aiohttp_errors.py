@@ -1,35 +1,51 @@
-"""Map aiohttp's client exceptions to jackfield errors (imported only once aiohttp is)."""
+"""Map aiohttp's client exceptions to jackfield errors: one table, as for httpx.
+
+The rows use the wording of httpx's table (:mod:`._httpx_errors`), so a failure reads
+the same through an aiohttp provider and through an SDK's client. Imported only once
+aiohttp is.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from ..errors import NetworkError, ProviderError, ProviderTimeoutError, StreamError
+from ..errors import (
+    ConfigurationError,
+    NetworkError,
+    ProviderError,
+    ProviderTimeoutError,
+    StreamError,
+)
+from ._error_rules import ErrorRule, build_error, resolve_rules
 
-__all__ = ["error_from_aiohttp"]
+__all__ = ["AIOHTTP_ERRORS", "error_from_aiohttp"]
+
+#: aiohttp's exceptions, most specific first: the first row whose class the exception is
+#: an instance of wins.
+AIOHTTP_ERRORS: tuple[ErrorRule, ...] = (
+    ErrorRule("ServerTimeoutError", ProviderTimeoutError, "request timed out"),
+    # A transport failure like a reset: worth another attempt while nothing has reached
+    # the caller (a stream that has yielded output is never retried).
+    ErrorRule(
+        "ClientPayloadError", StreamError, "the response was cut off or garbled", retryable=True
+    ),
+    ErrorRule("ClientResponseError", None, "HTTP error status"),
+    ErrorRule("InvalidURL", ConfigurationError, "invalid base_url", field="base_url"),
+    ErrorRule("ClientConnectionError", NetworkError, "connection failed"),
+    ErrorRule("ClientOSError", NetworkError, "connection failed"),
+    ErrorRule("ClientError", NetworkError, "HTTP client error"),
+)
 
 
 def error_from_aiohttp(exc: BaseException) -> ProviderError | None:
     """The jackfield error for an aiohttp exception, or ``None`` if it is not one."""
     import aiohttp
 
-    name = type(exc).__name__
-    if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
-        return ProviderTimeoutError(f"request timed out ({name})")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        # A transport failure like a reset: worth another attempt while nothing has
-        # reached the caller (a stream that has yielded output is never retried).
-        return StreamError(
-            f"the response body was cut off or malformed ({name}: {exc})", retryable=True
-        )
-    if isinstance(exc, aiohttp.ClientResponseError):
-        from ..wire._errors import error_from_response
-
-        return error_from_response(exc.status, dict(exc.headers or {}), exc.message)
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientOSError):
-        return NetworkError(f"connection failed ({name}: {exc})")
-    if isinstance(exc, aiohttp.InvalidURL):
-        return NetworkError(f"invalid URL: {exc}")
-    if isinstance(exc, aiohttp.ClientError):
-        return NetworkError(f"HTTP client error ({name}: {exc})")
+    if isinstance(exc, asyncio.TimeoutError):
+        return ProviderTimeoutError(f"request timed out ({type(exc).__name__})")
+    for cls, rule in resolve_rules(aiohttp, AIOHTTP_ERRORS):
+        if isinstance(exc, cls):
+            if isinstance(exc, aiohttp.ClientResponseError):
+                return build_error(rule, exc, status=exc.status, headers=dict(exc.headers or {}))
+            return build_error(rule, exc)
     return None

@@ -10,15 +10,13 @@ what each of them becomes; :func:`error_from_httpx` applies it to one exception 
 
 The table names classes, not objects: it is resolved against whichever of ``httpx2`` and
 ``httpx`` is already in :data:`sys.modules`, so importing this module imports neither.
-:func:`httpx_limits` builds the one httpx object the SDK providers pass to their client
-(connection limits), so that httpx2 is imported only in the transport layer.
+aiohttp's table, in the same shape and wording, is in :mod:`._aiohttp_errors`.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from ..errors import (
     APIError,
@@ -28,20 +26,16 @@ from ..errors import (
     ProviderTimeoutError,
     StreamError,
 )
+from ._error_rules import ErrorRule, build_error, resolve_rules
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import ModuleType
-
-    import httpx2
 
 __all__ = [
     "HTTPX_ERRORS",
     "HTTPX_MODULES",
-    "HTTPXRule",
     "error_from_httpx",
     "error_from_transport",
-    "httpx_limits",
 ]
 
 #: The httpx-style modules whose exceptions are mapped, in the order they are tried.
@@ -51,73 +45,24 @@ HTTPX_MODULES: tuple[str, ...] = ("httpx2", "httpx")
 MAX_CHAIN_DEPTH = 10
 
 
-class HTTPXRule(NamedTuple):
-    """One row of :data:`HTTPX_ERRORS`."""
-
-    name: str
-    """The exception class's name in ``httpx2``/``httpx`` (it matches its subclasses too)."""
-    error: type[ProviderError] | None
-    """The jackfield error raised; ``None``: the one :func:`error_from_response` picks."""
-    wording: str
-    """The message, followed by ``(ExceptionName: its text)``."""
-    retryable: bool | None = None
-    """Overrides the error class's ``default_retryable`` when not ``None``."""
-    field: str | None = None
-    """For a :class:`ConfigurationError`: the config field at fault."""
-
-
 #: httpx's exceptions, most specific first: the first row whose class the exception is an
 #: instance of wins. Every class httpx2 exports matches some row.
-HTTPX_ERRORS: tuple[HTTPXRule, ...] = (
-    HTTPXRule("TimeoutException", ProviderTimeoutError, "request timed out"),
+HTTPX_ERRORS: tuple[ErrorRule, ...] = (
+    ErrorRule("TimeoutException", ProviderTimeoutError, "request timed out"),
     # A connection cut mid-body: worth another attempt while nothing has reached the
     # caller, as aiohttp's ClientPayloadError is (a stream with output is never retried).
-    HTTPXRule(
+    ErrorRule(
         "RemoteProtocolError", StreamError, "the response was cut off or garbled", retryable=True
     ),
-    HTTPXRule("DecodingError", StreamError, "the response was cut off or garbled"),
-    HTTPXRule("StreamError", StreamError, "the response stream is unusable"),
-    HTTPXRule("HTTPStatusError", None, "HTTP error status"),
-    HTTPXRule("UnsupportedProtocol", ConfigurationError, "invalid base_url", field="base_url"),
-    HTTPXRule("InvalidURL", ConfigurationError, "invalid base_url", field="base_url"),
-    HTTPXRule("TransportError", NetworkError, "connection failed"),
-    HTTPXRule("HTTPError", APIError, "HTTP client error"),
-    HTTPXRule("CookieConflict", APIError, "HTTP client error"),
+    ErrorRule("DecodingError", StreamError, "the response was cut off or garbled"),
+    ErrorRule("StreamError", StreamError, "the response stream is unusable"),
+    ErrorRule("HTTPStatusError", None, "HTTP error status"),
+    ErrorRule("UnsupportedProtocol", ConfigurationError, "invalid base_url", field="base_url"),
+    ErrorRule("InvalidURL", ConfigurationError, "invalid base_url", field="base_url"),
+    ErrorRule("TransportError", NetworkError, "connection failed"),
+    ErrorRule("HTTPError", APIError, "HTTP client error"),
+    ErrorRule("CookieConflict", APIError, "HTTP client error"),
 )
-
-
-@functools.lru_cache(maxsize=4)
-def _resolve(module: ModuleType) -> tuple[tuple[type[BaseException], HTTPXRule], ...]:
-    """The rows of :data:`HTTPX_ERRORS` whose class ``module`` defines, with that class."""
-    resolved: list[tuple[type[BaseException], HTTPXRule]] = []
-    for rule in HTTPX_ERRORS:
-        cls = getattr(module, rule.name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseException):
-            resolved.append((cls, rule))
-    return tuple(resolved)
-
-
-def _build(rule: HTTPXRule, exc: BaseException, secrets: Sequence[str]) -> ProviderError:
-    if rule.error is None:  # HTTPStatusError: classify by the response, as for every client
-        from ..wire._errors import error_from_response
-
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int):
-            return error_from_response(
-                status, getattr(response, "headers", None), None, secrets=secrets
-            )
-        return APIError(_message("HTTP client error", exc), secrets=secrets)
-    message = _message(rule.wording, exc)
-    if rule.field is not None:
-        return ConfigurationError(message, field=rule.field, secrets=secrets)
-    return rule.error(message, retryable=rule.retryable, secrets=secrets)
-
-
-def _message(wording: str, exc: BaseException) -> str:
-    text = str(exc)
-    name = type(exc).__name__
-    return f"{wording} ({name}: {text})" if text else f"{wording} ({name})"
 
 
 def error_from_httpx(exc: BaseException, *, secrets: Sequence[str] = ()) -> ProviderError | None:
@@ -130,9 +75,17 @@ def error_from_httpx(exc: BaseException, *, secrets: Sequence[str] = ()) -> Prov
         module = sys.modules.get(module_name)
         if module is None:
             continue
-        for cls, rule in _resolve(module):
+        for cls, rule in resolve_rules(module, HTTPX_ERRORS):
             if isinstance(exc, cls):
-                return _build(rule, exc, secrets)
+                response = getattr(exc, "response", None) if rule.error is None else None
+                status = getattr(response, "status_code", None)
+                return build_error(
+                    rule,
+                    exc,
+                    secrets,
+                    status=status if isinstance(status, int) else None,
+                    headers=getattr(response, "headers", None),
+                )
     return None
 
 
@@ -160,10 +113,3 @@ def error_from_transport(
             first_httpx = error_from_httpx(exc, secrets=secrets)
         exc, depth = exc.__cause__, depth + 1
     return first_httpx
-
-
-def httpx_limits(max_connections: int) -> httpx2.Limits:
-    """Connection limits for an SDK's httpx2 client: ``max_connections``, all kept alive."""
-    import httpx2
-
-    return httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
