@@ -57,9 +57,7 @@ class ProxyProvider(HTTPProvider):
 
     name = "proxy"
     description = "Your own server speaking the jackfield proxy protocol (bearer token)"
-    api_key_env = "JACKFIELD_PROXY_TOKEN"
-    requires_api_key = True
-    default_auth_method = "bearer"
+    api_key_env = "JACKFIELD_PROXY_TOKEN"  # a required key, sent as a bearer token
     tier_models = {tier: tier.value for tier in ModelTier}
 
     @property
