@@ -1408,3 +1408,15 @@ def test_property_always_a_provider_error(
     pickle.loads(pickle.dumps(err))
     if isinstance(body, dict):
         assert isinstance(error_from_payload(body), ProviderError)
+
+
+def test_request_id_from_case_insensitive_and_plain_headers() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from jackfield.wire._errors import request_id_from
+
+    assert request_id_from(CIMultiDictProxy(CIMultiDict({"X-Amzn-RequestId": "a1"}))) == "a1"
+    assert request_id_from({"X-Request-ID": "r1"}) == "r1"  # a dict: any spelling
+    assert request_id_from([("Request-Id", "r2")]) == "r2"  # pairs too
+    assert request_id_from(CIMultiDictProxy(CIMultiDict({"Date": "x"}))) is None
+    assert request_id_from({}, {"request_id": "req_9"}) == "req_9"

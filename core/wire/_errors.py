@@ -327,10 +327,17 @@ def request_id_from(
 
     Looks at the headers ``x-request-id``, ``request-id``, ``apim-request-id`` (Azure)
     and ``x-amzn-requestid`` (AWS), in that order, then at a top-level ``request_id``
-    in the body (Anthropic puts it there too).
+    in the body (Anthropic puts it there too). A header mapping that is not a ``dict``
+    is taken to look names up case-insensitively, as HTTP libraries' mappings do.
     """
     try:
-        found = _request_id_from_headers(_lower_headers(headers))
+        # An HTTP library's header mapping (aiohttp's, httpx's) looks names up without
+        # regard to case: ask it directly, as every successful call does. A plain dict,
+        # or pairs, may spell the names any way: lower-case a copy first.
+        if not isinstance(headers, dict) and hasattr(headers, "keys"):
+            found = _request_id_from_headers(headers)
+        else:
+            found = _request_id_from_headers(_lower_headers(headers))
         if found is None:
             parsed, _ = _parse_body(body)
             found = _request_id_from_body(parsed)
