@@ -30,8 +30,6 @@ from jackfield.provider import (
     SDKProvider,
     StreamAssembler,
     anthropic_messages as wire,
-    error_from_payload,
-    error_from_response,
 )
 from jackfield.types import Request, Response
 
@@ -148,28 +146,10 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
         return super().map_exception(exc)
 
     def _map_sdk_error(self, exc: Any, anthropic: Any) -> ProviderError:
+        mapped = self._map_api_error(exc, anthropic)
+        if mapped is not None:
+            return mapped
         secrets = self._secrets()
-        if isinstance(exc, anthropic.APIStatusError):
-            body = exc.body if exc.body is not None else exc.message
-            if exc.status_code < 300:  # an ``error`` event inside a 200 stream
-                payload = body if isinstance(body, dict) else {"error": {"message": str(body)}}
-                err = error_from_payload(payload, provider=self.name, secrets=secrets)
-                err.request_id = err.request_id or exc.request_id
-                return err
-            return error_from_response(
-                exc.status_code, exc.response.headers, body, provider=self.name, secrets=secrets
-            )
-        if isinstance(exc, anthropic.APIConnectionError):  # APITimeoutError too
-            return self._connection_error(
-                exc, exc.message, timed_out=isinstance(exc, anthropic.APITimeoutError)
-            )
-        if isinstance(exc, anthropic.APIResponseValidationError):
-            return APIError(
-                f"invalid response: {exc.message}",
-                status_code=exc.status_code,
-                body=exc.body,
-                secrets=secrets,
-            )
         if isinstance(exc, anthropic.CredentialsError):
             return AuthenticationError(f"credentials: {exc}", secrets=secrets)
         retryable = isinstance(exc, getattr(anthropic, "RetryableError", ()))

@@ -39,7 +39,6 @@ from jackfield.provider import (
     SDKProvider,
     StreamAssembler,
     error_from_payload,
-    error_from_response,
     openai_chat as wire,
     request_id_from,
 )
@@ -135,23 +134,11 @@ class OpenAIProvider(SDKProvider["AsyncOpenAI"]):
         openai = sys.modules.get("openai")
         if openai is None:  # the SDK was never used: no SDK exception can exist
             return super().map_exception(exc)
+        mapped = self._map_api_error(exc, openai)
+        if mapped is not None:
+            return mapped
         secrets = self._secrets()
         name = type(exc).__name__
-        if isinstance(exc, openai.APIStatusError):
-            return error_from_response(
-                exc.status_code, exc.response.headers, _body(exc), secrets=secrets
-            )
-        if isinstance(exc, openai.APIConnectionError):  # APITimeoutError too
-            return self._connection_error(
-                exc, exc.message, timed_out=isinstance(exc, openai.APITimeoutError)
-            )
-        if isinstance(exc, openai.APIResponseValidationError):
-            return APIError(
-                f"the response did not match the SDK's schema: {exc.message}",
-                status_code=exc.status_code,
-                body=exc.body,
-                secrets=secrets,
-            )
         if isinstance(exc, openai.APIError):  # the SDK's own stream reader met an error chunk
             if isinstance(exc.body, Mapping):
                 return error_from_payload(exc.body, secrets=secrets)
@@ -190,18 +177,6 @@ def _sdk_arguments(payload: dict[str, Any]) -> dict[str, Any]:
     if extra:
         kwargs["extra_body"] = extra
     return kwargs
-
-
-def _body(exc: Any) -> bytes | str | Mapping[str, Any] | None:
-    """The raw body of an ``APIStatusError`` (its parsed ``body`` when unread)."""
-    try:
-        content = exc.response.content
-    except Exception:  # httpx2.ResponseNotRead: the body was never read
-        content = None
-    if isinstance(content, bytes) and content:
-        return content
-    body = exc.body
-    return body if isinstance(body, bytes | str | Mapping) else None
 
 
 @hookimpl

@@ -298,3 +298,34 @@ def test_the_two_tables_word_one_failure_alike() -> None:
     assert cut is not None and also_cut is not None
     assert (type(cut), cut.retryable) == (type(also_cut), also_cut.retryable)
     assert cut.message.split(" (")[0] == also_cut.message.split(" (")[0]
+
+
+@pytest.mark.parametrize(
+    ("build", "status"),
+    [
+        (lambda sdk, resp: sdk.APIResponseValidationError(response=resp(200, {}), body={}), 200),
+        (lambda sdk, resp: sdk.InternalServerError("boom", response=resp(500, {}), body=None), 500),
+        (lambda sdk, resp: sdk.APITimeoutError(request=resp(500, {}).request), None),
+    ],
+    ids=["response-validation", "status-500", "timeout"],
+)
+def test_the_sdks_shared_exceptions_map_alike(build: Any, status: int | None) -> None:
+    import anthropic
+    import openai
+
+    request = httpx2.Request("POST", "https://api.example.test/v1/x")
+
+    def resp(code: int, body: Any) -> httpx2.Response:
+        return httpx2.Response(code, request=request, json=body)
+
+    results = []
+    for sdk, provider in (
+        (openai, OpenAIProvider(api_key="k")),
+        (anthropic, AnthropicProvider(api_key="k")),
+    ):
+        err = provider.map_exception(build(sdk, resp))
+        assert isinstance(err, ProviderError)
+        # the wording is jackfield's; the SDK's own text follows in parentheses
+        results.append((type(err), err.retryable, err.status_code, err.message.split(" (")[0]))
+    assert results[0] == results[1]
+    assert results[0][2] == status

@@ -27,10 +27,11 @@ from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ..errors import NetworkError, ProviderError, ProviderTimeoutError
+from ..errors import APIError, NetworkError, ProviderError, ProviderTimeoutError
 from ..transport._httpx_errors import error_from_transport
 from ..transport._limits import json_body, limit_stream, read_limited
 from ..transport._loop_local import LoopLocal
+from ..wire._errors import error_from_payload, error_from_response
 from ..wire._sse import SSEEvent, iter_sse
 from ._base import Provider
 
@@ -132,6 +133,38 @@ class SDKProvider(Provider, Generic[ClientT]):
         exceptions first and returns ``super().map_exception(exc)`` for the rest."""
         return error_from_transport(exc, secrets=self._secrets())
 
+    def _map_api_error(self, exc: BaseException, sdk: ModuleType) -> ProviderError | None:
+        """The error for the exception classes the official SDKs share (``openai`` and
+        ``anthropic`` are generated alike): ``APIStatusError``, ``APIConnectionError``
+        (``APITimeoutError`` too) and ``APIResponseValidationError``; else ``None``.
+
+        ``sdk`` is the SDK module. A status error is classified from its raw body by the
+        shared mapper; one with a 2xx status is an error event inside a stream.
+        """
+        secrets = self._secrets()
+        if isinstance(exc, sdk.APIStatusError):
+            body = _status_error_body(exc)
+            if exc.status_code < 300:  # an ``error`` event inside a 200 stream
+                payload = body if isinstance(body, Mapping) else {"error": {"message": str(body)}}
+                err = error_from_payload(payload, provider=self.name, secrets=secrets)
+                err.request_id = err.request_id or getattr(exc, "request_id", None)
+                return err
+            return error_from_response(
+                exc.status_code, exc.response.headers, body, provider=self.name, secrets=secrets
+            )
+        if isinstance(exc, sdk.APIConnectionError):  # APITimeoutError too
+            return self._connection_error(
+                exc, exc.message, timed_out=isinstance(exc, sdk.APITimeoutError)
+            )
+        if isinstance(exc, sdk.APIResponseValidationError):
+            return APIError(
+                f"the response did not match the SDK's schema: {exc.message}",
+                status_code=exc.status_code,
+                body=exc.body,
+                secrets=secrets,
+            )
+        return None
+
     def _connection_error(
         self, exc: BaseException, message: str, *, timed_out: bool
     ) -> ProviderError:
@@ -146,3 +179,19 @@ class SDKProvider(Provider, Generic[ClientT]):
         if timed_out:
             return ProviderTimeoutError(f"request timed out ({detail})", secrets=self._secrets())
         return NetworkError(f"connection failed ({detail})", secrets=self._secrets())
+
+
+def _status_error_body(exc: Any) -> bytes | str | Mapping[str, Any] | None:
+    """The raw body of an SDK's ``APIStatusError``: the bytes read, else the body the
+    SDK parsed, else its message."""
+    try:
+        content = exc.response.content
+    except Exception:  # the body was never read (a streamed response)
+        content = None
+    if isinstance(content, bytes) and content:
+        return content
+    body = exc.body
+    if isinstance(body, bytes | str | Mapping):
+        return body
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) else None
