@@ -27,6 +27,7 @@ from jackfield import ModelTier, hookimpl
 from jackfield.errors import APIError, AuthenticationError, ProviderError, StreamError
 from jackfield.events import StreamEnd, StreamEvent
 from jackfield.provider import (
+    RegisterProvider,
     SDKProvider,
     StreamAssembler,
     anthropic_messages as wire,
@@ -157,6 +158,6 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the anthropic provider."""
     register(AnthropicProvider)

@@ -36,6 +36,7 @@ from jackfield.errors import (
 )
 from jackfield.events import StreamEvent
 from jackfield.provider import (
+    RegisterProvider,
     SDKProvider,
     StreamAssembler,
     error_from_payload,
@@ -180,6 +181,6 @@ def _sdk_arguments(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @hookimpl
-def jackfield_register_providers(register: Any) -> None:
+def jackfield_register_providers(register: RegisterProvider) -> None:
     """Register the ``openai`` provider."""
     register(OpenAIProvider)
