@@ -334,7 +334,7 @@ def request_id_from(
         # An HTTP library's header mapping (aiohttp's, httpx's) looks names up without
         # regard to case: ask it directly, as every successful call does. A plain dict,
         # or pairs, may spell the names any way: lower-case a copy first.
-        if not isinstance(headers, dict) and hasattr(headers, "keys"):
+        if headers is not None and not isinstance(headers, dict) and hasattr(headers, "keys"):
             found = _request_id_from_headers(headers)
         else:
             found = _request_id_from_headers(_lower_headers(headers))
