@@ -24,8 +24,8 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from jackfield import ModelTier, hookimpl
-from jackfield.errors import APIError, AuthenticationError, ProviderError, StreamError
-from jackfield.events import StreamEnd, StreamEvent
+from jackfield.errors import APIError, AuthenticationError, ProviderError
+from jackfield.events import StreamEvent
 from jackfield.provider import (
     RegisterProvider,
     SDKProvider,
@@ -103,14 +103,7 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
     async def _generate(self, request: Request) -> Response:
         payload = wire.build_payload(request, stream=False)
         if wire.needs_streaming(payload):  # a non-streamed call might outlive its ten minutes
-            events = self._stream(request)
-            try:
-                async for event in events:
-                    if isinstance(event, StreamEnd):
-                        return event.response
-            finally:
-                await events.aclose()
-            raise StreamError("the stream ended without a response")  # pragma: no cover
+            return await self._generate_by_streaming(request)
         # with_streaming_response: the SDK leaves the body unread, so it is read here,
         # bounded by max_response_bytes, instead of whole into memory.
         async with self.client.messages.with_streaming_response.create(

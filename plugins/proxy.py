@@ -139,14 +139,7 @@ class ProxyProvider(HTTPProvider):
     # -- what a plugin writes -----------------------------------------------------------
 
     async def _generate(self, request: Request) -> Response:
-        events = self._stream(request)
-        try:
-            async for event in events:
-                if isinstance(event, StreamEnd):
-                    return event.response
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-        raise StreamError("the proxy stream ended before its end event", provider=self.name)
+        return await self._generate_by_streaming(request)  # the protocol only streams
 
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         signals = _SIGNALS.get()  # this call's, on every attempt (retries included)

@@ -48,6 +48,7 @@ from jackfield.types import (
     ToolSpec,
     Usage,
 )
+from jackfield.wire._assembler import events_for_response
 
 if TYPE_CHECKING:
     from conftest import FakeSleep
@@ -683,3 +684,38 @@ async def test_aclose_and_async_with_on_the_provider() -> None:
     async with MockProvider() as mock:
         assert (await mock.generate("x")).content == "echo: x"
     assert (await mock.generate("again")).content == "echo: again"  # usable after aclose
+
+
+class _OnlyStreams(Provider):
+    """An API that only streams: ``_generate`` drains its own stream."""
+
+    name = "only-streams"
+    requires_api_key = False
+    tier_models = {tier: "s-1" for tier in ModelTier}
+    cut: ClassVar[bool] = False
+    closed: ClassVar[list[bool]] = []
+
+    async def _generate(self, request: Request) -> Response:
+        return await self._generate_by_streaming(request)
+
+    async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
+        try:
+            response = Response("streamed", request.model, self.name, Usage(1, 1), "stop")
+            events = list(events_for_response(response))
+            for event in events[:1] if self.cut else events:
+                yield event
+        finally:
+            type(self).closed.append(True)
+
+
+async def test_generate_by_streaming_returns_the_final_response_and_closes_the_stream() -> None:
+    _OnlyStreams.cut, _OnlyStreams.closed = False, []
+    response = await _OnlyStreams(max_retries=0).generate("hi")
+    assert response.content == "streamed" and _OnlyStreams.closed == [True]
+
+
+async def test_generate_by_streaming_refuses_a_stream_without_its_end() -> None:
+    _OnlyStreams.cut, _OnlyStreams.closed = True, []
+    with pytest.raises(StreamError, match="before its final event") as info:
+        await _OnlyStreams(max_retries=0).generate("hi")
+    assert info.value.provider == "only-streams" and _OnlyStreams.closed == [True]

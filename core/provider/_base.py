@@ -575,6 +575,20 @@ class Provider(ABC):
         for event in events_for_response(response):
             yield event
 
+    async def _generate_by_streaming(self, request: Request) -> Response:
+        """The response :meth:`_stream` ends with: a ``_generate`` for an API that only
+        streams, or for a call too long to wait for in one piece."""
+        events = self._stream(request)
+        try:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    return event.response
+        finally:
+            await _aclose(events)
+        raise StreamError(
+            "the stream ended before its final event (truncated?)", provider=self.name
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def aclose(self) -> None:
