@@ -45,13 +45,13 @@ class CacheBackendTable:
                 for impl in pm.hook.jackfield_register_cache_backends.get_hookimpls()
                 if impl.plugin_name not in self._asked
             ]
+
+            def failed(impl: HookImpl, exc: Exception) -> None:
+                record(impl.plugin_name, STAGE, exc)
+
             for impl in impls:
                 self._asked.add(impl.plugin_name)
                 register = self._registrar(impl.plugin_name, record)
-
-                def failed(impl: HookImpl, exc: Exception) -> None:
-                    record(impl.plugin_name, STAGE, exc)
-
                 call_each([impl], {"register": register}, failed)
             return {name: factory for name, (factory, _) in self._factories.items()}
 
