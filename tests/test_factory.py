@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import pytest
 
 from jackfield.config import ProviderConfig, Secret
+from jackfield.errors import ConfigurationError
 from jackfield.plugins.mock import MockProvider
 from jackfield.provider import Provider
 from jackfield.registry import Registry
@@ -79,13 +80,47 @@ def test_different_config_gives_a_different_instance(reg: Registry) -> None:
 def test_explicit_cache_key(reg: Registry) -> None:
     a = reg.create_provider("counted", cache_key="tenant-1")
     assert reg.create_provider("counted", cache_key="tenant-1") is a
-    # the key alone decides: another config under the same key is the cached instance
-    assert reg.create_provider("counted", {"model": "other"}, cache_key="tenant-1") is a
+    assert reg.create_provider("COUNTED", {}, cache_key="tenant-1") is a  # the same request
     b = reg.create_provider("counted", cache_key="tenant-2")
     assert b is not a
     assert reg.create_provider("counted") not in (a, b)  # the default key is another key
     assert {"tenant-1", "tenant-2"} <= set(reg.cache_keys())
     assert Counted.created == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "fields", "asked"),
+    [
+        ("keyed", None, {"api_key": KEY_A}, "'keyed'"),
+        ("no-such-provider", None, {"temperature": 99}, "'no-such-provider'"),
+        ("counted", {"model": "other"}, {}, "another config"),
+        ("counted", None, {"temperature": 0.5}, "another config"),
+        ("counted", None, {"api_key": KEY_B}, "another config"),
+    ],
+)
+def test_a_cache_key_asked_for_with_another_provider_or_config_is_refused(
+    reg: Registry, name: str, config: dict[str, Any] | None, fields: dict[str, Any], asked: str
+) -> None:
+    held = reg.create_provider("counted", cache_key="db", model="m1")
+    with pytest.raises(ConfigurationError) as caught:
+        reg.create_provider(name, config, cache_key="db", **fields)
+    message = str(caught.value)
+    assert caught.value.field == "cache_key"
+    assert "cache_key 'db' holds provider 'counted'" in message
+    assert asked in message
+    assert KEY_A not in message and KEY_B not in message
+    assert KEY_A not in repr(caught.value) and KEY_B not in repr(caught.value)
+    assert reg.create_provider("counted", cache_key="db", model="m1") is held  # slot unchanged
+    assert reg.create_provider("counted:m1", cache_key="db") is held  # the same config
+
+
+def test_a_cache_key_holding_a_keyed_provider_checks_the_key(reg: Registry) -> None:
+    held = reg.create_provider("keyed", cache_key="k", api_key=KEY_A)
+    assert reg.create_provider("keyed", cache_key="k", api_key=KEY_A) is held
+    assert reg.create_provider("keyed", {"api_key": KEY_A}, cache_key="k") is held
+    with pytest.raises(ConfigurationError, match="cache_key 'k' holds provider 'keyed'") as caught:
+        reg.create_provider("keyed", cache_key="k", api_key=KEY_B)
+    assert KEY_A not in str(caught.value) and KEY_B not in str(caught.value)
 
 
 def test_cache_false_always_builds_a_new_instance(reg: Registry) -> None:

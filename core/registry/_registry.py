@@ -19,7 +19,13 @@ import pluggy
 
 from ..cache import BackendFactory, CacheOpener, default_opener
 from ..config import ProviderConfig
-from ..errors import ConfigurationError, PluginLoadError, ProviderNotFoundError, RegistryError
+from ..errors import (
+    ConfigurationError,
+    JackfieldError,
+    PluginLoadError,
+    ProviderNotFoundError,
+    RegistryError,
+)
 from ..provider import Provider
 from . import _hookspecs as hookspecs
 from ._cache_backends import CacheBackendTable
@@ -150,6 +156,8 @@ class Registry:
         self._providers: dict[str, _Entry] = {}
         self._aliases: dict[str, str] = {}
         self._instances: dict[str, Provider] = {}
+        # an explicit cache_key -> the call that filled its slot (as the memo keys calls)
+        self._slots: dict[str, _SlotCall | None] = {}
         self._profiles: dict[str, dict[str, Any]] | None = None
         # create_provider's memo: call arguments -> (instance key, the environment the
         # key depended on, the ProviderConfig passed, if one was). Valid while no provider
@@ -341,6 +349,7 @@ class Registry:
                 raise self._not_found(name)
             self._drop(key)
             for cache_key in [k for k, p in self._instances.items() if p.name == key]:
+                self._slots.pop(cache_key, None)
                 self._instances.pop(cache_key).close_nowait()
 
     # -- lookup ------------------------------------------------------------------------
@@ -464,7 +473,7 @@ class Registry:
         if not fresh and cache_key is not None:
             found = self._instances.get(cache_key)
             if found is not None:
-                return found
+                return self._check_slot(cache_key, found, name, config, overrides)
         memo = memo_key(name, config, overrides) if not fresh and cache_key is None else None
         if memo is not None:  # the same arguments as an earlier call: skip resolving
             try:
@@ -497,7 +506,48 @@ class Registry:
             if found is None:
                 found = cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener)
                 self._instances[key] = found
+                if cache_key is not None:
+                    self._slots[key] = _slot_call(name, config, overrides)
+        if cache_key is not None and found.config is not cfg:  # another thread filled it
+            return self._check_slot(key, found, name, config, overrides)
+        return found
+
+    def _check_slot(
+        self,
+        cache_key: str,
+        found: Provider,
+        name: str,
+        config: ProviderConfig | Mapping[str, Any] | None,
+        overrides: dict[str, Any],
+    ) -> Provider:
+        """``found``, the instance in slot ``cache_key``, if this call asks for the same
+        provider and config as the call that filled it; else a ``ConfigurationError``."""
+        if _same_call(self._slots.get(cache_key), name, config, overrides) and holds_given_key(
+            found, config, overrides
+        ):
             return found
+        held = f"cache_key {cache_key!r} holds provider {found.name!r}"
+        if found.config.model:
+            held += f" (model {found.config.model!r})"
+        try:
+            cls, cfg = self._resolve(name, config, overrides)
+        except JackfieldError as exc:
+            raise ConfigurationError(
+                f"{held}; this call asks for {name!r}, which fails: {exc}", field="cache_key"
+            ) from exc
+        if cls is not type(found):
+            raise ConfigurationError(
+                f"{held}; this call asks for {name!r} ({cls.name!r}); "
+                "use another cache_key, or clear_cache() it first",
+                field="cache_key",
+            )
+        if cfg.fingerprint() != found.config.fingerprint():
+            raise ConfigurationError(
+                f"{held}; this call asks for it with another config "
+                "(fields or API key differ); use another cache_key, or clear_cache() it first",
+                field="cache_key",
+            )
+        return found
 
     def _default_key(self, cls: type[Provider], cfg: ProviderConfig) -> str:
         key = f"{cls.name}|{cls.__module__}.{cls.__qualname__}|{cfg.fingerprint()}"
@@ -549,7 +599,9 @@ class Registry:
             if key is None:
                 evicted = list(self._instances.values())
                 self._instances.clear()
+                self._slots.clear()
                 return evicted
+            self._slots.pop(key, None)
             found = self._instances.pop(key, None)
             return [found] if found is not None else []
 
@@ -562,6 +614,36 @@ class Registry:
         """Evict one cached instance (or all) and await closing their connections."""
         for provider in self._evict(key):
             await provider.aclose()
+
+
+_SlotCall = tuple[str, object, dict[str, Any]]
+
+
+def _slot_call(
+    name: str, config: ProviderConfig | Mapping[str, Any] | None, overrides: Mapping[str, Any]
+) -> _SlotCall | None:
+    """The call that filled an explicit ``cache_key``'s slot, without its API key."""
+    if not (config is None or isinstance(config, ProviderConfig)):
+        return None  # a mapping may change after the call: compared by resolving
+    return (name, config, {k: v for k, v in overrides.items() if k != "api_key"})
+
+
+def _same_call(
+    call: _SlotCall | None,
+    name: str,
+    config: ProviderConfig | Mapping[str, Any] | None,
+    overrides: Mapping[str, Any],
+) -> bool:
+    """Whether a call repeats ``call`` (its API key is checked apart, on the instance)."""
+    if call is None or call[0] != name or call[1] is not config:
+        return False
+    fields = call[2]
+    if len(overrides) - ("api_key" in overrides) != len(fields):
+        return False
+    for k, v in overrides.items():  # a loop, not all(): this is the cache_key hot path
+        if k != "api_key" and (k not in fields or fields[k] != v):
+            return False
+    return True
 
 
 def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:
