@@ -298,16 +298,35 @@ class RegistryError(JackfieldError):
 
 
 class ProviderNotFoundError(RegistryError, LookupError):
-    """No provider is registered under that name; ``suggestions`` lists close names."""
+    """No provider is registered under that name; ``suggestions`` lists close names.
 
-    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+    ``profile`` is the profile that named the provider, if one did; ``note`` says more
+    (a plugin named like it that failed to load, and why).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        suggestions: Sequence[str] = (),
+        profile: str | None = None,
+        note: str | None = None,
+    ) -> None:
         self.name = name
         self.suggestions = tuple(suggestions)
-        hint = f"; did you mean {', '.join(map(repr, self.suggestions))}?" if suggestions else ""
-        super().__init__(f"no provider named {name!r}{hint}")
+        self.profile = profile
+        self.note = note
+        if profile is not None:
+            text = f"profile {profile!r} names provider {name!r}, which is not registered"
+        else:
+            text = f"no provider named {name!r}"
+        if suggestions:
+            text += f"; did you mean {', '.join(map(repr, self.suggestions))}?"
+        if note:
+            text += f"; {note}"
+        super().__init__(text)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.name, self.suggestions))
+        return (type(self), (self.name, self.suggestions, self.profile, self.note))
 
 
 class PluginLoadError(RegistryError):

@@ -49,6 +49,10 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "jackfield"
 
+SUGGESTION_CUTOFF = 0.7
+"""How alike (difflib's ratio) a name must be to be suggested: 'mokc' gives 'mock',
+'nope' gives nothing (at 0.6 it gave 'openai')."""
+
 
 def normalize_name(name: str) -> str:
     """Registry names are case-insensitive, and ``-`` and ``_`` are alike."""
@@ -267,7 +271,9 @@ class Registry:
 
     def _registrar(self, plugin_name: str) -> Callable[..., None]:
         def register(
-            cls: type[Provider], name: str | None = None, aliases: Iterable[str] = ()
+            cls: type[Provider] | str,
+            name: str | type[Provider] | None = None,
+            aliases: Iterable[str] = (),
         ) -> None:
             try:
                 self._register(cls, name, aliases, plugin_name, replace=False)
@@ -290,18 +296,21 @@ class Registry:
     def _register(
         self,
         cls: Any,
-        name: str | None,
+        name: Any,
         aliases: Iterable[str],
         plugin: str,
         *,
         replace: bool,
     ) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, Provider)):
-            raise RegistryError(f"{cls!r} is not a jackfield.Provider subclass")
+        cls, name = _class_and_name(cls, name)
         raw = name or cls.name
         if not raw or not isinstance(raw, str):
             raise RegistryError(f"{cls.__name__} has no name; set its `name` attribute")
         key = normalize_name(raw)
+        if not cls.__dict__.get("name"):
+            # A class with no name of its own (none, or its base's) answers to the name it
+            # is registered under, in responses and errors too.
+            cls.name = key
         with self._lock:
             existing = self._providers.get(key) or self._providers.get(self._aliases.get(key, ""))
             if existing is not None and not replace and existing.cls is not cls:
@@ -330,13 +339,19 @@ class Registry:
 
     def register_provider(
         self,
-        cls: type[Provider],
-        name: str | None = None,
+        cls: type[Provider] | str,
+        name: str | type[Provider] | None = None,
         *,
         aliases: Iterable[str] = (),
         replace: bool = False,
     ) -> None:
-        """Register a provider class by hand (plugins use their hook instead)."""
+        """Register a provider class by hand (plugins use their hook instead).
+
+        ``register_provider(cls)``, ``register_provider(cls, "name")`` and
+        ``register_provider("name", cls)`` all work; a name given is the registered
+        name. A class with no ``name`` of its own takes it; one with its own keeps it
+        (its responses say that one) and is found under the name given.
+        """
         self.load()
         self._register(cls, name, aliases, "<register_provider>", replace=replace)
 
@@ -347,8 +362,15 @@ class Registry:
             key = self._canonical(name)
             if key is None:
                 raise self._not_found(name)
+            cls = self._providers[key].cls
             self._drop(key)
-            for cache_key in [k for k, p in self._instances.items() if p.name == key]:
+            # its instances: of its class, and by name if that class is registered twice
+            twice = any(e.cls is cls for e in self._providers.values())
+            for cache_key in [
+                k
+                for k, p in self._instances.items()
+                if type(p) is cls and (p.name == key or not twice)
+            ]:
                 self._slots.pop(cache_key, None)
                 self._instances.pop(cache_key).close_nowait()
 
@@ -360,14 +382,26 @@ class Registry:
             return key
         return self._aliases.get(key)
 
-    def _not_found(self, name: str) -> ProviderNotFoundError:
-        with self._lock:  # a snapshot: another thread may be (un)registering
-            known = [*self._providers, *self._aliases]
-        known += self.profiles()
+    def _not_found(self, name: str, profile: str | None = None) -> ProviderNotFoundError:
+        """The error for an unknown ``name`` (that ``profile`` names, if given): close
+        names, and any plugin named like it that failed to load, with why."""
         import difflib
 
-        close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.6)
-        return ProviderNotFoundError(name, close)
+        with self._lock:  # a snapshot: another thread may be (un)registering
+            known = [*self._providers, *self._aliases]
+            failures = list(self.failures)
+        if profile is None:
+            known += self.profiles()
+        wanted = normalize_name(name)
+        close = difflib.get_close_matches(wanted, known, n=3, cutoff=SUGGESTION_CUTOFF)
+        failed = {normalize_name(f.plugin): f for f in failures}
+        matches = difflib.get_close_matches(wanted, failed, n=1, cutoff=SUGGESTION_CUTOFF)
+        note = None
+        if matches:
+            f = failed[matches[0]]
+            reason = (f.error.splitlines() or [""])[0]
+            note = f"plugin {f.plugin!r} failed to load ({f.stage}): {reason}"
+        return ProviderNotFoundError(name, close, profile, note)
 
     def is_registered(self, name: str) -> bool:
         """Whether ``name`` (or its alias) is a registered provider."""
@@ -572,13 +606,14 @@ class Registry:
         base, model = self.split_spec(name)
         fields: dict[str, Any] = {}
         profile = self.profiles().get(normalize_name(base))
+        profile_name = None
         if profile is not None:
             fields.update(profile)
-            base = str(fields.pop("provider"))
+            profile_name, base = base, str(fields.pop("provider"))
         key = self._canonical(base)
         entry = self._providers.get(key) if key is not None else None
         if entry is None:  # unknown, or unregistered by another thread meanwhile
-            raise self._not_found(name)
+            raise self._not_found(base if profile_name else name, profile_name)
         cls = entry.cls
         if isinstance(config, ProviderConfig):
             # Fields the caller set explicitly win over the profile's, as with a dict.
@@ -617,6 +652,24 @@ class Registry:
 
 
 _SlotCall = tuple[str, object, dict[str, Any]]
+
+
+def _class_and_name(first: Any, second: Any) -> tuple[type[Provider], str | None]:
+    """``(cls, name)`` from either order of ``register_provider``'s two arguments."""
+    if isinstance(first, str) and second is not None:
+        first, second = second, first
+    if not (isinstance(first, type) and issubclass(first, Provider)):
+        if isinstance(second, type) or isinstance(first, str):
+            raise RegistryError(
+                f"register_provider takes one provider class and one name, "
+                f"not {first!r} and {second!r}"
+            )
+        raise RegistryError(f"{first!r} is not a jackfield.Provider subclass")
+    if second is not None and not isinstance(second, str):
+        raise RegistryError(
+            f"register_provider takes one provider class and one name, not {first!r} and {second!r}"
+        )
+    return first, second
 
 
 def _slot_call(
@@ -707,13 +760,13 @@ def is_registered(name: str) -> bool:
 
 
 def register_provider(
-    cls: type[Provider],
-    name: str | None = None,
+    cls: type[Provider] | str,
+    name: str | type[Provider] | None = None,
     *,
     aliases: Iterable[str] = (),
     replace: bool = False,
 ) -> None:
-    """Register a provider class in the global registry by hand."""
+    """Register a provider class in the global registry by hand (either argument order)."""
     get_registry().register_provider(cls, name, aliases=aliases, replace=replace)
 
 
