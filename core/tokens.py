@@ -13,8 +13,9 @@ Two counters share one entry point, :func:`estimate_tokens`:
 tiktoken is imported lazily, and each encoding is loaded once per process. tiktoken
 downloads its vocabulary files on first use; the load runs in a daemon thread bounded by
 ``JACKFIELD_TIKTOKEN_TIMEOUT`` seconds (default 3), and ``JACKFIELD_TOKENS_OFFLINE=1``
-skips it. A load that fails or times out warns once (:class:`RuntimeWarning`), is
-remembered (never retried), and counting falls back to the heuristic.
+skips it. A load that fails or times out warns once (:class:`RuntimeWarning`, one short
+line pointing at the caller's line), is remembered (never retried), and counting falls
+back to the heuristic.
 ``TIKTOKEN_CACHE_DIR`` is the user's: this module never reads or writes it.
 """
 
@@ -211,8 +212,24 @@ def _get_loaded(name: str) -> _Loaded | None:
             first = name not in _warned
             _warned.add(name)
     if first:  # after recording, so a warnings-as-errors filter cannot cause a retry
-        warnings.warn(_failure_message(name, reason), RuntimeWarning, stacklevel=3)
+        warnings.warn(_failure_message(name, reason), RuntimeWarning, stacklevel=_caller_level())
     return None
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside jackfield (the
+    user's line that asked for a count), not at one of ours."""
+    import sys
+
+    level = 1
+    frame = sys._getframe(1)  # the caller of _caller_level is what warns: level 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def _env_flag(var: str) -> bool:
@@ -263,15 +280,18 @@ def _attempt_load(name: str) -> tuple[Encoding | None, str]:
 
 
 def _failure_message(name: str, reason: str) -> str:
+    """One short line: what happened, and where the fix is told (docs/tokens.md)."""
+    if reason.startswith(OFFLINE_ENV):
+        return (
+            f"tiktoken encoding {name!r} not loaded ({OFFLINE_ENV} is set): "
+            "token counts are heuristic estimates"
+        )
+    reason = " ".join(reason.split())  # one line, however long the exception's text
+    if len(reason) > 80:
+        reason = reason[:77] + "..."
     return (
-        f"jackfield.tokens: tiktoken encoding {name!r} is unavailable ({reason}); token "
-        f"counts fall back to the heuristic (about 4 bytes per token). To get exact "
-        f"counts offline, pre-populate tiktoken's cache: on a machine with network access "
-        f"set TIKTOKEN_CACHE_DIR to a directory, run "
-        f"`python -c \"import tiktoken; tiktoken.get_encoding('{name}')\"`, copy that "
-        f"directory here and point TIKTOKEN_CACHE_DIR at it (or call "
-        f"jackfield.tokens.register_encoding). Set {OFFLINE_ENV}=1 to skip the load "
-        f"attempt, or {TIMEOUT_ENV} to change its time limit. This warning is shown once."
+        f"tiktoken encoding {name!r} unavailable ({reason}): token counts are heuristic; "
+        f"fill TIKTOKEN_CACHE_DIR or set {OFFLINE_ENV}=1 (see docs/tokens.md)"
     )
 
 

@@ -16,8 +16,9 @@ import tiktoken
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from jackfield import tokens
+from jackfield.provider import Provider
 from jackfield.tokens import encoding_for_model, estimate_tokens, get_encoding, register_encoding
-from jackfield.types import ImagePart, Message, TextPart, ToolCall, ToolSpec
+from jackfield.types import ImagePart, Message, Request, Response, TextPart, ToolCall, ToolSpec
 
 PAT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
@@ -420,8 +421,7 @@ def test_offline_switch_falls_back_and_warns_once(monkeypatch: pytest.MonkeyPatc
     assert len(runtime) == 1
     text = str(runtime[0].message)
     assert "o200k_base" in text
-    assert "TIKTOKEN_CACHE_DIR" in text
-    assert tokens.OFFLINE_ENV in text
+    assert tokens.OFFLINE_ENV in text  # the switch the user set: nothing to fix
     assert get_encoding("o200k_base") is None
 
 
@@ -435,7 +435,7 @@ def test_one_warning_per_encoding_name() -> None:
 
 
 def test_pytest_warns_offline() -> None:
-    with pytest.warns(RuntimeWarning, match="pre-populate tiktoken's cache"):
+    with pytest.warns(RuntimeWarning, match="not loaded"):
         assert get_encoding("cl100k_base") is None
 
 
@@ -588,3 +588,44 @@ def test_isolated_state_restores() -> None:
 def test_timeout_env_parsing(monkeypatch: pytest.MonkeyPatch, raw: str, value: float) -> None:
     monkeypatch.setenv(tokens.TIMEOUT_ENV, raw)
     assert tokens._load_timeout() == value
+
+
+# -- the fallback warning: one short line, at the caller's line ---------------------------------
+
+
+class _TiktokenCounted(Provider):
+    name = "tiktoken-counted"
+    requires_api_key = False
+    tokenizer = "tiktoken"
+    default_model = "gpt-4o"
+
+    async def _generate(self, request: Request) -> Response:
+        return Response("", request.model, self.name)
+
+
+def test_the_offline_warning_is_one_short_line_at_the_callers_line() -> None:
+    _, caught = _record(estimate_tokens, [Message.user("hi")], model="gpt-4o")
+    assert len(caught) == 1
+    text = str(caught[0].message)
+    assert "\n" not in text and len(text) < 200, text
+    assert "o200k_base" in text and tokens.OFFLINE_ENV in text
+    assert caught[0].filename == __file__  # the line that asked, not one of jackfield's
+    with tokens._isolated_state(), warnings.catch_warnings(record=True) as through:
+        warnings.simplefilter("always")
+        _TiktokenCounted().estimate_tokens("hi")  # through the provider
+    assert [w.filename for w in through] == [__file__]
+
+
+def test_a_failed_load_warns_one_short_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(name: str) -> Any:
+        raise ConnectionError("HTTPSConnectionPool(host='x'): Max retries exceeded\n" * 20)
+
+    monkeypatch.delenv(tokens.OFFLINE_ENV)
+    monkeypatch.setattr(tiktoken, "get_encoding", fail)
+    _, caught = _record(estimate_tokens, [Message.user("hi")], model="gpt-4o")
+    assert len(caught) == 1
+    text = str(caught[0].message)
+    assert "\n" not in text and len(text) < 300, text
+    assert "ConnectionError" in text and "TIKTOKEN_CACHE_DIR" in text
+    assert "docs/tokens.md" in text
+    assert caught[0].filename == __file__
