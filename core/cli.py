@@ -14,14 +14,27 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from .errors import ConfigurationError, JackfieldError, ProviderError
+
+if TYPE_CHECKING:
+    from .provider import Provider
+    from .types import Response
 
 __all__ = ["main"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+
+class _Out(Protocol):
+    """Where the commands write: a text stream, or :class:`_Replacing` around one."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,11 +46,43 @@ class _UsageError(Exception):
     pass
 
 
+def _config_options() -> _Parser:
+    """The options that configure a provider, shared by prompt, tiers and tokens."""
+    parent = _Parser(add_help=False)
+    parent.add_argument("--base-url", metavar="URL", help="the provider's base URL")
+    parent.add_argument(
+        "--api-key-env", metavar="NAME", help="read the API key from this environment variable"
+    )
+    parent.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a config field, e.g. -o max_retries=0 (VALUE is JSON if it parses, else text)",
+    )
+    return parent
+
+
+def _cache_options(suppress: bool) -> _Parser:
+    """``--cache`` and ``--json`` of ``cache``, accepted before or after the action."""
+    parent = _Parser(add_help=False)
+    default = argparse.SUPPRESS if suppress else None
+    spec_help = "backend spec (default: $JACKFIELD_CACHE, else 'sqlite:' in the user cache dir)"
+    parent.add_argument("--cache", metavar="SPEC", help=spec_help, default=default)
+    parent.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False
+    )
+    return parent
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jackfield", description="One registry for every LLM provider.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    config = _config_options()
 
-    p = sub.add_parser("prompt", help="send a prompt and stream the answer")
+    p = sub.add_parser("prompt", help="send a prompt and stream the answer", parents=[config])
     p.add_argument("text", nargs="?", help="the prompt (read from stdin if omitted)")
     p.add_argument("-p", "--provider", help="provider, profile or provider:model")
     p.add_argument("-m", "--model", help="model id")
@@ -47,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
     p.add_argument("--json", action="store_true", help="print the final response as JSON")
+    p.add_argument(
+        "--cache", metavar="SPEC", help="response cache spec (default: $JACKFIELD_CACHE, else none)"
+    )
 
     p = sub.add_parser("providers", help="list registered providers")
     p.add_argument("--json", action="store_true")
@@ -54,28 +102,33 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list loaded plugins and load failures")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("tiers", help="show a provider's tier-to-model table")
+    p = sub.add_parser("tiers", help="show a provider's tier-to-model table", parents=[config])
     p.add_argument("provider")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("tokens", help="estimate the tokens of a prompt (offline)")
+    p = sub.add_parser("tokens", help="estimate the tokens of a prompt (offline)", parents=[config])
     p.add_argument("text", nargs="?", help="the text (read from stdin if omitted)")
     p.add_argument("-p", "--provider")
     p.add_argument("-m", "--model")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("cache", help="show the response cache's counters, or clear it")
+    p = sub.add_parser(
+        "cache",
+        help="show the response cache's counters (the default action), or clear it",
+        parents=[_cache_options(suppress=False)],
+    )
     actions = p.add_subparsers(dest="cache_action", metavar="ACTION", parser_class=_Parser)
-    spec_help = "backend spec (default: $JACKFIELD_CACHE, else 'sqlite:' in the user cache dir)"
-    c = actions.add_parser("stats", help="counters (hits, misses, stores, errors) and size")
-    c.add_argument("--cache", metavar="SPEC", help=spec_help)
-    c.add_argument("--json", action="store_true")
-    c = actions.add_parser("clear", help="delete every entry and reset the counters")
-    c.add_argument("--cache", metavar="SPEC", help=spec_help)
+    cache_options = _cache_options(suppress=True)
+    actions.add_parser(
+        "stats", help="counters (hits, misses, stores, errors) and size", parents=[cache_options]
+    )
+    actions.add_parser(
+        "clear", help="delete every entry and reset the counters", parents=[cache_options]
+    )
     return parser
 
 
-def _provider_name(args: argparse.Namespace, err: TextIO) -> str:
+def _provider_name(args: argparse.Namespace, err: _Out) -> str:
     name = args.provider or os.environ.get("JACKFIELD_PROVIDER")
     if not name:
         err.write("jackfield: no provider given (-p or $JACKFIELD_PROVIDER); using the mock\n")
@@ -88,16 +141,52 @@ def _read_text(args: argparse.Namespace) -> str:
         return str(args.text)
     if sys.stdin is None or sys.stdin.isatty():
         raise _UsageError("no text given")
-    return sys.stdin.read()
+    text = sys.stdin.read()
+    # `echo hi | jackfield prompt` sends "hi", not "hi\n": drop the one newline echo adds
+    return text[:-1] if text.endswith("\n") else text
 
 
-async def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields the command line sets: --base-url, --api-key-env and each -o."""
+    fields: dict[str, Any] = {}
+    for item in args.option:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise _UsageError(f"-o takes NAME=VALUE (a config field), not {item!r}")
+        try:
+            fields[name] = json.loads(raw)
+        except ValueError:
+            fields[name] = raw  # not JSON: the text itself
+    if args.base_url is not None:
+        fields["base_url"] = args.base_url
+    if args.api_key_env is not None:
+        fields["api_key_env"] = args.api_key_env
+    return fields
+
+
+def _write_tool_calls(response: Response, out: _Out) -> None:
+    for call in response.tool_calls:
+        arguments = call.raw_arguments
+        if arguments is None:
+            arguments = json.dumps(call.arguments, ensure_ascii=False)
+        out.write(f"tool call: {call.name} {arguments}\n")
+
+
+async def _prompt(args: argparse.Namespace, out: _Out, err: _Out) -> int:
     from .registry._registry import create_provider
     from .types import Message
 
-    provider = create_provider(_provider_name(args, err))
+    text = _read_text(args)
+    if not text.strip():  # refused here, before a provider is created or called
+        raise _UsageError("empty prompt: give some text")
+    fields = _overrides(args)
+    cache = args.cache or os.environ.get("JACKFIELD_CACHE")
+    if cache and "cache" not in fields:
+        fields["cache"] = cache
+    provider = create_provider(_provider_name(args, err), **fields)
     messages = [Message.system(args.system)] if args.system else []
-    messages.append(Message.user(_read_text(args)))
+    messages.append(Message.user(text))
     options: dict[str, Any] = {
         "model": args.model,
         "tier": args.tier,
@@ -108,68 +197,109 @@ async def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.no_stream or args.json:
             response = await provider.generate(messages, **options)
             if args.json:
-                out.write(json.dumps(response.to_dict(), indent=2) + "\n")
-            else:
+                data = response.to_dict()
+                data["cached"] = response.cached
+                out.write(json.dumps(data, indent=2) + "\n")
+                return 0
+            if response.content or not response.tool_calls:
                 out.write(response.content + "\n")
+            _write_tool_calls(response, out)
             return 0
         stream = provider.stream(messages, **options)
+        wrote = False
         async with stream:
-            async for text in stream.text():
-                out.write(text)
+            async for piece in stream.text():
+                wrote = wrote or bool(piece)
+                out.write(piece)
                 out.flush()
-        out.write("\n")
+        final = stream.response
+        if wrote or final is None or not final.tool_calls:
+            out.write("\n")
+        if final is not None:
+            _write_tool_calls(final, out)
         return 0
     finally:
         await provider.aclose()
 
 
-def _providers(args: argparse.Namespace, out: TextIO) -> int:
+def _offline_provider(args: argparse.Namespace, name: str) -> Provider:
+    """A provider for what needs no server (tiers, token counts): the key and base URL
+    it would need for a call are filled with placeholders, as nothing is sent."""
+    from .registry._registry import create_provider
+
+    fields = _overrides(args)
+    placeholders = {
+        "api_key": "unused-placeholder",
+        "base_url": "http://placeholder.invalid",
+        "deployment": "unused-placeholder",
+    }
+    while True:
+        try:
+            return create_provider(name, fresh=True, **fields)
+        except ConfigurationError as exc:
+            if exc.field not in placeholders or exc.field in fields:
+                raise
+            fields[exc.field] = placeholders[exc.field]
+
+
+def _providers(args: argparse.Namespace, out: _Out, err: _Out) -> int:
     from .registry._registry import list_providers
 
     infos = list_providers()
+    _warn_failures(err)
     if args.json:
         out.write(json.dumps([i.to_dict() for i in infos], indent=2) + "\n")
         return 0
     for i in infos:
         extra = ""
-        if i.extra:
-            extra = (
-                f"  [needs jackfield[{i.extra}]{'' if i.extra_installed else ', not installed'}]"
-            )
+        if i.extra and not i.extra_installed:
+            extra = f"  [not installed: pip install 'jackfield[{i.extra}]']"
         aliases = f" (aliases: {', '.join(i.aliases)})" if i.aliases else ""
         out.write(f"{i.name}{aliases}: {i.description}{extra}\n")
     return 0
 
 
-def _plugins(args: argparse.Namespace, out: TextIO) -> int:
+def _warn_failures(err: _Out) -> None:
+    """One line on stderr per plugin that failed to load (so none is left out silently)."""
+    from .registry import get_registry
+
+    for f in get_registry().failures:
+        reason = (f.error.splitlines() or [""])[0]
+        err.write(
+            f"jackfield: plugin {f.plugin!r} failed to load ({f.stage}): {reason} "
+            "(`jackfield plugins` shows the traceback)\n"
+        )
+
+
+def _plugins(args: argparse.Namespace, out: _Out) -> int:
     from .registry import get_registry
 
     registry = get_registry()
     registry.load()
     plugins = sorted(name for name, _ in registry.pm.list_name_plugin())
+    provided: dict[str, list[str]] = {name: [] for name in plugins}
+    for info in registry.list_providers():
+        provided.setdefault(info.plugin_name, []).append(info.name)
     failures = registry.failures
     if args.json:
-        data = {"plugins": plugins, "failures": [f.to_dict() for f in failures]}
+        data = {
+            "plugins": plugins,
+            "providers": provided,
+            "failures": [f.to_dict() for f in failures],
+        }
         out.write(json.dumps(data, indent=2) + "\n")
         return 0
-    for name in plugins:
-        out.write(f"{name}\n")
+    for name in plugins:  # the plugin (entry-point) name, then the provider names it gives
+        out.write(f"{name}: {', '.join(provided[name]) or '(no providers)'}\n")
     for f in failures:
         out.write(f"FAILED {f.plugin} ({f.stage}): {f.error}\n{f.traceback}\n")
     return 0
 
 
-def _tiers(args: argparse.Namespace, out: TextIO) -> int:
-    from .registry._registry import create_provider
+def _tiers(args: argparse.Namespace, out: _Out) -> int:
     from .types import ModelTier
 
-    try:
-        provider = create_provider(args.provider)
-    except ConfigurationError as exc:
-        if exc.field != "api_key":
-            raise
-        # Listing tiers sends nothing: a placeholder key lets a keyless user read them.
-        provider = create_provider(args.provider, fresh=True, api_key="unused-placeholder")
+    provider = _offline_provider(args, args.provider)
     table: dict[str, str | None] = {}
     for tier in ModelTier:
         try:
@@ -184,11 +314,16 @@ def _tiers(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .registry._registry import create_provider
+def _tokens(args: argparse.Namespace, out: _Out, err: _Out) -> int:
+    import warnings
 
-    provider = create_provider(_provider_name(args, err))
-    count = provider.estimate_tokens(_read_text(args), model=args.model)
+    text = _read_text(args)
+    provider = _offline_provider(args, _provider_name(args, err))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        count = provider.estimate_tokens(text, model=args.model)
+    for warning in caught:  # one line each (the tokenizer's fallback), not a source line
+        err.write(f"jackfield: note: {warning.message}\n")
     if args.json:
         out.write(json.dumps({"tokens": count}) + "\n")
     else:
@@ -196,20 +331,27 @@ def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _cache(args: argparse.Namespace, out: TextIO) -> int:
+def _cache(args: argparse.Namespace, out: _Out) -> int:
     from .cache._redis import redact_url
     from .registry import get_registry
 
-    if args.cache_action is None:
-        raise _UsageError("cache: choose an action: stats or clear")
+    action = args.cache_action or "stats"
     spec = args.cache or os.environ.get("JACKFIELD_CACHE") or "sqlite:"
     # The global registry's opener knows the plugins' backends too. A bad spec raises
     # ConfigurationError: one line, exit 1.
     backend = get_registry().cache_opener.open_backend(spec)
+    path = getattr(backend, "path", None)
+    shown = redact_url(spec) if path is None else f"sqlite:{path}"
+    if isinstance(path, Path) and not path.exists():  # opening creates it only on use
+        asyncio.run(backend.close())
+        if action == "clear":
+            out.write(f"nothing to clear: {shown} does not exist\n")
+            return 0
+        raise JackfieldError(f"cache {shown} does not exist")
 
     async def run() -> dict[str, Any] | None:
         try:
-            if args.cache_action == "clear":
+            if action == "clear":
                 await backend.clear()
                 return None
             return await backend.info()
@@ -221,10 +363,10 @@ def _cache(args: argparse.Namespace, out: TextIO) -> int:
     except Exception as exc:  # the backend's own errors: sqlite3, redis, OSError
         reason = (str(exc).splitlines() or [""])[0]
         raise JackfieldError(
-            f"cache {redact_url(spec)}: {args.cache_action} failed: {type(exc).__name__}: {reason}"
+            f"cache {shown}: {action} failed: {type(exc).__name__}: {reason}"
         ) from exc
     if info is None:
-        out.write(f"cleared {redact_url(spec)}\n")
+        out.write(f"cleared {shown}\n")
     elif args.json:
         out.write(json.dumps(info, indent=2) + "\n")
     else:
@@ -233,22 +375,69 @@ def _cache(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _for_the_cli(exc: JackfieldError) -> str:
+    """The error's message, its hints in the command line's terms (flags, profiles), on
+    one line."""
+    text = " ".join(str(exc).split("\n"))
+    if not isinstance(exc, ConfigurationError):
+        return text
+    if exc.field == "api_key":
+        text = text.replace(
+            "pass api_key=...",
+            "pass --api-key-env NAME (a variable holding the key), or use a profile",
+        )
+    elif exc.field == "base_url" and text.endswith("is required"):
+        text += "; pass --base-url URL, or use a profile"
+    elif exc.field == "tier_models" and "no model for tier" in text:
+        head = text.partition("; set tier_models=")[0]
+        text = (
+            f"{head}; pass -m MODEL, or set model (or tier_models) in a profile "
+            "or with -o model=MODEL"
+        )
+    return text
+
+
+class _Replacing:
+    """A text stream that prints what its encoding can and replaces the rest (a lone
+    surrogate in an answer, any non-ASCII text under PYTHONIOENCODING=ascii)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self._stream, "encoding", None) or "utf-8"
+            return self._stream.write(text.encode(encoding, "replace").decode(encoding))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the CLI; returns the exit code (0 success, 1 failure, 2 bad usage)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    return _run(argv, _Replacing(out or sys.stdout), _Replacing(err or sys.stderr))
+
+
+def _run(argv: Sequence[str] | None, out: _Out, err: _Out) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        if args.version:
+            from . import __version__
+
+            out.write(f"jackfield {__version__}\n")
+            return 0
         if args.command is None:
-            parser.print_help(out)
+            out.write(parser.format_help())
             return EXIT_USAGE
         if args.command == "prompt":
             return asyncio.run(_prompt(args, out, err))
         if args.command == "providers":
-            return _providers(args, out)
+            return _providers(args, out, err)
         if args.command == "plugins":
             return _plugins(args, out)
         if args.command == "tiers":
@@ -260,7 +449,7 @@ def main(
         err.write(f"jackfield: {exc}\n")
         return EXIT_USAGE
     except JackfieldError as exc:
-        err.write(f"jackfield: {type(exc).__name__}: {exc}\n")
+        err.write(f"jackfield: {type(exc).__name__}: {_for_the_cli(exc)}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("jackfield: interrupted\n")

@@ -66,15 +66,18 @@ def test_default_spec_is_jackfield_cache_then_the_user_cache_dir(
     assert json.loads(_cli("cache", "stats", "--json")[1])["entries"] == 2
     monkeypatch.delenv("JACKFIELD_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    code, out, _ = _cli("cache", "stats", "--json")
+    code, _, err = _cli("cache", "stats", "--json")
+    assert code == 1 and f"cache sqlite:{default_sqlite_path()} does not exist" in err
+    assert str(default_sqlite_path()).startswith(str(tmp_path / "xdg" / "jackfield"))
+    _fill(default_sqlite_path())
+    code, out, _ = _cli("cache", "--json", "stats")  # options before or after the action
     assert code == 0
     assert json.loads(out)["path"] == str(default_sqlite_path())
-    assert str(default_sqlite_path()).startswith(str(tmp_path / "xdg" / "jackfield"))
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
-    code, _, err = _cli("cache")
-    assert code == 2 and err == "jackfield: cache: choose an action: stats or clear\n"
+    code, _, err = _cli("cache", "purge")
+    assert code == 2 and err.count("\n") == 1 and "invalid choice: 'purge'" in err
     code, _, err = _cli("cache", "stats", "--cache", "nosuch:x")
     assert code == 1 and err.count("\n") == 1 and "unknown backend 'nosuch'" in err
     bad = tmp_path / "garbage.db"

@@ -572,7 +572,7 @@ def test_jackfield_plugins_reports_broken_entry_points(
     assert "FAILED broken_import (import): ModuleNotFoundError" in text
     assert "FAILED raising (register_providers): RuntimeError: third-party hook failed" in text
     assert text.count("Traceback") == 2
-    assert "good\n" in text and "mock\n" in text  # the working plugins are listed
+    assert "good: third-party\n" in text and "mock: mock\n" in text  # the working ones
 
     out = io.StringIO()
     assert main(["plugins", "--json"], out=out, err=io.StringIO()) == 0

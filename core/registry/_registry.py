@@ -72,6 +72,8 @@ class ProviderInfo:
     extra: str | None
     extra_installed: bool
     provider_class: type[Provider] = attrs.field(repr=False, eq=False)
+    plugin_name: str = ""
+    """The plugin (entry-point) name that registered it, as ``jackfield plugins`` lists."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``jackfield providers --json``)."""
@@ -460,6 +462,7 @@ class Registry:
                     extra=cls.extra,
                     extra_installed=installed,
                     provider_class=cls,
+                    plugin_name=entry.plugin,
                 )
             )
         return out
