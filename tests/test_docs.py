@@ -2,7 +2,8 @@
 
 Blocks of one file run in order in one namespace, in a subprocess with a clean
 environment (no keys) and a temporary working directory. Blocks in other languages
-(```sh, ```text, ```toml) are not run.
+(```sh, ```text, ```toml) are not run. The blocks of the pages in ``STANDALONE`` also
+run each on its own, so a reader can copy any one of them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 DOC_FILES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 
 
+STANDALONE = [ROOT / "docs" / "caching.md"]
+
+
 def _blocks(path: Path) -> list[str]:
     return BLOCK.findall(path.read_text(encoding="utf-8"))
 
@@ -35,7 +39,19 @@ def test_docs_have_runnable_examples() -> None:
     "path", [p for p in DOC_FILES if _blocks(p)], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_doc_examples_run(path: Path, tmp_path: Path) -> None:
-    script = "\n\n".join(_blocks(path))
+    _run("\n\n".join(_blocks(path)), path.name, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "index"),
+    [(p, i) for p in STANDALONE for i in range(len(_blocks(p)))],
+    ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else f"block{v}",
+)
+def test_each_block_runs_alone(path: Path, index: int, tmp_path: Path) -> None:
+    _run(_blocks(path)[index], f"{path.name} block {index}", tmp_path)
+
+
+def _run(script: str, name: str, tmp_path: Path) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -53,4 +69,4 @@ def test_doc_examples_run(path: Path, tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, f"{path.name} examples failed:\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, f"{name} examples failed:\n{result.stderr[-4000:]}"
