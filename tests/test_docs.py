@@ -70,3 +70,25 @@ def _run(script: str, name: str, tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, f"{name} examples failed:\n{result.stderr[-4000:]}"
+
+
+def test_the_plugin_guides_test_count_is_current(tmp_path: Path) -> None:
+    """The guide's `python -m pytest  # N passed, M skipped` is what its test file gives."""
+    pytest.importorskip("jackfield_acme")
+    guide = (ROOT / "docs" / "writing-a-plugin.md").read_text(encoding="utf-8")
+    test_file = re.search(r"`tests/test_acme.py`:\n\n```text\n(.*?)^```", guide, re.S | re.M)
+    claimed = re.search(r"^python -m pytest +# (\d+ passed, \d+ skipped)", guide, re.M)
+    assert test_file and claimed, "the guide's test file or its stated count moved"
+    (tmp_path / "test_acme.py").write_text(test_file.group(1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACKFIELD_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_acme.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert claimed.group(1) in summary, f"the guide says {claimed.group(1)!r}; pytest: {summary}"
