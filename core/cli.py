@@ -152,6 +152,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.option:
         name, sep, raw = item.partition("=")
         name = name.strip()
+        if name == "api_key":  # never echo the value: it is a key
+            raise _UsageError(
+                "-o api_key is refused (a key on the command line shows in the process list "
+                "and the shell history): export it, or name its variable with --api-key-env"
+            )
         if not sep or not name:
             raise _UsageError(f"-o takes NAME=VALUE (a config field), not {item!r}")
         try:

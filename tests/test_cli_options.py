@@ -72,12 +72,14 @@ async def test_api_key_env_names_the_variable_holding_the_key(
         ("nonsense", "-o takes NAME=VALUE"),
         ("temprature=1", "unknown config field(s): temprature"),
         ("max_retries=-1", "max_retries"),
+        ("api_key=sk-on-the-command-line", "--api-key-env"),
     ],
 )
 def test_bad_options_are_one_line(option: str, message: str) -> None:
     code, out, err = run("prompt", "-p", "mock", "-o", option, "hi")
     assert code in (1, 2) and out == ""
     assert message in err and err.count("\n") == 1
+    assert "sk-on-the-command-line" not in err
 
 
 def test_hints_show_the_cli_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -510,6 +510,16 @@ class Registry:
         if not fresh and cache_key is not None:
             found = self._instances.get(cache_key)
             if found is not None:
+                call = self._slots.get(cache_key)
+                if call is not None and call[0] == name and call[1] is config:
+                    # inline: the repeated call's fast path (see _same_call)
+                    if "api_key" not in overrides:
+                        if call[2] == overrides:
+                            return found
+                    elif {**overrides, "api_key": _KEY} == call[2] and holds_given_key(
+                        found, config, overrides
+                    ):
+                        return found
                 return self._check_slot(cache_key, found, name, config, overrides)
         memo = memo_key(name, config, overrides) if not fresh and cache_key is None else None
         if memo is not None:  # the same arguments as an earlier call: skip resolving
@@ -655,6 +665,8 @@ class Registry:
 
 
 _SlotCall = tuple[str, object, dict[str, Any]]
+_KEY = "<api key given>"
+"""What a slot's record holds in place of the API key a call gave."""
 
 
 def _class_and_name(first: Any, second: Any) -> tuple[type[Provider], str | None]:
@@ -681,7 +693,10 @@ def _slot_call(
     """The call that filled an explicit ``cache_key``'s slot, without its API key."""
     if not (config is None or isinstance(config, ProviderConfig)):
         return None  # a mapping may change after the call: compared by resolving
-    return (name, config, {k: v for k, v in overrides.items() if k != "api_key"})
+    fields = dict(overrides)
+    if "api_key" in fields:
+        fields["api_key"] = _KEY  # never the key itself: it is checked on the instance
+    return (name, config, fields)
 
 
 def _same_call(
@@ -693,13 +708,9 @@ def _same_call(
     """Whether a call repeats ``call`` (its API key is checked apart, on the instance)."""
     if call is None or call[0] != name or call[1] is not config:
         return False
-    fields = call[2]
-    if len(overrides) - ("api_key" in overrides) != len(fields):
-        return False
-    for k, v in overrides.items():  # a loop, not all(): this is the cache_key hot path
-        if k != "api_key" and (k not in fields or fields[k] != v):
-            return False
-    return True
+    if "api_key" in overrides:
+        return {**overrides, "api_key": _KEY} == call[2]
+    return dict(overrides) == call[2]
 
 
 def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:
