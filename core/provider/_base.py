@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..config import AuthMethod, ProviderConfig, Secret, parse_tier
 from ..errors import (
+    BadRequestError,
     ConfigurationError,
     MissingDependencyError,
     NetworkError,
@@ -32,7 +33,7 @@ from ..errors import (
 from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
 from ..types import ModelTier, Request, Response, ToolSpec
 from ..wire._assembler import events_for_response
-from ._validation import build_request, normalize_messages, normalize_tools
+from ._validation import build_request, call_extra, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
     from ..cache import CacheOpener, ResponseCache
@@ -81,6 +82,10 @@ class Provider(ABC):
     """The ``jackfield[extra]`` that installs :attr:`requires`."""
     tokenizer: ClassVar[str] = "heuristic"
     """``"tiktoken"`` for OpenAI-family token counting, else ``"heuristic"``."""
+    call_options: ClassVar[frozenset[str]] = frozenset()
+    """Keyword arguments a call may pass besides the contract's own (``top_p``, ``seed``
+    ...): each goes into ``Request.extra``, so into the body. Any other keyword is a
+    :class:`BadRequestError`; a body field nobody declared goes in ``extra={...}``."""
 
     def __init__(
         self,
@@ -212,10 +217,20 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
-        **extra: Any,
+        extra: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Request:
-        """Validate a call's arguments and apply config defaults; no I/O."""
+        """Validate a call's arguments and apply config defaults; no I/O.
+
+        ``options`` are keywords named in :attr:`call_options`; ``extra`` holds any other
+        body fields. Both end in ``Request.extra``, merged into the body last.
+        """
         cfg = self.config
+        fields = call_extra(options, extra, allowed=self.call_options, provider=self.name)
+        if model is not None and not isinstance(model, str):  # "" falls back, as None does
+            raise BadRequestError(
+                f"model must be a non-empty string (got {model!r})", provider=self.name
+            )
         return build_request(
             messages,
             model=self.resolve_model(model, tier),
@@ -227,7 +242,7 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=cfg.reasoning if reasoning is None else reasoning,
-            extra=extra,
+            extra=fields,
         )
 
     async def generate(
@@ -244,13 +259,17 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         cache: bool | None = None,
-        **extra: Any,
+        extra: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Response:
         """Send ``messages`` and return the complete :class:`Response`.
 
         ``messages`` is a string (one user turn), a :class:`Message`, a dict, or a list
         of them. ``cache`` overrides the provider's response-cache setting for this call.
-        Every failure raises a :class:`ProviderError` subclass.
+        ``extra`` is a dict of body fields merged into the request last; other keywords
+        must be the provider's :attr:`call_options` (an unknown one, a misspelling say,
+        raises :class:`BadRequestError` with a suggestion). Every failure raises a
+        :class:`ProviderError` subclass.
         """
         request = self.build_request(
             messages,
@@ -263,7 +282,8 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=reasoning,
-            **extra,
+            extra=extra,
+            **options,
         )
         return await self.generate_request(request, cache=cache)
 
@@ -343,7 +363,8 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         cache: bool | None = None,
-        **extra: Any,
+        extra: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> ProviderStream:
         """Send ``messages`` and iterate typed :class:`StreamEvent` objects.
 
@@ -362,7 +383,8 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=reasoning,
-            **extra,
+            extra=extra,
+            **options,
         )
         return self.stream_request(request, cache=cache)
 
