@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Se
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ..config import AuthMethod, ProviderConfig, Secret, parse_tier
+from ..config import AuthMethod, ProviderConfig, Secret, check_base_url, parse_tier
 from ..errors import (
     BadRequestError,
     ConfigurationError,
@@ -148,6 +148,9 @@ class Provider(ABC):
 
     def validate_config(self) -> None:
         """Check the config; a subclass extends this. Runs at creation, before any I/O."""
+        url = self.base_url  # the config's, else a default or environment variable's
+        if url is not None and url != self.config.base_url:
+            check_base_url(url, self.name)
         if self.requires_api_key and self.auth_method != "none" and not self._api_key:
             env = self.config.api_key_env or self.api_key_env
             where = f"set ${env} or " if env else ""

@@ -5,7 +5,6 @@ Problems raise :class:`BadRequestError` naming the offending message or tool.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -339,6 +338,8 @@ def call_extra(
     did-you-mean, before it could reach a server."""
     unknown = [name for name in options if name not in allowed]
     if unknown:
+        import difflib  # here: only a refused call needs it
+
         known = [*CALL_KEYWORDS, *sorted(allowed)]
         hints = []
         for name in unknown:
