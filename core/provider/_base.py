@@ -18,6 +18,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Se
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import attrs
+
 from ..config import AuthMethod, ProviderConfig, Secret, check_base_url, parse_tier
 from ..errors import (
     BadRequestError,
@@ -344,7 +346,7 @@ class Provider(ABC):
                     "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
             try:
-                return await self._generate(request)
+                return self._scrub_response(await self._generate(request))
             except ProviderError as exc:
                 raise self._finish_error(exc, request) from exc.__cause__
             except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
@@ -434,7 +436,7 @@ class Provider(ABC):
             head: list[StreamEvent] = []
             try:
                 async for event in events:
-                    head.append(event)
+                    head.append(self._scrub_event(event))
                     if not isinstance(event, StreamStart):
                         break
             except BaseException as exc:
@@ -455,6 +457,8 @@ class Provider(ABC):
                 assert events is not None
                 try:
                     async for event in events:
+                        if type(event) is StreamEnd:
+                            event = self._scrub_event(event)
                         last = event
                         yield event
                 except GeneratorExit:
@@ -562,6 +566,8 @@ class Provider(ABC):
         if attempts is not None:
             err.attempts = attempts
         secrets = self._secrets()
+        if err.request_id is not None:  # a server may echo the key as its request id
+            err.request_id = redact(str(err.request_id), secrets)
         if secrets:
             err.message = redact(err.message, secrets)
             err.args = (err.message,)
@@ -569,6 +575,25 @@ class Provider(ABC):
                 err.body = redact(err.body, secrets)
         _scrub_chain(err.__cause__, secrets)
         return err
+
+    def _scrub_response(self, response: Response) -> Response:
+        """The response with its ``request_id`` redacted: a server may echo the key as
+        one, and it reaches callers, hooks and caches."""
+        rid = response.request_id
+        if rid is not None and (clean := redact(rid, self._secrets())) != rid:
+            return attrs.evolve(response, request_id=clean)
+        return response
+
+    def _scrub_event(self, event: StreamEvent) -> StreamEvent:
+        """A stream event with any request id redacted (the start and the end carry one)."""
+        if isinstance(event, StreamEnd):
+            response = self._scrub_response(event.response)
+            return event if response is event.response else StreamEnd(response)
+        if isinstance(event, StreamStart) and event.request_id is not None:
+            clean = redact(event.request_id, self._secrets())
+            if clean != event.request_id:
+                return attrs.evolve(event, request_id=clean)
+        return event
 
     def _on_retry(self, request: Request) -> Any:
         hooks = self.hooks
