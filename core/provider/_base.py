@@ -231,7 +231,11 @@ class Provider(ABC):
         body fields. Both end in ``Request.extra``, merged into the body last.
         """
         cfg = self.config
-        fields = call_extra(options, extra, allowed=self.call_options, provider=self.name)
+        fields = (
+            call_extra(options, extra, allowed=self.call_options, provider=self.name)
+            if options or extra is not None
+            else None
+        )
         if model is not None and not isinstance(model, str):  # "" falls back, as None does
             raise BadRequestError(
                 f"model must be a non-empty string (got {model!r})", provider=self.name

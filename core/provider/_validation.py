@@ -91,6 +91,10 @@ def _list(value: Any, where: str, provider: str | None) -> list[Any]:
     raise _bad(f"{where} must be a list, not {type(value).__name__}", provider)
 
 
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
 def _optional_str(value: Any, where: str, provider: str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -159,7 +163,9 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
     else:
         raise _bad(f"{where}.content must be a string or a list of parts", provider)
     calls = []
-    for j, c in enumerate(_list(data.get("tool_calls"), f"{where}.tool_calls", provider)):
+    raw_calls = data.get("tool_calls")
+    raw_calls = () if raw_calls is None else _list(raw_calls, f"{where}.tool_calls", provider)
+    for j, c in enumerate(raw_calls):
         if isinstance(c, ToolCall):
             calls.append(c)
         elif isinstance(c, Mapping) and isinstance(c.get("name"), str):
@@ -170,10 +176,15 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
             calls.append(ToolCall(call_id or f"call_{j}", c["name"], dict(args)))
         else:
             raise _bad(f"{where}.tool_calls[{j}] needs a name", provider)
-    thinking = [
-        _thinking_from(t, f"{where}.thinking[{j}]", provider)
-        for j, t in enumerate(_list(data.get("thinking"), f"{where}.thinking", provider))
-    ]
+    raw_thinking = data.get("thinking")
+    thinking = (
+        []
+        if raw_thinking is None
+        else [
+            _thinking_from(t, f"{where}.thinking[{j}]", provider)
+            for j, t in enumerate(_list(raw_thinking, f"{where}.thinking", provider))
+        ]
+    )
     return Message(
         data.get("role"),  # type: ignore[arg-type]  # checked by the caller
         parts,
@@ -213,13 +224,14 @@ def _check_message(msg: Message, where: str, provider: str | None) -> None:
                     _check_strings(value, f"{where}.content[{j}].{attr}", provider)
             else:
                 raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
-    if role in ("user", "system") and _is_empty(msg.content):
+    if role in ("user", "system") and (not msg.content or _is_empty(msg.content)):
         raise _bad(f"{where}.content is empty: a {role} turn needs text or an image", provider)
     if msg.tool_calls and role != "assistant":
         raise _bad(f"{where} has tool_calls but only assistant messages may", provider)
-    _optional_str(msg.name, f"{where}.name", provider)
-    _optional_str(msg.tool_call_id, f"{where}.tool_call_id", provider)
-    _check_strings((msg.name, msg.tool_call_id), where, provider)
+    if msg.name is not None or msg.tool_call_id is not None:
+        _optional_str(msg.name, f"{where}.name", provider)
+        _optional_str(msg.tool_call_id, f"{where}.tool_call_id", provider)
+        _check_strings((msg.name, msg.tool_call_id), where, provider)
     for j, call in enumerate(msg.tool_calls):
         here = f"{where}.tool_calls[{j}]"
         if not isinstance(call, ToolCall):
@@ -269,7 +281,8 @@ def normalize_messages(
         else:
             raise _bad(f"{where} must be a Message or a dict, not {type(item).__name__}", provider)
         _check_message(msg, where, provider)
-        call_ids.update(call.id for call in msg.tool_calls)
+        if msg.tool_calls:
+            call_ids.update(call.id for call in msg.tool_calls)
         if msg.role == "tool":
             if not msg.tool_call_id:
                 raise _bad(f"{where} is a tool result without tool_call_id", provider)
@@ -405,23 +418,17 @@ def build_request(
             raise _bad("tool_choice must be 'auto', 'none', 'required' or a tool name", provider)
         if tool_choice not in _TOOL_CHOICES and tool_choice not in {t.name for t in specs}:
             raise _bad(f"tool_choice {tool_choice!r} names no tool of this call", provider)
-    stops: tuple[str, ...]
-    if stop is None:
-        stops = ()
-    elif isinstance(stop, str):
-        stops = (stop,)
-    elif isinstance(stop, list | tuple):
-        stops = tuple(stop)
-    else:
-        stops = ()
-    if not isinstance(stop, str | list | tuple | None) or not all(
-        isinstance(s, str) and s for s in stops
-    ):
-        raise _bad(f"stop must be a string or a list of non-empty strings (got {stop!r})", provider)
-    _check_strings(stops, "stop", provider)
+    stops: tuple[str, ...] = ()
+    if stop is not None:
+        stops = (stop,) if isinstance(stop, str) else tuple(stop) if _is_list(stop) else ()
+        if not (stops or _is_list(stop)) or not all(isinstance(s, str) and s for s in stops):
+            raise _bad(
+                f"stop must be a string or a list of non-empty strings (got {stop!r})", provider
+            )
+        _check_strings(stops, "stop", provider)
     if not isinstance(model, str) or not model:
         raise _bad(f"model must be a non-empty string (got {model!r})", provider)
-    _check_strings(model, "model", provider)
+    _check_text(model, "model", provider)
     if reasoning is not None and not isinstance(reasoning, bool | str):
         raise _bad(f"reasoning must be true, false or an effort name (got {reasoning!r})", provider)
     _check_strings(reasoning, "reasoning", provider)
@@ -429,7 +436,7 @@ def build_request(
         raise _bad(f"json_mode must be true or false (got {json_mode!r})", provider)
     if extra:
         _check_json(extra, provider)  # first: it also finds a cycle, which would recurse
-    _check_strings(extra, "extra arguments", provider)
+        _check_strings(extra, "extra arguments", provider)
     return Request(
         messages=msgs,
         model=model,
