@@ -12,7 +12,7 @@ import attrs
 from .errors import ConfigurationError
 from .types import ModelTier
 
-__all__ = ["AuthMethod", "ProviderConfig", "Secret", "parse_tier"]
+__all__ = ["AuthMethod", "ProviderConfig", "Secret", "check_base_url", "parse_tier"]
 
 AuthMethod: TypeAlias = Literal["bearer", "api-key", "x-api-key", "none"]
 AUTH_METHODS: frozenset[str] = frozenset({"bearer", "api-key", "x-api-key", "none"})
@@ -169,6 +169,56 @@ def _optional_int(field: str, value: Any, *, low: int) -> None:
         raise _fail(field, f"must be >= {low}", value)
 
 
+def _shown_url(url: str) -> str:
+    """``url`` fit for an error message: no userinfo, query or fragment (they may hold a
+    credential), at most 200 characters."""
+    text = url.split("#", 1)[0].split("?", 1)[0]
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rpartition("@")[2]
+        text = f"{scheme}://{authority}{slash}{path}"
+    shown = repr(text)
+    return shown[:200] + "..." if len(shown) > 200 else shown
+
+
+def check_base_url(url: Any, provider: str | None = None) -> None:
+    """Refuse a base URL no request could use (no host, a port out of range or not a
+    number, a broken IPv6 literal, spaces): a :class:`ConfigurationError` naming
+    ``base_url`` now, instead of a retried ``NetworkError`` on every call."""
+    if not isinstance(url, str):
+        raise _fail("base_url", "must start with http:// or https://", url)
+    why = None
+    if not url.startswith(("http://", "https://")):
+        why = "must start with http:// or https://"
+    elif any(ch.isspace() or not ch.isprintable() for ch in url):
+        why = "must not contain spaces or control characters"
+    else:
+        import re  # here: importing the config must stay cheap
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises for a port that is not a number in 0-65535
+        except ValueError as exc:
+            why = "is not a valid URL" + (" (broken IPv6 literal)" if "IPv6" in str(exc) else "")
+            if "Port" in str(exc):
+                why = "has a port that is not a number from 1 to 65535"
+        else:
+            host_port = parts.netloc.rpartition("@")[2]
+            if not parts.hostname:
+                why = "has no host"
+            elif host_port.startswith("[") and not re.fullmatch(r"\[[^][]+\](:\d*)?", host_port):
+                why = "is not a valid URL (broken IPv6 literal)"
+            elif port == 0:
+                why = "has a port that is not a number from 1 to 65535"
+    if why is not None:
+        raise ConfigurationError(
+            f"invalid base_url: {why} (got {_shown_url(url)})", field="base_url", provider=provider
+        )
+
+
 def _optional_str(field: str, value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise _fail(field, "must be a non-empty string", value)
@@ -222,11 +272,8 @@ class ProviderConfig:
         _optional_str("deployment", self.deployment)
         _optional_str("organization", self.organization)
         _optional_str("project", self.project)
-        url = self.base_url
-        if url is not None and not (
-            isinstance(url, str) and url.startswith(("http://", "https://"))
-        ):
-            raise _fail("base_url", "must start with http:// or https://", url)
+        if self.base_url is not None:
+            check_base_url(self.base_url)
         _optional_number("temperature", self.temperature, low=0.0, high=2.0)
         _optional_int("max_tokens", self.max_tokens, low=1)
         _optional_number("timeout", self.timeout, low=0.0, low_open=True)

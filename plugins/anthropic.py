@@ -52,6 +52,7 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
     requires = ("anthropic",)
     extra = "anthropic"
     tokenizer = "heuristic"  # no public local tokenizer for Claude 3 and later
+    call_options = wire.CALL_OPTIONS
     tier_models = {
         ModelTier.LOCAL_SMALL: "claude-haiku-4-5",
         ModelTier.HOSTED_SMALL: "claude-sonnet-4-6",

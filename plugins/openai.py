@@ -64,6 +64,7 @@ class OpenAIProvider(SDKProvider["AsyncOpenAI"]):
     default_base_url = "https://api.openai.com/v1"
     api_key_env = "OPENAI_API_KEY"
     requires = ("openai",)
+    call_options = wire.CALL_OPTIONS
     extra = "openai"
     tokenizer = "tiktoken"
 

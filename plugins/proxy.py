@@ -59,6 +59,7 @@ class ProxyProvider(HTTPProvider):
     description = "Your own server speaking the jackfield proxy protocol (bearer token)"
     api_key_env = "JACKFIELD_PROXY_TOKEN"  # a required key, sent as a bearer token
     tier_models = {tier: tier.value for tier in ModelTier}
+    call_options = frozenset({"signal"})  # taken out of the request: never sent
 
     @property
     def base_url(self) -> str | None:
@@ -96,6 +97,15 @@ class ProxyProvider(HTTPProvider):
         )
 
     # -- the template methods, with the signal taken out of the request -----------------
+
+    def build_request(self, messages: Any, *, signal: Any = None, **kwargs: Any) -> Request:
+        """As :meth:`Provider.build_request`; a ``signal`` keyword rides in ``extra``."""
+        request = super().build_request(messages, **kwargs)
+        if signal is None:
+            return request
+        if not callable(signal):
+            raise BadRequestError("signal must be a callable returning bool", provider=self.name)
+        return attrs.evolve(request, extra={**request.extra, "signal": signal})
 
     def stream_request(self, request: Request, *, cache: bool | None = None) -> ProviderStream:
         """As :meth:`Provider.stream_request`; a ``signal`` in ``extra`` is taken out."""

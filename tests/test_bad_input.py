@@ -356,7 +356,7 @@ BAD_CALLS: dict[str, dict[str, Any]] = {
     },
     "lone surrogate in a stop sequence": {"stop": ["\ud800"]},
     "lone surrogate in the model": {"model": "m\ud800"},
-    "lone surrogate in an extra argument": {"user": "\ud800"},
+    "lone surrogate in an extra argument": {"extra": {"user": "\ud800"}},
     "tool result without a call": {"messages": [Message.user("hi"), Message.tool("call_9", "42")]},
     "tool result without an id": {"messages": [{"role": "tool", "content": "42"}]},
     "tool calls on a user message": {
@@ -385,6 +385,44 @@ BAD_CALLS: dict[str, dict[str, Any]] = {
     "temperature nan": {"temperature": math.nan},
     "max_tokens zero": {"max_tokens": 0},
     "empty stop sequence": {"stop": ["ok", ""]},
+    # shapes that used to raise a bare TypeError / AttributeError, or reach the server
+    "role as a list": {"messages": [{"role": ["user"], "content": "hi"}]},
+    "role as a dict": {"messages": [{"role": {"user": 1}, "content": "hi"}]},
+    "role as a list (Message)": {"messages": [Message(["user"], "hi")]},  # type: ignore[arg-type]
+    "image_url not a part": {
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 5}]}]
+    },
+    "image url not a string": {
+        "messages": [{"role": "user", "content": [{"type": "image", "url": 5}]}]
+    },
+    "text part not a string": {
+        "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]
+    },
+    "tool_calls=5": {"messages": [{"role": "assistant", "content": "x", "tool_calls": 5}]},
+    "tool_calls=0": {"messages": [{"role": "assistant", "content": "x", "tool_calls": 0}]},
+    "tool_calls not ToolCalls (Message)": {"messages": [Message("assistant", "x", tool_calls=[5])]},
+    "thinking=5": {"messages": [{"role": "assistant", "content": "x", "thinking": 5}]},
+    "thinking=[5]": {"messages": [{"role": "assistant", "content": "x", "thinking": [5]}]},
+    "thinking entry with an unknown key": {
+        "messages": [{"role": "assistant", "content": "x", "thinking": [{"text": "a", "b": 1}]}]
+    },
+    "thinking text not a string": {
+        "messages": [{"role": "assistant", "content": "x", "thinking": [{"text": 5}]}]
+    },
+    "name not a string": {"messages": [{"role": "user", "content": "hi", "name": 5}]},
+    "tools=5": {"tools": 5},
+    "tools=0": {"tools": 0},
+    "tools a mapping": {"tools": _WEATHER},
+    "stop=5": {"stop": 5},
+    "model=5": {"model": 5},
+    "model=0": {"model": 0},
+    "reasoning=5": {"reasoning": 5},
+    "json_mode a list": {"json_mode": [1]},
+    "non-JSON extra value": {"extra": {"when": object()}},
+    "nan in extra": {"extra": {"x": math.nan}},
+    "extra not a mapping": {"extra": ["top_p"]},
+    "misspelled keyword": {"modle": "x"},
+    "empty prompt": {"messages": ""},
 }
 
 
@@ -408,6 +446,108 @@ async def test_invalid_input_raises_bad_request_before_any_io(spec: Spec) -> Non
         finally:
             await provider.aclose()
     assert server.request_count == 1
+
+
+# -- property: any bad shape in any field, every provider, BadRequestError naming it ---------
+
+_NOWHERE_URL = "http://127.0.0.1:9"  # nothing listens: a request sent would fail otherwise
+
+
+class _Nowhere:
+    """Stands in for a fake server: validation must refuse before any connection."""
+
+    openai_base_url = f"{_NOWHERE_URL}/v1"
+    anthropic_base_url = _NOWHERE_URL
+    proxy_url = _NOWHERE_URL
+    azure_endpoint = _NOWHERE_URL
+
+
+_not_json = (
+    st.builds(object)
+    | st.binary(min_size=1, max_size=3)
+    | st.sampled_from([math.nan, math.inf, -math.inf])
+    | st.frozensets(st.integers(), min_size=1, max_size=2)
+)
+_wrong = (
+    st.integers()
+    | st.floats(allow_nan=False)
+    | st.lists(st.integers(), min_size=1, max_size=2)
+    | st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2)
+    | _not_json
+)
+_KNOWN_KEYWORDS = {
+    "model", "tier", "temperature", "max_tokens", "tools", "tool_choice", "json_mode",
+    "stop", "reasoning", "cache", "extra",
+}  # fmt: skip
+
+
+def _assistant(**fields: Any) -> dict[str, Any]:
+    return {"messages": [Message.user("hi"), {"role": "assistant", "content": "x", **fields}]}
+
+
+# each: (the field the error must name, a strategy of calls with one bad value in it)
+_BAD_SHAPES: list[tuple[str, st.SearchStrategy[dict[str, Any]]]] = [
+    ("role", _wrong.map(lambda v: {"messages": [{"role": v, "content": "hi"}]})),
+    ("role", _wrong.map(lambda v: {"messages": [Message(v, "hi")]})),
+    ("content[0]", _wrong.map(lambda v: {"messages": [{"role": "user", "content": [v]}]})),
+    (
+        "content[0]",
+        _wrong.map(
+            lambda v: {
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": v}]}]
+            }
+        ),
+    ),
+    ("tool_calls", _wrong.map(lambda v: _assistant(tool_calls=v))),
+    ("tool_calls[0]", _wrong.map(lambda v: _assistant(tool_calls=[v]))),
+    ("thinking", _wrong.map(lambda v: _assistant(thinking=v))),
+    ("thinking[0]", _wrong.map(lambda v: _assistant(thinking=[v]))),
+    ("name", _wrong.map(lambda v: {"messages": [{"role": "user", "content": "hi", "name": v}]})),
+    ("tools", _wrong.map(lambda v: {"tools": v})),
+    ("stop", _wrong.map(lambda v: {"stop": v})),
+    ("model", _wrong.map(lambda v: {"model": v})),
+    ("reasoning", _wrong.map(lambda v: {"reasoning": v})),
+    ("json_mode", _wrong.map(lambda v: {"json_mode": v})),
+    ("extra", _wrong.filter(lambda v: not isinstance(v, dict)).map(lambda v: {"extra": v})),
+    ("extra['k']", _not_json.map(lambda v: {"extra": {"k": v}})),
+    (
+        "unknown keyword",
+        st.tuples(
+            st.from_regex(r"[a-z][a-z_]{0,9}", fullmatch=True).filter(
+                lambda k: k not in _KNOWN_KEYWORDS
+            ),
+            _wrong,
+        ).map(lambda kv: {kv[0]: kv[1]}),
+    ),
+]
+_bad_calls = st.one_of(
+    [strategy.map(lambda call, field=field: (field, call)) for field, strategy in _BAD_SHAPES]
+)
+_NOWHERE_PROVIDERS: dict[str, Any] = {}
+
+
+@pytest.mark.parametrize("spec", provider_params())
+@settings(FAST, max_examples=150)
+@given(bad=_bad_calls)
+def test_property_any_bad_shape_is_a_bad_request_naming_the_field(
+    spec: Spec, bad: tuple[str, dict[str, Any]]
+) -> None:
+    field, call = bad
+    if spec.name not in _NOWHERE_PROVIDERS:
+        _NOWHERE_PROVIDERS[spec.name] = spec.make(_Nowhere(), max_retries=0)  # type: ignore[arg-type]
+    provider = _NOWHERE_PROVIDERS[spec.name]
+    kwargs = {"messages": "hi", **call}
+    if field == "unknown keyword" and next(iter(call)) in provider.call_options:
+        return  # a keyword this provider declares: not a bad shape here
+    messages = kwargs.pop("messages")
+    with pytest.raises(BadRequestError) as info:
+        provider.stream(messages, **kwargs)  # validates now, before any I/O
+    with pytest.raises(BadRequestError) as again:
+        asyncio.run(asyncio.wait_for(provider.generate(messages, **kwargs), 5))
+    assert str(again.value) == str(info.value)
+    assert info.value.provider == provider.name
+    named = next(iter(call)) if field == "unknown keyword" else field
+    assert named in info.value.message, (named, info.value.message)
 
 
 def test_bad_request_is_raised_without_a_running_loop() -> None:

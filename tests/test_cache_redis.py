@@ -55,7 +55,8 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
+    def start(self, port: int | None = None) -> RedisServer:
+        """Start on ``port`` (to restart where clients expect it), else a free one."""
         exe = shutil.which("redis-server")
         if exe is None:
             _missing("redis-server is not on PATH")
@@ -65,7 +66,7 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = self.directory / "redis.log"
         for _ in range(3):  # another process may grab the free port first
-            self.port = _free_port()
+            self.port = port or _free_port()
             self.proc = subprocess.Popen(
                 [
                     exe,
@@ -312,6 +313,47 @@ async def test_redis_killed_mid_run(tmp_path: Path, caplog: pytest.LogCaptureFix
         except Exception as exc:
             info_error = exc
         assert info_error is not None  # operations (stats, clear) do report the outage
+        await cache.close()
+    finally:
+        server.stop()
+
+
+async def test_each_redis_outage_is_warned_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Killed, restarted, killed again: two outages, two warnings (not one per process,
+    nor one per failed call), and the cache works between them."""
+    server = RedisServer(tmp_path / "flaky").start()
+    try:
+        backend = RedisBackend(server.url, prefix="flaky:")
+        cache = ResponseCache(backend, cooldown=0)
+        provider = _mock(*(f"answer {i}" for i in range(12)), cache=cache)
+        caplog.set_level(logging.DEBUG, logger="jackfield.cache")
+
+        async def call(prompt: str = "q") -> Any:
+            return await asyncio.wait_for(provider.generate(prompt), 10)
+
+        def warnings() -> list[logging.LogRecord]:
+            return [
+                r
+                for r in caplog.records
+                if r.name == "jackfield.cache" and r.levelno >= logging.WARNING
+            ]
+
+        assert (await call()).cached is False
+        assert (await call()).cached is True
+        for outage in (1, 2):
+            server.stop()
+            for _ in range(3):
+                assert (await call()).cached is False  # degraded to the provider
+            assert len(warnings()) == outage, warnings()
+            server.start(server.port)  # back, empty (no persistence)
+            assert (await call(f"after {outage}")).cached is False  # stored again
+            assert (await call(f"after {outage}")).cached is True
+            assert len(warnings()) == outage, warnings()
+        assert "lookup failed" in warnings()[1].getMessage()
+        recovered = [r for r in caplog.records if "works again" in r.getMessage()]
+        assert len(recovered) == 2 and all(r.levelno == logging.INFO for r in recovered)
         await cache.close()
     finally:
         server.stop()

@@ -342,3 +342,83 @@ def test_extra_header_values_never_show_in_repr() -> None:
     assert "secret-header-value-123" not in repr(config)
     assert "X-Custom-Auth" in repr(config)
     assert config.extra_headers["X-Custom-Auth"] == "secret-header-value-123"
+
+
+# -- base URLs that cannot work are refused at creation -------------------------------------
+
+UNUSABLE_URLS = [
+    "http://",
+    "https://",
+    "http:///v1",
+    "http://:8080/v1",
+    "http://127.0.0.1:99999/v1",
+    "http://127.0.0.1:65536",
+    "http://127.0.0.1:0/v1",
+    "http://127.0.0.1:notaport/v1",
+    "http://127.0.0.1:-1",
+    "http://[::1",
+    "http://[::1]x:80",
+    "http://exa mple.com/v1",
+    "http://example.com/v1\n",
+    "http://example.com\t/v1",
+]
+
+
+@pytest.mark.parametrize("url", UNUSABLE_URLS)
+def test_unusable_base_url_is_refused_naming_base_url(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ProviderConfig(base_url=url)
+    assert info.value.field == "base_url"
+    assert "base_url" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:sk-canary-in-url@127.0.0.1:99999/v1",
+        "http://sk-canary-in-url@[::1",
+        "http://127.0.0.1:notaport/v1?key=sk-canary-in-url",
+        "http://[::1/v1?api_key=sk-canary-in-url#sk-canary-in-url",
+    ],
+)
+def test_unusable_base_url_error_never_shows_userinfo_or_query(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ProviderConfig(base_url=url)
+    err = info.value
+    assert info.value.field == "base_url"
+    for text in (str(err), repr(err), err.message, str(err.to_dict())):
+        assert "sk-canary-in-url" not in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/v1",
+        "http://localhost",
+        "https://[::1]:443/v1",
+        "http://[::1]",
+        "https://user:pw@api.example.invalid:65535/v1?x=1",
+        "http://127.0.0.1:1",
+    ],
+)
+def test_usable_base_urls_pass(url: str) -> None:
+    assert ProviderConfig(base_url=url).base_url == url
+
+
+@pytest.mark.parametrize("name", ["openai-compat", "openai", "anthropic", "proxy", "azure"])
+def test_every_provider_refuses_an_unusable_base_url_at_creation(name: str) -> None:
+    import jackfield
+
+    for url in ("http://", "http://127.0.0.1:99999", "http://h:notaport", "http://[::1"):
+        with pytest.raises(ConfigurationError) as info:
+            jackfield.create_provider(name, base_url=url, api_key="k", fresh=True)
+        assert info.value.field == "base_url", (name, url)
+
+
+def test_a_base_url_from_the_environment_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jackfield.plugins.proxy import ProxyProvider
+
+    monkeypatch.setenv("JACKFIELD_PROXY_URL", "http://[::1")
+    with pytest.raises(ConfigurationError) as info:
+        ProxyProvider(api_key="k")
+    assert info.value.field == "base_url"

@@ -56,9 +56,7 @@ class TestOpenAICompatConformance(ProviderConformance):
     supports_thinking = True  # delta.reasoning_content, as vLLM and DeepSeek send it
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
-        return OpenAICompatProvider(
-            base_url=server.openai_base_url, model="compat-model", **config
-        )
+        return OpenAICompatProvider(base_url=server.openai_base_url, model="compat-model", **config)
 
 
 class TestOpenRouterConformance(ProviderConformance):
@@ -211,7 +209,8 @@ class _LeaksIntoRequest(OpenAICompatProvider):
 
     def build_request(self, messages: Any, **kwargs: Any) -> Request:
         key = self.api_key.get_secret_value() if self.api_key else ""
-        return super().build_request(messages, **kwargs, user_tag=key)
+        extra = {**(kwargs.pop("extra", None) or {}), "user_tag": key}
+        return super().build_request(messages, **kwargs, extra=extra)
 
 
 class _Misclassifies404(OpenAICompatProvider):

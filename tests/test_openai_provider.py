@@ -304,7 +304,7 @@ async def test_body_is_build_payload_exactly(
         "json_mode": True,
         "stop": ["END"],
         "seed": 7,
-        "custom_field": {"a": 1},
+        "extra": {"custom_field": {"a": 1}},
     }
     await provider.generate("Hi", **kwargs)
     await (provider.stream("Hi", **kwargs)).collect()

@@ -180,7 +180,9 @@ async def test_config_defaults_reach_the_request() -> None:
     await mock.generate("x")
     request = mock.requests[0]
     assert (request.temperature, request.max_tokens, request.model) == (0.3, 50, "mock-large")
-    await mock.generate("x", temperature=0.9, max_tokens=5, model="m2", stop="\n", seed=7)
+    await mock.generate(
+        "x", temperature=0.9, max_tokens=5, model="m2", stop="\n", extra={"seed": 7}
+    )
     request = mock.requests[1]
     assert (request.temperature, request.max_tokens, request.model) == (0.9, 5, "m2")
     assert request.stop == ("\n",)

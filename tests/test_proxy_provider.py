@@ -215,7 +215,7 @@ async def test_request_json_shape_and_bearer_header(
         json_mode=True,
         stop=["END"],
         reasoning="high",
-        user="u-42",
+        extra={"user": "u-42"},
     )
     recorded = server.last_request
     assert recorded.path == "/api/stream" and recorded.method == "POST"
@@ -689,7 +689,9 @@ async def test_bad_call_arguments_fail_before_any_request(
     with pytest.raises(BadRequestError, match="signal"):
         proxy.stream("Hi", signal="stop")
     with pytest.raises(BadRequestError, match="JSON"):
-        await proxy.generate("Hi", user=object())
+        await proxy.generate("Hi", extra={"user": object()})
+    with pytest.raises(BadRequestError, match="did you mean 'signal'"):
+        await proxy.generate("Hi", signl=lambda: False)
     assert server.request_count == 0
 
 

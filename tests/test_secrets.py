@@ -446,6 +446,163 @@ def test_cli_output_never_shows_the_key(
     assert not (leaks := seen.leaks()), "the key leaked:\n" + "\n".join(leaks)
 
 
+# -- the key echoed back as a request id --------------------------------------------------
+
+
+def _echo_as_request_id(spec: Spec, key: str) -> ErrorReply:
+    """A 400 whose request-id headers, body ``request_id`` and nested
+    ``error.request_id`` (the proxy's) are all the key."""
+    if spec.wire == "anthropic":
+        body: Any = {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "bad request"},
+            "request_id": key,
+        }
+    elif spec.wire == "proxy":
+        body = {"error": {"error_type": "invalid_request", "message": "bad", "request_id": key}}
+    else:
+        body = {"error": {"message": "bad request", "type": "invalid_request_error"}}
+        body["request_id"] = body["error"]["request_id"] = key
+    return ErrorReply(400, body, {"x-request-id": key, "request-id": key})
+
+
+def _response_views(seen: Exposure, where: str, result: Any) -> None:
+    """A response's repr, ``to_dict``, pickle; for a list of events, each event's."""
+    items = result if isinstance(result, list) else [result]
+    for i, item in enumerate(items):
+        response = getattr(item, "response", item)  # a StreamEnd carries one
+        seen.add(f"{where} #{i}", item)
+        if hasattr(response, "to_dict"):
+            seen.add(f"{where} #{i}: to_dict", json.dumps(response.to_dict()))
+            seen.add(f"{where} #{i}: pickle", pickle.dumps(response))
+        if getattr(item, "request_id", None) is not None:
+            seen.add(f"{where} #{i}: request_id", item.request_id)
+
+
+@pytest.mark.parametrize("key", CANARIES)
+@pytest.mark.parametrize("spec", provider_params())
+async def test_a_key_echoed_as_request_id_appears_nowhere(
+    spec: Spec, key: str, tmp_path: Path
+) -> None:
+    """Request-id headers, a body's ``request_id`` and the proxy's ``error.request_id``
+    holding the key, on success and on error: redacted in responses, stream events,
+    errors, hook payloads and cache entries. (Logs are checked by
+    ``test_the_key_appears_nowhere``; the SDKs' own DEBUG loggers print response headers
+    as sent, see docs/reliability.md.)"""
+    seen = Exposure(key)
+    observer = Observer()
+    registry = Registry(entry_points=False, plugins=(), strict=False)
+    registry.register_provider(spec.provider_class())
+    registry.register_plugin(observer, name="observer")
+    script: list[ScriptItem] = [
+        Reply("echoed id", request_id=key),  # generate
+        Reply("echoed id, streamed", request_id=key),  # stream
+        _echo_as_request_id(spec, key),  # generate fails
+        _echo_as_request_id(spec, key),  # stream fails before its first event
+        Reply("to the memory cache", request_id=key),
+        Reply("to the sqlite cache", request_id=key),
+    ]
+    async with FakeLLMServer() as server:
+        for item in script:
+            server.enqueue(item)
+        provider = registry.create_provider(spec.name, {**spec.options(server), "api_key": key})
+        provider.retry_policy = RetryPolicy(max_retries=0)
+
+        async def attempt(where: str, call: Any) -> None:
+            try:
+                _response_views(seen, where, await asyncio.wait_for(call(), 10))
+            except ProviderError as exc:
+                seen.error(where, exc)
+                seen.add(f"{where}: request_id", exc.request_id)
+
+        async def events(**kwargs: Any) -> list[Any]:
+            return [event async for event in provider.stream("hi", **kwargs)]
+
+        db = tmp_path / "cache.db"
+        cached = type(provider)(attrs.evolve(provider.config, cache=f"sqlite:{db}"))
+        try:
+            await attempt("generate", lambda: provider.generate("hi"))
+            await attempt("stream", events)
+            await attempt("error generate", lambda: provider.generate("hi"))
+            await attempt("error stream", events)
+            await attempt("memory cache", lambda: provider.generate("cache me", cache=True))
+            await attempt("memory cache hit", lambda: provider.generate("cache me", cache=True))
+            await attempt("sqlite cache", lambda: cached.generate("cache me too"))
+            await attempt("sqlite cache hit", lambda: cached.generate("cache me too"))
+            memory = provider._response_cache(True)
+            assert memory is not None
+            seen.add("memory entries", list(getattr(memory.backend, "_data", {}).items()))
+            assert cached.response_cache is not None
+            await cached.response_cache.close()
+        finally:
+            await cached.aclose()
+            await provider.aclose()
+        assert server.pending == 0, "the script was not played to its end"
+    files = _files(tmp_path, "cache.db*")
+    assert files and b"to the sqlite cache" in b"".join(data for _, data in files)
+    for name, data in files:
+        seen.add(f"sqlite file {name}", data)
+    for i, call in enumerate(observer.calls):
+        seen.add(f"hook call #{i}", call)
+    hooks = {name for name, _ in observer.calls}
+    assert {"response_received", "request_failed"} <= hooks
+    assert not (leaks := seen.leaks()), "the key leaked:\n" + "\n".join(leaks)
+
+
+@pytest.mark.usefixtures("global_registry")
+@pytest.mark.parametrize("key", CANARIES)
+def test_cli_never_shows_a_key_echoed_as_request_id(
+    key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = Exposure(key)
+    with ServerThread() as server:
+        lines = []
+        for spec in AVAILABLE:
+            options = {**spec.options(server), "api_key": key, "max_retries": 0}
+            lines.append(f"[profiles.canary-{spec.name}]")
+            lines.append(f"provider = {_toml(spec.name)}")
+            lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
+        config = tmp_path / "config.toml"
+        config.write_text("\n".join(lines) + "\n")
+        monkeypatch.setenv("JACKFIELD_CONFIG", str(config))
+        for spec in AVAILABLE:
+            name = f"canary-{spec.name}"
+            for argv, item in (
+                (["prompt", "hi", "-p", name, "--json"], Reply("fine", request_id=key)),
+                (["prompt", "hi", "-p", name], _echo_as_request_id(spec, key)),
+                (["prompt", "hi", "-p", name, "--no-stream"], _echo_as_request_id(spec, key)),
+            ):
+                server.enqueue(item)
+                out, err = io.StringIO(), io.StringIO()
+                code = cli_main(argv, out=out, err=err)
+                seen.add(f"{argv}: stdout", out.getvalue())
+                seen.add(f"{argv}: stderr", err.getvalue())
+                if isinstance(item, ErrorReply):
+                    assert code == 1 and "BadRequestError" in err.getvalue(), err.getvalue()
+                else:
+                    assert code == 0 and json.loads(out.getvalue())["content"] == "fine"
+            assert server.pending == 0
+    assert not (leaks := seen.leaks()), "the key leaked:\n" + "\n".join(leaks)
+
+
+@pytest.mark.parametrize("key", CANARIES)
+def test_wire_error_builders_redact_a_request_id(key: str) -> None:
+    """The pure builders a plugin calls redact it too, before any provider sees it."""
+    from jackfield.wire._errors import error_from_payload, error_from_response
+
+    body = {"error": {"message": "bad", "request_id": key}, "request_id": key}
+    errors = [
+        error_from_response(400, {"x-request-id": key}, b"{}", secrets=[key]),
+        error_from_response(400, {}, json.dumps(body).encode(), secrets=[key]),
+        error_from_payload({"message": "bad", "request_id": key}, secrets=[key]),
+    ]
+    seen = Exposure(key)
+    for i, err in enumerate(errors):
+        assert err.request_id, i
+        seen.error(f"error #{i}", err)
+    assert not (leaks := seen.leaks()), "the key leaked:\n" + "\n".join(leaks)
+
+
 def test_a_canary_that_leaks_is_caught() -> None:
     """The detector itself works: a leak in any view is reported."""
     seen = Exposure(PLAIN)

@@ -24,10 +24,11 @@ Rules a backend follows:
   the entry expires (``None``: never, until evicted or cleared).
 * ``delete`` of an absent key and ``clear`` of an empty store are no-ops.
 * Raise on failure (any ``Exception``): the :class:`~jackfield.cache.ResponseCache`
-  catches it, counts it in ``stats.errors``, logs one warning per backend and carries on
-  as if the entry were absent. Never swallow errors silently, and never block the event
-  loop: do blocking I/O in a thread (``asyncio.to_thread``) and bound every wait (socket
-  timeouts, busy timeouts), since a call waits for its cache lookup.
+  catches it, counts it in ``stats.errors``, logs one warning per outage (until the
+  failed operations succeed again) and carries on as if the entry were absent. Never
+  swallow errors silently, and never block the event loop: do blocking I/O in a thread
+  (``asyncio.to_thread``) and bound every wait (socket timeouts, busy timeouts), since a
+  call waits for its cache lookup.
 * Methods may be called from several event loops (one per ``asyncio.run``) and threads;
   a client bound to an event loop must be created per loop.
 * ``stats`` is a :class:`CacheStats` the response cache increments; a backend may

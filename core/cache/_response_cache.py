@@ -15,10 +15,13 @@
   leaves, so a caller that stops early or is cancelled never strands the others;
   followers of a stream get the same events as they arrive, from the first;
 * never fails a call because of the cache: a backend error or an unreadable entry is a
-  miss, counted in ``stats.errors``, logged once per backend with ``logging.warning``
-  on the ``jackfield.cache`` logger (then at debug level), an unreadable entry is
-  deleted, and after a backend error the backend is not asked again for ``cooldown``
-  seconds.
+  miss, counted in ``stats.errors`` and logged on the ``jackfield.cache`` logger; an
+  unreadable entry is deleted, and after a backend error the backend is not asked again
+  for ``cooldown`` seconds. One ``logging.warning`` per outage: the first failure of a
+  backend operation warns, later ones log at debug level until every operation that
+  failed (lookup, store, delete) has succeeded again, which is logged at info level and
+  ends the outage; the next failure warns again. Unreadable entries warn once per
+  backend.
 
 ``Response.cached`` is true when a call did not reach the provider itself: a hit, or
 a follower of an identical call in flight.
@@ -169,7 +172,9 @@ class _Shared:
         self.stats = stats if isinstance(stats, CacheStats) else CacheStats()
         self.cooldown = cooldown
         self.clock = clock
-        self.warned = False
+        self.failing: set[str] = set()
+        """The backend operations failing now (an outage while not empty)."""
+        self.warned_unreadable = False
         self.down_until = 0.0
         self.lock = threading.Lock()
         self.flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Flight]] = (
@@ -253,22 +258,41 @@ class ResponseCache:
     # -- backend calls that never raise --------------------------------------------------
 
     def _failed(self, what: str, exc: BaseException, *, cooldown: bool = True) -> None:
+        """Count and log a failure: ``cooldown`` marks a backend operation's (part of an
+        outage, warned once per outage); else an unreadable entry's (warned once)."""
         shared = self._shared
         self.stats.add("errors")
         if cooldown:
             shared.down_until = shared.clock() + shared.cooldown
-        if not shared.warned:
-            shared.warned = True
+            with shared.lock:
+                first = not shared.failing
+                shared.failing.add(what)
+        else:
+            first, shared.warned_unreadable = not shared.warned_unreadable, True
+        if first:
             log.warning(
                 "response cache %r: %s failed (%s: %s); calls go on without the cache. "
-                "Further cache errors of this backend are logged at debug level.",
+                "Further cache errors of this %s are logged at debug level.",
                 self.backend,
                 what,
                 type(exc).__name__,
                 exc,
+                "outage" if cooldown else "backend",
             )
         else:
             log.debug("response cache %r: %s failed", self.backend, what, exc_info=exc)
+
+    def _worked(self, what: str) -> None:
+        """A backend operation succeeded: the outage ends once none is failing."""
+        shared = self._shared
+        if not shared.failing:  # the common case: a set's truth, no lock
+            return
+        with shared.lock:
+            was = bool(shared.failing)
+            shared.failing.discard(what)
+            ended = was and not shared.failing
+        if ended:
+            log.info("response cache %r: the backend works again", self.backend)
 
     def _available(self) -> bool:
         shared = self._shared
@@ -278,10 +302,12 @@ class ResponseCache:
         if not self._available():
             return None
         try:
-            return await self.backend.get(key)
+            data = await self.backend.get(key)
         except Exception as exc:
             self._failed("lookup", exc)
             return None
+        self._worked("lookup")
+        return data
 
     async def _put(self, key: str, data: bytes) -> None:
         if not self._available():
@@ -291,6 +317,7 @@ class ResponseCache:
         except Exception as exc:
             self._failed("store", exc)
         else:
+            self._worked("store")
             self.stats.add("stores")
 
     async def _unreadable(self, key: str, exc: BaseException) -> None:
@@ -299,6 +326,8 @@ class ResponseCache:
             await self.backend.delete(key)
         except Exception as err:
             self._failed("deleting an unreadable entry", err)
+        else:
+            self._worked("deleting an unreadable entry")
 
     async def _read(self, key: str, *, stream: bool) -> Any:
         """The decoded entry, or ``None`` (a miss, an error, an unreadable entry)."""

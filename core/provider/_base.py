@@ -18,8 +18,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Se
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ..config import AuthMethod, ProviderConfig, Secret, parse_tier
+import attrs
+
+from ..config import AuthMethod, ProviderConfig, Secret, check_base_url, parse_tier
 from ..errors import (
+    BadRequestError,
     ConfigurationError,
     MissingDependencyError,
     NetworkError,
@@ -32,7 +35,7 @@ from ..errors import (
 from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
 from ..types import ModelTier, Request, Response, ToolSpec
 from ..wire._assembler import events_for_response
-from ._validation import build_request, normalize_messages, normalize_tools
+from ._validation import build_request, call_extra, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
     from ..cache import CacheOpener, ResponseCache
@@ -81,6 +84,10 @@ class Provider(ABC):
     """The ``jackfield[extra]`` that installs :attr:`requires`."""
     tokenizer: ClassVar[str] = "heuristic"
     """``"tiktoken"`` for OpenAI-family token counting, else ``"heuristic"``."""
+    call_options: ClassVar[frozenset[str]] = frozenset()
+    """Keyword arguments a call may pass besides the contract's own (``top_p``, ``seed``
+    ...): each goes into ``Request.extra``, so into the body. Any other keyword is a
+    :class:`BadRequestError`; a body field nobody declared goes in ``extra={...}``."""
 
     def __init__(
         self,
@@ -143,6 +150,9 @@ class Provider(ABC):
 
     def validate_config(self) -> None:
         """Check the config; a subclass extends this. Runs at creation, before any I/O."""
+        url = self.base_url  # the config's, else a default or environment variable's
+        if url is not None and url != self.config.base_url:
+            check_base_url(url, self.name)
         if self.requires_api_key and self.auth_method != "none" and not self._api_key:
             env = self.config.api_key_env or self.api_key_env
             where = f"set ${env} or " if env else ""
@@ -212,10 +222,24 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
-        **extra: Any,
+        extra: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Request:
-        """Validate a call's arguments and apply config defaults; no I/O."""
+        """Validate a call's arguments and apply config defaults; no I/O.
+
+        ``options`` are keywords named in :attr:`call_options`; ``extra`` holds any other
+        body fields. Both end in ``Request.extra``, merged into the body last.
+        """
         cfg = self.config
+        fields = (
+            call_extra(options, extra, allowed=self.call_options, provider=self.name)
+            if options or extra is not None
+            else None
+        )
+        if model is not None and not isinstance(model, str):  # "" falls back, as None does
+            raise BadRequestError(
+                f"model must be a non-empty string (got {model!r})", provider=self.name
+            )
         return build_request(
             messages,
             model=self.resolve_model(model, tier),
@@ -227,7 +251,7 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=cfg.reasoning if reasoning is None else reasoning,
-            extra=extra,
+            extra=fields,
         )
 
     async def generate(
@@ -244,13 +268,17 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         cache: bool | None = None,
-        **extra: Any,
+        extra: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Response:
         """Send ``messages`` and return the complete :class:`Response`.
 
         ``messages`` is a string (one user turn), a :class:`Message`, a dict, or a list
         of them. ``cache`` overrides the provider's response-cache setting for this call.
-        Every failure raises a :class:`ProviderError` subclass.
+        ``extra`` is a dict of body fields merged into the request last; other keywords
+        must be the provider's :attr:`call_options` (an unknown one, a misspelling say,
+        raises :class:`BadRequestError` with a suggestion). Every failure raises a
+        :class:`ProviderError` subclass.
         """
         request = self.build_request(
             messages,
@@ -263,7 +291,8 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=reasoning,
-            **extra,
+            extra=extra,
+            **options,
         )
         return await self.generate_request(request, cache=cache)
 
@@ -321,7 +350,7 @@ class Provider(ABC):
                     "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
             try:
-                return await self._generate(request)
+                return self._scrub_response(await self._generate(request))
             except ProviderError as exc:
                 raise self._finish_error(exc, request) from exc.__cause__
             except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
@@ -343,7 +372,8 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         cache: bool | None = None,
-        **extra: Any,
+        extra: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> ProviderStream:
         """Send ``messages`` and iterate typed :class:`StreamEvent` objects.
 
@@ -362,7 +392,8 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=reasoning,
-            **extra,
+            extra=extra,
+            **options,
         )
         return self.stream_request(request, cache=cache)
 
@@ -409,7 +440,7 @@ class Provider(ABC):
             head: list[StreamEvent] = []
             try:
                 async for event in events:
-                    head.append(event)
+                    head.append(self._scrub_event(event))
                     if not isinstance(event, StreamStart):
                         break
             except BaseException as exc:
@@ -430,6 +461,8 @@ class Provider(ABC):
                 assert events is not None
                 try:
                     async for event in events:
+                        if type(event) is StreamEnd:
+                            event = self._scrub_event(event)
                         last = event
                         yield event
                 except GeneratorExit:
@@ -537,6 +570,8 @@ class Provider(ABC):
         if attempts is not None:
             err.attempts = attempts
         secrets = self._secrets()
+        if err.request_id is not None:  # a server may echo the key as its request id
+            err.request_id = redact(str(err.request_id), secrets)
         if secrets:
             err.message = redact(err.message, secrets)
             err.args = (err.message,)
@@ -544,6 +579,25 @@ class Provider(ABC):
                 err.body = redact(err.body, secrets)
         _scrub_chain(err.__cause__, secrets)
         return err
+
+    def _scrub_response(self, response: Response) -> Response:
+        """The response with its ``request_id`` redacted: a server may echo the key as
+        one, and it reaches callers, hooks and caches."""
+        rid = response.request_id
+        if rid is not None and (clean := redact(rid, self._secrets())) != rid:
+            return attrs.evolve(response, request_id=clean)
+        return response
+
+    def _scrub_event(self, event: StreamEvent) -> StreamEvent:
+        """A stream event with any request id redacted (the start and the end carry one)."""
+        if isinstance(event, StreamEnd):
+            response = self._scrub_response(event.response)
+            return event if response is event.response else StreamEnd(response)
+        if isinstance(event, StreamStart) and event.request_id is not None:
+            clean = redact(event.request_id, self._secrets())
+            if clean != event.request_id:
+                return attrs.evolve(event, request_id=clean)
+        return event
 
     def _on_retry(self, request: Request) -> Any:
         hooks = self.hooks

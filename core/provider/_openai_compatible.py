@@ -15,7 +15,7 @@ from ..events import StreamEvent
 from ..types import ModelTier, Request, Response
 from ..wire._assembler import StreamAssembler
 from ..wire._errors import request_id_from as request_id_from_headers
-from ..wire._openai_chat import ChunkParser, build_payload, parse_response
+from ..wire._openai_chat import CALL_OPTIONS, ChunkParser, build_payload, parse_response
 from ._http import HTTPProvider
 
 __all__ = ["OpenAICompatibleProvider"]
@@ -30,6 +30,7 @@ class OpenAICompatibleProvider(HTTPProvider):
     """
 
     tokenizer = "tiktoken"
+    call_options = CALL_OPTIONS
     chat_path: ClassVar[str] = "/chat/completions"
     usage_in_stream: ClassVar[bool] = True
     """Send ``stream_options.include_usage`` (servers that reject it set this False)."""

@@ -5,14 +5,46 @@ Problems raise :class:`BadRequestError` naming the offending message or tool.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import BadRequestError
-from ..types import ROLES, ImagePart, Message, Request, TextPart, Thinking, ToolCall, ToolSpec
+from ..types import (
+    ROLES,
+    ContentPart,
+    ImagePart,
+    Message,
+    Request,
+    TextPart,
+    Thinking,
+    ToolCall,
+    ToolSpec,
+)
 
-__all__ = ["build_request", "normalize_messages", "normalize_tools"]
+__all__ = [
+    "CALL_KEYWORDS",
+    "build_request",
+    "call_extra",
+    "normalize_messages",
+    "normalize_tools",
+]
+
+CALL_KEYWORDS: tuple[str, ...] = (
+    "model",
+    "tier",
+    "temperature",
+    "max_tokens",
+    "tools",
+    "tool_choice",
+    "json_mode",
+    "stop",
+    "reasoning",
+    "cache",
+    "extra",
+)
+"""The keyword arguments of ``Provider.generate`` and ``stream``: the contract's own."""
 
 _TOOL_CHOICES = frozenset({"auto", "none", "required"})
 
@@ -50,46 +82,111 @@ def _check_strings(value: Any, where: str, provider: str | None) -> None:
             _check_strings(item, where, provider)
 
 
+def _list(value: Any, where: str, provider: str | None) -> list[Any]:
+    """``value`` as a list: ``None`` is empty; a list or tuple is taken; else refused."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise _bad(f"{where} must be a list, not {type(value).__name__}", provider)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+def _optional_str(value: Any, where: str, provider: str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _bad(f"{where} must be a string, not {type(value).__name__}", provider)
+
+
+def _part_from_mapping(part: Mapping[str, Any], where: str, provider: str | None) -> ContentPart:
+    kind = part.get("type")
+    if kind == "text":
+        text = part.get("text", "")
+        if not isinstance(text, str):
+            raise _bad(f"{where}.text must be a string, not {type(text).__name__}", provider)
+        return TextPart(text)
+    if kind in ("image", "image_url"):
+        nested = part.get("image_url")
+        if isinstance(nested, str):  # {"image_url": "https://..."}, as some servers take
+            nested = {"url": nested}
+        elif nested is not None and not isinstance(nested, Mapping):
+            raise _bad(f"{where}.image_url must be an object with a url", provider)
+        url = part.get("url") or (nested or {}).get("url")
+        return ImagePart(
+            url=_optional_str(url, f"{where}.url", provider),
+            data=_optional_str(part.get("data"), f"{where}.data", provider),
+            media_type=_optional_str(part.get("media_type"), f"{where}.media_type", provider),
+        )
+    raise _bad(f"{where} is not a text or image part", provider)
+
+
+_THINKING_KEYS = frozenset({"text", "signature", "redacted"})
+
+
+def _thinking_from(value: Any, where: str, provider: str | None) -> Thinking:
+    if isinstance(value, Thinking):
+        return value
+    if not isinstance(value, Mapping):
+        raise _bad(f"{where} must be a Thinking or a dict, not {type(value).__name__}", provider)
+    unknown = sorted(str(k) for k in value if k not in _THINKING_KEYS)
+    if unknown:
+        raise _bad(f"{where} has unknown keys {unknown}; use {sorted(_THINKING_KEYS)}", provider)
+    text = value.get("text")
+    if not isinstance(text, str):
+        raise _bad(f"{where}.text must be a string", provider)
+    redacted = value.get("redacted", False)
+    if not isinstance(redacted, bool):
+        raise _bad(f"{where}.redacted must be true or false", provider)
+    signature = _optional_str(value.get("signature"), f"{where}.signature", provider)
+    return Thinking(text, signature, redacted)
+
+
 def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | None) -> Message:
-    role = data.get("role")
     content = data.get("content", "")
     if content is None:
         content = ""
     parts: str | list[TextPart | ImagePart]
     if isinstance(content, str):
         parts = content
-    elif isinstance(content, Sequence):
+    elif isinstance(content, list | tuple):
         parts = []
         for j, part in enumerate(content):
             if isinstance(part, TextPart | ImagePart):
                 parts.append(part)
-            elif isinstance(part, Mapping) and part.get("type") == "text":
-                parts.append(TextPart(str(part.get("text", ""))))
-            elif isinstance(part, Mapping) and part.get("type") in ("image", "image_url"):
-                url = part.get("url") or (part.get("image_url") or {}).get("url")
-                parts.append(
-                    ImagePart(url=url, data=part.get("data"), media_type=part.get("media_type"))
-                )
+            elif isinstance(part, Mapping):
+                parts.append(_part_from_mapping(part, f"{where}.content[{j}]", provider))
             else:
                 raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
     else:
         raise _bad(f"{where}.content must be a string or a list of parts", provider)
     calls = []
-    for j, c in enumerate(data.get("tool_calls") or ()):
+    raw_calls = data.get("tool_calls")
+    raw_calls = () if raw_calls is None else _list(raw_calls, f"{where}.tool_calls", provider)
+    for j, c in enumerate(raw_calls):
         if isinstance(c, ToolCall):
             calls.append(c)
-        elif isinstance(c, Mapping) and "name" in c:
+        elif isinstance(c, Mapping) and isinstance(c.get("name"), str):
             args = c.get("arguments") or {}
             if not isinstance(args, Mapping):
                 raise _bad(f"{where}.tool_calls[{j}].arguments must be an object", provider)
-            calls.append(ToolCall(str(c.get("id", f"call_{j}")), str(c["name"]), dict(args)))
+            call_id = _optional_str(c.get("id"), f"{where}.tool_calls[{j}].id", provider)
+            calls.append(ToolCall(call_id or f"call_{j}", c["name"], dict(args)))
         else:
             raise _bad(f"{where}.tool_calls[{j}] needs a name", provider)
-    thinking = [
-        t if isinstance(t, Thinking) else Thinking(**t) for t in (data.get("thinking") or ())
-    ]
+    raw_thinking = data.get("thinking")
+    thinking = (
+        []
+        if raw_thinking is None
+        else [
+            _thinking_from(t, f"{where}.thinking[{j}]", provider)
+            for j, t in enumerate(_list(raw_thinking, f"{where}.thinking", provider))
+        ]
+    )
     return Message(
-        role,  # type: ignore[arg-type]  # checked against ROLES by the caller
+        data.get("role"),  # type: ignore[arg-type]  # checked by the caller
         parts,
         name=data.get("name"),
         tool_calls=calls,
@@ -98,12 +195,68 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
     )
 
 
+def _is_empty(content: str | tuple[ContentPart, ...]) -> bool:
+    if isinstance(content, str):
+        return not content
+    return all(isinstance(p, TextPart) and not p.text for p in content)
+
+
+def _check_message(msg: Message, where: str, provider: str | None) -> None:
+    """The checks a :class:`Message` needs whether built by the caller or from a dict
+    (attrs checks no types): role, content, names, tool calls, thinking."""
+    role = msg.role
+    if not isinstance(role, str) or role not in ROLES:
+        raise _bad(f"{where}.role {role!r} is unknown; use one of {sorted(ROLES)}", provider)
+    if isinstance(msg.content, str):
+        _check_text(msg.content, f"{where}.content", provider)
+    else:
+        for j, part in enumerate(msg.content):
+            if isinstance(part, TextPart):
+                if not isinstance(part.text, str):
+                    raise _bad(f"{where}.content[{j}].text must be a string", provider)
+                _check_text(part.text, f"{where}.content[{j}]", provider)
+            elif isinstance(part, ImagePart):
+                if not part.url and not part.data:
+                    raise _bad(f"{where}.content[{j}] image needs url or data", provider)
+                for attr in ("url", "data", "media_type"):
+                    value = getattr(part, attr)
+                    _optional_str(value, f"{where}.content[{j}].{attr}", provider)
+                    _check_strings(value, f"{where}.content[{j}].{attr}", provider)
+            else:
+                raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
+    if role in ("user", "system") and (not msg.content or _is_empty(msg.content)):
+        raise _bad(f"{where}.content is empty: a {role} turn needs text or an image", provider)
+    if msg.tool_calls and role != "assistant":
+        raise _bad(f"{where} has tool_calls but only assistant messages may", provider)
+    if msg.name is not None or msg.tool_call_id is not None:
+        _optional_str(msg.name, f"{where}.name", provider)
+        _optional_str(msg.tool_call_id, f"{where}.tool_call_id", provider)
+        _check_strings((msg.name, msg.tool_call_id), where, provider)
+    for j, call in enumerate(msg.tool_calls):
+        here = f"{where}.tool_calls[{j}]"
+        if not isinstance(call, ToolCall):
+            raise _bad(f"{here} must be a ToolCall, not {type(call).__name__}", provider)
+        if not isinstance(call.id, str) or not isinstance(call.name, str):
+            raise _bad(f"{here} needs a string id and name", provider)
+        _check_strings((call.id, call.name, call.arguments), here, provider)
+    for j, block in enumerate(msg.thinking):
+        here = f"{where}.thinking[{j}]"
+        if not isinstance(block, Thinking):
+            raise _bad(f"{here} must be a Thinking, not {type(block).__name__}", provider)
+        if not isinstance(block.text, str):
+            raise _bad(f"{here}.text must be a string", provider)
+        _optional_str(block.signature, f"{here}.signature", provider)
+        _check_strings((block.text, block.signature), here, provider)
+
+
 def normalize_messages(
     messages: str | Message | Mapping[str, Any] | Iterable[Message | Mapping[str, Any]],
     provider: str | None = None,
 ) -> tuple[Message, ...]:
     """Validate and convert the caller's messages; a plain string is one user message."""
     if type(messages) is str:  # the commonest call: one user turn, nothing else to check
+        if not messages:
+            raise _bad("messages[0].content is empty: the prompt has no text", provider)
         _check_text(messages, "messages[0].content", provider)
         return (Message("user", messages),)
     if isinstance(messages, str):
@@ -127,31 +280,9 @@ def normalize_messages(
             msg = item
         else:
             raise _bad(f"{where} must be a Message or a dict, not {type(item).__name__}", provider)
-        if msg.role not in ROLES:
-            raise _bad(
-                f"{where}.role {msg.role!r} is unknown; use one of {sorted(ROLES)}", provider
-            )
-        if isinstance(msg.content, str):
-            _check_text(msg.content, f"{where}.content", provider)
-        else:
-            for j, part in enumerate(msg.content):
-                if isinstance(part, TextPart):
-                    _check_text(part.text, f"{where}.content[{j}]", provider)
-                elif isinstance(part, ImagePart):
-                    if not part.url and not part.data:
-                        raise _bad(f"{where}.content[{j}] image needs url or data", provider)
-                else:
-                    raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
-        if msg.tool_calls and msg.role != "assistant":
-            raise _bad(f"{where} has tool_calls but only assistant messages may", provider)
-        _check_strings((msg.name, msg.tool_call_id), where, provider)
-        for j, call in enumerate(msg.tool_calls):
-            _check_strings(
-                (call.id, call.name, call.arguments), f"{where}.tool_calls[{j}]", provider
-            )
-            call_ids.add(call.id)
-        for j, block in enumerate(msg.thinking):
-            _check_strings((block.text, block.signature), f"{where}.thinking[{j}]", provider)
+        _check_message(msg, where, provider)
+        if msg.tool_calls:
+            call_ids.update(call.id for call in msg.tool_calls)
         if msg.role == "tool":
             if not msg.tool_call_id:
                 raise _bad(f"{where} is a tool result without tool_call_id", provider)
@@ -169,8 +300,12 @@ def normalize_tools(
     tools: Iterable[ToolSpec | Mapping[str, Any]] | None, provider: str | None = None
 ) -> tuple[ToolSpec, ...]:
     """Validate tool specs; accepts :class:`ToolSpec` or dicts (neutral or OpenAI form)."""
-    if not tools:
+    if tools is None:
         return ()
+    if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
+        raise _bad(
+            f"tools must be a list of ToolSpec or dicts, not {type(tools).__name__}", provider
+        )
     out: list[ToolSpec] = []
     seen: set[str] = set()
     for i, tool in enumerate(tools):
@@ -187,7 +322,11 @@ def normalize_tools(
             tool = ToolSpec(data["name"], str(data.get("description") or ""), dict(schema))
         elif not isinstance(tool, ToolSpec):
             raise _bad(f"{where} must be a ToolSpec or a dict", provider)
-        if not tool.name or not all(ch.isalnum() or ch in "_-" for ch in tool.name):
+        if (
+            not isinstance(tool.name, str)
+            or not tool.name
+            or not all(ch.isalnum() or ch in "_-" for ch in tool.name)
+        ):
             raise _bad(f"{where}.name {tool.name!r} must be letters, digits, _ or -", provider)
         if tool.name in seen:
             raise _bad(f"{where}.name {tool.name!r} is used twice", provider)
@@ -198,6 +337,52 @@ def normalize_tools(
         _check_strings(tool.parameters, f"{where}.parameters", provider)
         out.append(tool)
     return tuple(out)
+
+
+def call_extra(
+    options: Mapping[str, Any],
+    extra: Any,
+    *,
+    allowed: Collection[str],
+    provider: str | None = None,
+) -> dict[str, Any]:
+    """The wire fields of a call: its declared ``options`` (keywords the provider names in
+    ``allowed``) and its ``extra`` mapping, merged; an unknown keyword is refused with a
+    did-you-mean, before it could reach a server."""
+    unknown = [name for name in options if name not in allowed]
+    if unknown:
+        import difflib  # here: only a refused call needs it
+
+        known = [*CALL_KEYWORDS, *sorted(allowed)]
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            hint = f"did you mean {close[0]!r}?" if close else "not a keyword of this provider"
+            hints.append(f"{name!r} ({hint})")
+        raise _bad(
+            f"unknown keyword argument{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+            "pass provider-specific body fields as extra={...}",
+            provider,
+        )
+    if extra is None:
+        return dict(options)
+    if not isinstance(extra, Mapping):
+        raise _bad(f"extra must be a dict of body fields, not {type(extra).__name__}", provider)
+    for key in extra:
+        if not isinstance(key, str):
+            raise _bad(f"extra keys must be strings (got {key!r})", provider)
+        if key in options:
+            raise _bad(f"{key!r} is given both as a keyword and in extra", provider)
+    return {**options, **extra}
+
+
+def _check_json(extra: Mapping[str, Any], provider: str | None) -> None:
+    """Every body field must be JSON (``nan`` is not): found now, not by the encoder."""
+    for key, value in extra.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise _bad(f"extra[{key!r}] is not JSON-serialisable: {exc}", provider) from None
 
 
 def build_request(
@@ -233,19 +418,25 @@ def build_request(
             raise _bad("tool_choice must be 'auto', 'none', 'required' or a tool name", provider)
         if tool_choice not in _TOOL_CHOICES and tool_choice not in {t.name for t in specs}:
             raise _bad(f"tool_choice {tool_choice!r} names no tool of this call", provider)
-    stops: tuple[str, ...]
-    if stop is None:
-        stops = ()
-    elif isinstance(stop, str):
-        stops = (stop,)
-    else:
-        stops = tuple(stop)
-    if not all(isinstance(s, str) and s for s in stops):
-        raise _bad("stop must be a string or a list of non-empty strings", provider)
-    _check_strings(stops, "stop", provider)
-    _check_strings(model, "model", provider)
+    stops: tuple[str, ...] = ()
+    if stop is not None:
+        stops = (stop,) if isinstance(stop, str) else tuple(stop) if _is_list(stop) else ()
+        if not (stops or _is_list(stop)) or not all(isinstance(s, str) and s for s in stops):
+            raise _bad(
+                f"stop must be a string or a list of non-empty strings (got {stop!r})", provider
+            )
+        _check_strings(stops, "stop", provider)
+    if not isinstance(model, str) or not model:
+        raise _bad(f"model must be a non-empty string (got {model!r})", provider)
+    _check_text(model, "model", provider)
+    if reasoning is not None and not isinstance(reasoning, bool | str):
+        raise _bad(f"reasoning must be true, false or an effort name (got {reasoning!r})", provider)
     _check_strings(reasoning, "reasoning", provider)
-    _check_strings(extra, "extra arguments", provider)
+    if not isinstance(json_mode, bool):
+        raise _bad(f"json_mode must be true or false (got {json_mode!r})", provider)
+    if extra:
+        _check_json(extra, provider)  # first: it also finds a cycle, which would recurse
+        _check_strings(extra, "extra arguments", provider)
     return Request(
         messages=msgs,
         model=model,
@@ -253,7 +444,7 @@ def build_request(
         max_tokens=max_tokens,
         tools=specs,
         tool_choice=tool_choice,
-        json_mode=bool(json_mode),
+        json_mode=json_mode,
         stop=stops,
         reasoning=reasoning,
         extra=dict(extra or {}),

@@ -52,6 +52,7 @@ from ._errors import error_from_payload
 
 __all__ = [
     "API_VERSION",
+    "CALL_OPTIONS",
     "DEFAULT_MAX_TOKENS",
     "JSON_MODE_INSTRUCTION",
     "NONSTREAMING_MAX_TOKENS",
@@ -66,6 +67,12 @@ __all__ = [
     "to_wire_messages",
     "uses_adaptive_thinking",
 ]
+
+CALL_OPTIONS: frozenset[str] = frozenset(
+    {"metadata", "output_config", "service_tier", "thinking", "top_k", "top_p"}
+)
+"""Messages body fields a call may pass as keywords (``Provider.call_options``); any
+other field goes in ``extra={...}``."""
 
 API_VERSION = "2023-06-01"
 """The ``anthropic-version`` this module's parser is written against; providers send it

@@ -427,6 +427,8 @@ def _from_response(
     if retry_after is None and cls is RateLimitError:
         retry_after = _retry_hint(message)
     request_id = _request_id_from_headers(hdrs) or info.request_id
+    if request_id is not None:  # a server may echo the key as its request id
+        request_id = redact(request_id, secrets)
     return cls(
         message,
         provider=provider,
@@ -462,7 +464,7 @@ def _from_payload(
         model=model,
         status_code=info.numeric,
         retry_after=retry_after,
-        request_id=info.request_id,
+        request_id=None if info.request_id is None else redact(info.request_id, secrets),
         body=_body_for_error(payload, None, secrets),
         retryable=retryable,
         secrets=secrets,

@@ -19,7 +19,36 @@ from ._assembler import StreamAssembler
 from ._errors import error_from_payload, error_from_response
 from ._json import loads
 
-__all__ = ["ChunkParser", "build_payload", "is_reasoning_model", "parse_response"]
+__all__ = [
+    "CALL_OPTIONS",
+    "ChunkParser",
+    "build_payload",
+    "is_reasoning_model",
+    "parse_response",
+]
+
+CALL_OPTIONS: frozenset[str] = frozenset(
+    {
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "metadata",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "prompt_cache_key",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "store",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+    }
+)
+"""Chat Completions body fields a call may pass as keywords (``Provider.call_options``);
+any other field goes in ``extra={...}``."""
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": FinishReason.STOP,
