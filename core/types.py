@@ -134,6 +134,12 @@ class ToolSpec:
 def _to_content(value: str | Iterable[ContentPart]) -> str | tuple[ContentPart, ...]:
     if isinstance(value, str):
         return value
+    if isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        # a clear TypeError here; what the tuple holds is checked before any request
+        raise TypeError(
+            "Message.content must be text or a sequence of content parts, "
+            f"not {type(value).__name__}"
+        )
     return tuple(value)
 
 

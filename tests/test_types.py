@@ -301,3 +301,11 @@ def test_tool_call_end_round_trip_keeps_raw_arguments() -> None:
 def test_event_from_dict_rejects_unknown_types(data: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="unknown stream event type"):
         event_from_dict(data)
+
+
+@pytest.mark.parametrize("content", [5, 2.5, None, object()])
+def test_message_content_of_a_wrong_type_names_the_field(content: object) -> None:
+    with pytest.raises(
+        TypeError, match=r"Message\.content must be text or a sequence of content parts, not "
+    ):
+        Message("user", content)  # type: ignore[arg-type]
