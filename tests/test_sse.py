@@ -541,3 +541,48 @@ def test_property_garbage_gives_events_or_stream_error(
     whole = _outcome([raw], limit)  # anything but StreamError propagates and fails
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=20))
     assert _outcome(chunked(raw, cuts), limit) == whole
+
+
+# --- long lines: linear, not quadratic --------------------------------------------------
+
+
+def _feed_long_line(size: int, chunk: int = 1024) -> float:
+    """CPU seconds to feed one ``size``-byte data line in ``chunk``-byte pieces, then end it."""
+    import time
+
+    piece = b"x" * chunk
+    decoder = SSEDecoder(max_event_bytes=2 * size)
+    start = time.process_time()
+    decoder.feed(b"data: ")
+    for _ in range(size // chunk):
+        decoder.feed(piece)
+    (event,) = decoder.feed(b"\n\n")
+    elapsed = time.process_time() - start
+    assert len(event.data) == size
+    return elapsed
+
+
+def test_long_line_keeps_unterminated_chunks_without_joining_them() -> None:
+    # Joining the pending tail with every new chunk re-copies it: O(n²) for one long line.
+    decoder = SSEDecoder()
+    for _ in range(1000):
+        assert decoder.feed(b"x" * 1024) == []
+    assert isinstance(decoder._pending, list)
+    assert len(decoder._pending) == 1000  # one reference per chunk, never re-copied
+    assert decoder.feed(b"\n\n") == []  # a line without a field name's colon: no data
+
+
+def test_long_line_cost_per_byte_does_not_grow_with_length() -> None:
+    # Ratios, not seconds: time per MB for 4 MB against 512 KiB (quadratic: ~8x).
+    small, large = 512 * 1024, 4 * 1024 * 1024
+    per_small = min(_feed_long_line(small) for _ in range(3)) / small
+    per_large = min(_feed_long_line(large) for _ in range(2)) / large
+    assert per_large < 3 * max(per_small, 1e-12), (per_small, per_large)
+
+
+def test_long_line_over_max_event_bytes_still_refused_in_small_chunks() -> None:
+    decoder = SSEDecoder(max_event_bytes=4096)
+    for _ in range(4):
+        decoder.feed(b"x" * 1024)
+    with pytest.raises(StreamError, match="max_event_bytes"):
+        decoder.feed(b"x")

@@ -68,6 +68,7 @@ class SSEDecoder:
         "_id",
         "_max",
         "_pending",
+        "_pending_size",
         "_retry",
         "_size",
         "_skip_lf",
@@ -80,7 +81,10 @@ class SSEDecoder:
         if max_event_bytes < 1:
             raise ValueError("max_event_bytes must be at least 1")
         self._max = max_event_bytes
-        self._pending = b""  # the unterminated tail: never holds CR or LF
+        # The unterminated tail, as the chunks that brought it (joined once, when its line
+        # ends) and their total size; it never holds CR or LF.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._bom_pending = True  # the first bytes may still be (part of) a BOM
         self._skip_lf = False  # the previous chunk ended with CR: drop a leading LF
         self._failed = False
@@ -110,25 +114,42 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
-        buf = self._pending + chunk if self._pending else chunk
-        if self._bom_pending:
-            if len(buf) < 3 and _BOM.startswith(buf):
-                self._pending = buf
+        parts = self._pending
+        if self._bom_pending:  # only at the very start: the pending bytes are a BOM prefix
+            chunk = b"".join(parts) + chunk if parts else chunk
+            parts.clear()
+            self._pending_size = 0
+            if len(chunk) < 3 and _BOM.startswith(chunk):
+                parts.append(chunk)
+                self._pending_size = len(chunk)
                 return []
             self._bom_pending = False
-            if buf.startswith(_BOM):
-                buf = buf[3:]
-        if 13 in buf:  # CR: normalise CRLF and lone CR to LF
-            if buf[-1] == 13:
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
+                if not chunk:
+                    return []
+        # Only the new chunk is scanned and normalised: the pending tail never holds CR
+        # or LF, so each byte is looked at once and copied once, whatever the line length.
+        if 13 in chunk:  # CR: normalise CRLF and lone CR to LF
+            if chunk[-1] == 13:
                 self._skip_lf = True
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         limit = self._max
-        end = buf.rfind(10)
+        end = chunk.rfind(10)
         if end < 0:
-            if len(buf) > limit:
+            parts.append(chunk)
+            size = self._pending_size + len(chunk)
+            self._pending_size = size
+            if size > limit:
                 self._fail(f"SSE line exceeds max_event_bytes={limit}")
-            self._pending = buf
             return []
+        if parts:
+            end += self._pending_size
+            buf = parts[0] + chunk if len(parts) == 1 else b"".join([*parts, chunk])
+            parts.clear()
+            self._pending_size = 0
+        else:
+            buf = chunk
         if len(buf) > limit:
             self._check_lines(buf)
         data = self._data
@@ -144,11 +165,13 @@ class SSEDecoder:
                 value = buf[start : end - 1].decode("utf-8")
             except UnicodeDecodeError as exc:
                 self._fail(f"SSE stream is not valid UTF-8: {exc}")
-            self._pending = b""
             single = SSEEvent(value, self._event, self._id, self._retry)
             self._event = self._retry = None
             return [single]
-        self._pending = buf[end + 1 :]
+        if end + 1 < len(buf):
+            tail = buf[end + 1 :]
+            parts.append(tail)
+            self._pending_size = len(tail)
         try:
             text = buf[:end].decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -209,7 +232,8 @@ class SSEDecoder:
         reset and may be fed a new stream (without BOM stripping).
         """
         self._truncated = bool(self._pending) or bool(self._data)
-        self._pending = b""
+        self._pending = []
+        self._pending_size = 0
         self._skip_lf = False
         self._bom_pending = False
         self._data = []
@@ -219,7 +243,8 @@ class SSEDecoder:
 
     def _fail(self, message: str) -> NoReturn:
         self._failed = True
-        self._pending = b""
+        self._pending = []
+        self._pending_size = 0
         self._data = []
         raise StreamError(message) from None
 
