@@ -18,6 +18,7 @@ from ..types import FinishReason, ImagePart, Message, Request, Response, Thinkin
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload, error_from_response
 from ._json import loads
+from ._partial_json import final_arguments
 
 __all__ = ["ChunkParser", "build_payload", "is_reasoning_model", "parse_response"]
 
@@ -149,16 +150,6 @@ def parse_usage(data: Any) -> Usage:
     )
 
 
-def _arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
-    if not raw:
-        return {}, None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}, raw
-    return (value, None) if isinstance(value, dict) else ({}, raw)
-
-
 def parse_response(
     data: Any, *, provider: str, model: str, request_id: str | None = None
 ) -> Response:
@@ -185,7 +176,7 @@ def parse_response(
     calls = []
     for i, tc in enumerate(message.get("tool_calls") or ()):
         fn = tc.get("function") or {}
-        args, raw = _arguments(fn.get("arguments"))
+        args, raw = final_arguments(fn.get("arguments"))
         calls.append(ToolCall(tc.get("id") or f"call_{i}", fn.get("name") or "", args, raw))
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     reason = finish_reason(choice.get("finish_reason"))
@@ -241,7 +232,8 @@ class ChunkParser:
 
     def feed(self, data: str) -> list[StreamEvent]:
         """Events for one chunk; ``[DONE]`` ends the stream."""
-        if data == "[DONE]":
+        if data == "[DONE]" or data.strip() == "[DONE]":
+            # Surrounding whitespace is tolerated (``data: [DONE] ``), as the SDKs do.
             self.done = True
             out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
             return out + self.asm.finish(self._finish_reason(), self.usage)
