@@ -1,18 +1,27 @@
 """The wire parsers (OpenAI chat, Anthropic messages, proxy) on awkward but real input:
-one rule for tool arguments in ``generate`` and ``stream``, ``[DONE]`` with spaces, a
-JSON body where a stream was expected, and 200 bodies of the wrong shape."""
+one rule for tool arguments in ``generate`` and ``stream``, ``[DONE]`` with spaces, and
+200 bodies of the wrong shape (a typed error naming the field, never another class)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from jackfield.events import StreamEnd, StreamEvent, ToolCallDelta
-from jackfield.types import FinishReason, ToolCall
-from jackfield.wire import _anthropic as anthropic_wire, _openai_chat as openai_wire
-from jackfield.wire._assembler import StreamAssembler
+from jackfield.errors import APIError, StreamError
+from jackfield.events import StreamEnd, StreamEvent, ToolCallDelta, event_to_dict
+from jackfield.types import FinishReason, Response, Thinking, ToolCall, Usage
+from jackfield.wire import (
+    _anthropic as anthropic_wire,
+    _openai_chat as openai_wire,
+    _proxy as proxy_wire,
+)
+from jackfield.wire._assembler import StreamAssembler, events_for_response
+from jackfield.wire._shape import check_attrs
+from jackfield.wire._sse import SSEEvent
 
 # -- tool arguments: one rule for generate and stream ---------------------------------------
 
@@ -127,3 +136,307 @@ def test_done_with_surrounding_whitespace_ends_the_stream(done: str) -> None:
     assert end.response.content == "hi"
     assert end.response.finish_reason == FinishReason.STOP
     assert end.response.usage.output_tokens == 1
+
+
+# -- 200 bodies of the wrong shape ------------------------------------------------------------
+
+OPENAI_BODY: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "hi",
+                "reasoning_content": "think",
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"a": 1}'},
+                    }
+                ],
+            },
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 3,
+        "completion_tokens": 2,
+        "prompt_tokens_details": {"cached_tokens": 1},
+        "completion_tokens_details": {"reasoning_tokens": 1},
+    },
+}
+
+OPENAI_CHUNKS: list[dict[str, Any]] = [
+    {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant"}}]},
+    {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"reasoning_content": "t"}}]},
+    {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}}]},
+    {
+        "id": "c",
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "tool_calls": [
+                        {"index": 0, "id": "c1", "function": {"name": "f", "arguments": '{"a"'}}
+                    ]
+                },
+            }
+        ],
+    },
+    {
+        "id": "c",
+        "model": "m",
+        "choices": [
+            {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}
+        ],
+    },
+    {
+        "id": "c",
+        "model": "m",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+    },
+]
+
+ANTHROPIC_BODY: dict[str, Any] = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "m",
+    "content": [
+        {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "hi"},
+        {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}},
+    ],
+    "stop_reason": "tool_use",
+    "usage": {
+        "input_tokens": 3,
+        "output_tokens": 2,
+        "cache_read_input_tokens": 1,
+        "cache_creation_input_tokens": 0,
+    },
+}
+
+ANTHROPIC_EVENTS: list[dict[str, Any]] = [
+    {
+        "type": "message_start",
+        "message": {"id": "msg_1", "model": "m", "usage": {"input_tokens": 3, "output_tokens": 1}},
+    },
+    {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "thinking_delta", "thinking": "h"},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "signature_delta", "signature": "sig"},
+    },
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "hi"}},
+    {"type": "content_block_stop", "index": 1},
+    {
+        "type": "content_block_start",
+        "index": 2,
+        "content_block": {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 2,
+        "delta": {"type": "input_json_delta", "partial_json": '{"a": 1}'},
+    },
+    {"type": "content_block_stop", "index": 2},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}},
+    {"type": "message_stop"},
+]
+
+PROXY_EVENTS: list[dict[str, Any]] = [
+    event_to_dict(e)
+    for e in events_for_response(
+        Response(
+            "hi",
+            "m",
+            "p",
+            usage=Usage(3, 2),
+            tool_calls=(ToolCall("c1", "f", {"a": 1}),),
+            thinking=(Thinking("hmm", "sig"),),
+            request_id="r1",
+        )
+    )
+]
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5).filter(lambda t: t not in ("error", "[DONE]")),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside ``value`` (its keys and list indices)."""
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _mutated(body: Any, data: st.DataObject) -> Any:
+    """``body`` with the value at one of its paths replaced by any JSON value."""
+    body = copy.deepcopy(body)
+    path = data.draw(st.sampled_from(_paths(body)))
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = data.draw(_json_values)
+    return body
+
+
+def _well_typed_events(events: list[StreamEvent]) -> None:
+    for event in events:
+        check_attrs(event, event.type)
+
+
+SHAPES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SHAPES
+@given(data=st.data())
+def test_property_openai_body_of_any_wrong_shape_gives_a_response_or_api_error(
+    data: st.DataObject,
+) -> None:
+    body = _mutated(OPENAI_BODY, data)
+    try:
+        response = openai_wire.parse_response(body, provider="p", model="m")
+    except APIError:
+        return
+    check_attrs(response, "response")
+
+
+@SHAPES
+@given(data=st.data())
+def test_property_anthropic_body_of_any_wrong_shape_gives_a_response_or_api_error(
+    data: st.DataObject,
+) -> None:
+    body = _mutated(ANTHROPIC_BODY, data)
+    try:
+        response = anthropic_wire.parse_response(body, provider="p", model="m")
+    except APIError:
+        return
+    check_attrs(response, "response")
+
+
+@SHAPES
+@given(data=st.data())
+def test_property_openai_stream_of_any_wrong_shape_gives_events_or_stream_error(
+    data: st.DataObject,
+) -> None:
+    chunks = _mutated(OPENAI_CHUNKS, data)
+    parser = openai_wire.ChunkParser(StreamAssembler("p", "m"))
+    events: list[StreamEvent] = []
+    try:
+        for chunk in chunks:
+            events += parser.feed(json.dumps(chunk))
+        events += parser.feed("[DONE]")
+    except StreamError:
+        return
+    _well_typed_events(events)
+
+
+@SHAPES
+@given(data=st.data())
+def test_property_anthropic_stream_of_any_wrong_shape_gives_events_or_stream_error(
+    data: st.DataObject,
+) -> None:
+    payloads = _mutated(ANTHROPIC_EVENTS, data)
+    parser = anthropic_wire.EventParser(StreamAssembler("p", "m"))
+    events: list[StreamEvent] = []
+    try:
+        for payload in payloads:
+            kind = payload.get("type") if isinstance(payload, dict) else None
+            events += parser.feed(kind if isinstance(kind, str) else None, json.dumps(payload))
+        events += parser.close()
+    except StreamError:
+        return
+    _well_typed_events(events)
+
+
+@SHAPES
+@given(data=st.data())
+def test_property_proxy_events_of_any_wrong_shape_give_events_or_stream_error(
+    data: st.DataObject,
+) -> None:
+    payloads = _mutated(PROXY_EVENTS, data)
+    events: list[StreamEvent] = []
+    try:
+        for payload in payloads:
+            events.append(proxy_wire.decode_event(SSEEvent(json.dumps(payload))))
+    except StreamError:
+        return
+    _well_typed_events(events)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("choices", 0, "message", "tool_calls"), [5], "choices[0].message.tool_calls[0]"),
+        (("usage",), "x", "usage"),
+        (("usage", "prompt_tokens"), "x", "usage.prompt_tokens"),
+        (("choices", 0, "finish_reason"), ["stop"], "finish_reason"),
+        (("choices", 0, "message", "content"), {"text": "hi"}, "choices[0].message.content"),
+    ],
+)
+def test_openai_body_of_the_wrong_shape_names_the_field(
+    path: tuple[Any, ...], value: Any, named: str
+) -> None:
+    body = copy.deepcopy(OPENAI_BODY)
+    target: Any = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(APIError) as info:
+        openai_wire.parse_response(body, provider="p", model="m")
+    assert type(info.value) is APIError and named in info.value.message, info.value.message
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("content", 3), 5, "content[3]"),
+        (("usage",), "x", "usage"),
+        (("usage", "input_tokens"), "x", "usage.input_tokens"),
+        (("stop_reason",), ["end_turn"], "stop_reason"),
+        (("content", 2, "text"), {"t": 1}, "content[2].text"),
+    ],
+)
+def test_anthropic_body_of_the_wrong_shape_names_the_field(
+    path: tuple[Any, ...], value: Any, named: str
+) -> None:
+    body = copy.deepcopy(ANTHROPIC_BODY)
+    target: Any = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(APIError) as info:
+        anthropic_wire.parse_response(body, provider="p", model="m")
+    assert type(info.value) is APIError and named in info.value.message, info.value.message

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from test_reliability_providers import Spec, provider_params
 
-from jackfield.errors import OverloadedError, ProviderError, RateLimitError, StreamError
+from jackfield.errors import (
+    APIError,
+    OverloadedError,
+    ProviderError,
+    RateLimitError,
+    StreamError,
+)
 from jackfield.testing._fake_server import FakeLLMServer, Raw
 from jackfield.types import FinishReason
 
@@ -107,3 +113,82 @@ async def test_a_json_error_answering_a_stream_request_maps_to_its_class(spec: S
     body, expected = _error_body(spec)
     err = await _stream_error(spec, body)
     assert type(err) is expected, repr(err)
+
+
+# -- 200 answers of the wrong shape ------------------------------------------------------------
+
+
+def _sse(payloads: list[dict[str, Any]], named: bool = False) -> Raw:
+    parts = [
+        (f"event: {p['type']}\n" if named else "").encode() + f"data: {json.dumps(p)}\n\n".encode()
+        for p in payloads
+    ]
+    return Raw(200, b"".join(parts), {"content-type": "text/event-stream"}, parts)
+
+
+def _wrong_answers(spec: Spec) -> tuple[Raw, Raw, str]:
+    """A non-streamed answer with ``tool_calls: [5]`` (or its wire's like), a stream with
+    ``usage: "x"``, and the field the errors must name."""
+    if spec.wire == "anthropic":
+        body = {**_success_body(spec), "content": [5]}
+        events = [
+            {"type": "message_start", "message": {"id": "m", "model": "fake-model", "usage": {}}},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "a"},
+            },
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": "x"},
+            {"type": "message_stop"},
+        ]
+        json_body = Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
+        return json_body, _sse(events, named=True), "usage"
+    if spec.wire == "proxy":
+        end = {"content": "a", "model": "fake-model", "provider": "x", "usage": "x"}
+        events = [
+            {"type": "start", "model": "fake-model", "provider": "x", "request_id": None},
+            {"type": "end", "response": end},
+        ]
+        # the protocol only streams: generate reads the same stream
+        return _sse(events, named=True), _sse(events, named=True), "usage"
+    body = _success_body(spec)
+    body["choices"][0]["message"]["tool_calls"] = [5]
+    chunks = [
+        {"id": "c", "model": "fake-model", "choices": [{"index": 0, "delta": {"content": "a"}}]},
+        {
+            "id": "c",
+            "model": "fake-model",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": "x",
+        },
+    ]
+    json_body = Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
+    return json_body, _sse(chunks), "usage"
+
+
+@pytest.mark.parametrize("spec", provider_params())
+@pytest.mark.parametrize("streamed", [False, True], ids=["generate", "stream"])
+async def test_an_answer_of_the_wrong_shape_is_a_typed_error_naming_the_field(
+    spec: Spec, streamed: bool
+) -> None:
+    generate_reply, stream_reply, stream_field = _wrong_answers(spec)
+    reply = stream_reply if streamed else generate_reply
+    async with FakeLLMServer(handler=lambda request: reply) as server:
+        provider = spec.make(server)
+        try:
+            call = provider.stream("hi").collect() if streamed else provider.generate("hi")
+            with pytest.raises(ProviderError) as info:
+                await asyncio.wait_for(call, TIMEOUT)
+        finally:
+            await provider.aclose()
+        requests = server.request_count
+    err = info.value
+    if streamed or spec.wire == "proxy":
+        assert type(err) is StreamError, repr(err)
+        assert stream_field in err.message, err.message
+    else:
+        assert type(err) is APIError, repr(err)
+        assert "content[0]" in err.message or "tool_calls[0]" in err.message, err.message
+    assert not err.retryable and requests == 1  # the server's answer, not a fault to retry
