@@ -19,7 +19,7 @@ from ._assembler import StreamAssembler
 from ._errors import error_from_payload, error_from_response
 from ._json import loads
 from ._partial_json import final_arguments
-from ._shape import Malformed, count, items, obj, opt_text, text
+from ._shape import Malformed, count, items, obj, opt_text, text, wrong
 
 __all__ = ["ChunkParser", "build_payload", "is_reasoning_model", "parse_response"]
 
@@ -263,80 +263,93 @@ class ChunkParser:
 
     def feed(self, data: str) -> list[StreamEvent]:
         """Events for one chunk; ``[DONE]`` ends the stream."""
-        if data == "[DONE]" or data.strip() == "[DONE]":
-            # Surrounding whitespace is tolerated (``data: [DONE] ``), as the SDKs do.
-            self.done = True
-            out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
-            return out + self.asm.finish(self._finish_reason(), self.usage)
+        if data == "[DONE]":
+            return self._done()
         try:
             chunk = loads(data)
         except ValueError:
+            if data.strip() == "[DONE]":  # ``data: [DONE] ``: tolerated, as the SDKs do
+                return self._done()
             raise StreamError(
                 f"malformed stream chunk: {data[:200]!r}", provider=self.asm.provider
             ) from None
         if not isinstance(chunk, dict):
             raise StreamError(f"malformed stream chunk: {data[:200]!r}", provider=self.asm.provider)
+        asm = self.asm
+        out: list[StreamEvent] = []
+        if not asm.started:
+            model = chunk.get("model")
+            out.append(asm.start(model=model if type(model) is str else None))
         if chunk.get("error"):  # some servers send "error": null in every chunk
-            if not self.asm.started:
-                self.asm.start()
-            raise error_from_payload(chunk, provider=self.asm.provider, model=self.asm.model)
+            raise error_from_payload(chunk, provider=asm.provider, model=asm.model)
+        # Types are checked inline (the hot path: one chunk per token); Malformed names
+        # the field, and becomes a StreamError below.
         try:
-            return self._events(chunk)
+            usage = chunk.get("usage")
+            if usage:
+                self.usage = parse_usage(usage)
+            choices = chunk.get("choices")
+            if not choices:
+                return out
+            if type(choices) is not list:
+                raise wrong("choices", choices, "an array")
+            choice = _first_choice(choices)
+            if choice is None:
+                return out
+            delta = choice.get("delta")
+            if delta:
+                if type(delta) is not dict:
+                    raise wrong("choices[0].delta", delta, "an object")
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    if type(reasoning) is not str:
+                        raise wrong("choices[0].delta.reasoning", reasoning, "a string")
+                    out += asm.thinking(reasoning)
+                content = delta.get("content")
+                if content:
+                    if type(content) is not str:
+                        raise wrong("choices[0].delta.content", content, "a string")
+                    out += asm.text(content)
+                refusal = delta.get("refusal")
+                if refusal and isinstance(refusal, str):
+                    self._refused = True
+                    out += asm.text(refusal)
+                calls = delta.get("tool_calls")
+                if calls:
+                    out += self._tool_calls(calls)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish = finish_reason(reason)
         except Malformed as exc:
             raise StreamError(
                 f"malformed stream chunk: {exc}",
-                provider=self.asm.provider,
-                model=self.asm.model,
+                provider=asm.provider,
+                model=asm.model,
                 body=chunk,
             ) from None
+        return out
 
-    def _events(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+    def _done(self) -> list[StreamEvent]:
+        self.done = True
+        out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
+        return out + self.asm.finish(self._finish_reason(), self.usage)
+
+    def _tool_calls(self, calls: Any) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        asm = self.asm
-        if not asm.started:
-            model = chunk.get("model")
-            out.append(asm.start(model=model if isinstance(model, str) else None))
-        usage = chunk.get("usage")
-        if usage:
-            self.usage = parse_usage(usage)
-        choices = chunk.get("choices")
-        if not choices:
-            return out
-        choice = _first_choice(items(choices, "choices"))
-        if choice is None:
-            return out
-        delta = obj(choice.get("delta"), "choices[0].delta")
-        if delta:
-            reasoning = opt_text(
-                delta.get("reasoning_content"), "choices[0].delta.reasoning_content"
-            ) or opt_text(delta.get("reasoning"), "choices[0].delta.reasoning")
-            if reasoning:
-                out += asm.thinking(reasoning)
-            content = text(delta.get("content"), "choices[0].delta.content")
-            if content:
-                out += asm.text(content)
-            refusal = delta.get("refusal")
-            if refusal and isinstance(refusal, str):
-                self._refused = True
-                out += asm.text(refusal)
-            calls = items(delta.get("tool_calls"), "choices[0].delta.tool_calls")
-            for i, tc in enumerate(calls):
-                where = f"choices[0].delta.tool_calls[{i}]"
-                tc = obj(tc, where) or {}
-                fn = obj(tc.get("function"), f"{where}.function") or {}
-                call_id = opt_text(tc.get("id"), f"{where}.id")
-                index = tc.get("index")
-                if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
-                    raise Malformed(f"{where}.index is not an integer")
-                out += asm.tool_call(
-                    self._key(call_id, index),
-                    id=call_id,
-                    name=opt_text(fn.get("name"), f"{where}.function.name"),
-                    arguments=text(fn.get("arguments"), f"{where}.function.arguments"),
-                )
-        reason = finish_reason(choice.get("finish_reason"))
-        if reason is not None:
-            self.finish = reason
+        for i, tc in enumerate(items(calls, "choices[0].delta.tool_calls")):
+            where = f"choices[0].delta.tool_calls[{i}]"
+            tc = obj(tc, where) or {}
+            fn = obj(tc.get("function"), f"{where}.function") or {}
+            call_id = opt_text(tc.get("id"), f"{where}.id")
+            index = tc.get("index")
+            if index is not None and (type(index) is not int or index < 0):
+                raise wrong(f"{where}.index", index, "a non-negative integer")
+            out += self.asm.tool_call(
+                self._key(call_id, index),
+                id=call_id,
+                name=opt_text(fn.get("name"), f"{where}.function.name"),
+                arguments=text(fn.get("arguments"), f"{where}.function.arguments"),
+            )
         return out
 
     def _key(self, call_id: str | None, index: int | None) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Malformed", "check_attrs", "count", "items", "obj", "opt_text", "text"]
+__all__ = ["Malformed", "check_attrs", "count", "items", "obj", "opt_text", "text", "wrong"]
 
 
 class Malformed(ValueError):
@@ -40,7 +40,8 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _wrong(where: str, value: Any, expected: str) -> Malformed:
+def wrong(where: str, value: Any, expected: str) -> Malformed:
+    """The :class:`Malformed` for ``value`` at ``where``, which should be ``expected``."""
     return Malformed(f"{where} is {_json_kind(value)}, not {expected}")
 
 
@@ -50,7 +51,7 @@ def text(value: Any, where: str) -> str:
         return value
     if value is None:
         return ""
-    raise _wrong(where, value, "a string")
+    raise wrong(where, value, "a string")
 
 
 def opt_text(value: Any, where: str) -> str | None:
@@ -59,7 +60,7 @@ def opt_text(value: Any, where: str) -> str | None:
         return value or None
     if value is None:
         return None
-    raise _wrong(where, value, "a string")
+    raise wrong(where, value, "a string")
 
 
 def obj(value: Any, where: str) -> dict[str, Any] | None:
@@ -68,7 +69,7 @@ def obj(value: Any, where: str) -> dict[str, Any] | None:
         return value
     if value is None:
         return None
-    raise _wrong(where, value, "an object")
+    raise wrong(where, value, "an object")
 
 
 def items(value: Any, where: str) -> list[Any]:
@@ -77,7 +78,7 @@ def items(value: Any, where: str) -> list[Any]:
         return value
     if value is None:
         return []
-    raise _wrong(where, value, "an array")
+    raise wrong(where, value, "an array")
 
 
 def count(value: Any, where: str) -> int:
@@ -88,7 +89,7 @@ def count(value: Any, where: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return int(value)
-    raise _wrong(where, value, "a non-negative integer")
+    raise wrong(where, value, "a non-negative integer")
 
 
 def check_attrs(value: Any, where: str) -> None:
@@ -133,7 +134,7 @@ def _compile(hint: Any) -> _Check:
 
             def one_of(value: Any, where: str) -> None:
                 if not isinstance(value, options):
-                    raise _wrong(where, value, expected)
+                    raise wrong(where, value, expected)
 
             return one_of
         return _skip
@@ -142,7 +143,7 @@ def _compile(hint: Any) -> _Check:
 
         def array(value: Any, where: str) -> None:
             if not isinstance(value, tuple):
-                raise _wrong(where, value, "an array")
+                raise wrong(where, value, "an array")
             for i, entry in enumerate(value):
                 item(entry, f"{where}[{i}]")
 
@@ -153,7 +154,7 @@ def _compile(hint: Any) -> _Check:
 
         def integer(value: Any, where: str) -> None:
             if type(value) is not int or value < 0:
-                raise _wrong(where, value, "a non-negative integer")
+                raise wrong(where, value, "a non-negative integer")
 
         return integer
     if isinstance(hint, type) and attrs.has(hint):
@@ -161,7 +162,7 @@ def _compile(hint: Any) -> _Check:
 
         def nested(value: Any, where: str) -> None:
             if not isinstance(value, cls):
-                raise _wrong(where, value, "an object")
+                raise wrong(where, value, "an object")
             check_attrs(value, where)
 
         return nested
@@ -173,7 +174,7 @@ def _compile(hint: Any) -> _Check:
             if not isinstance(value, simple_cls) or (
                 simple_cls is not bool and isinstance(value, bool)
             ):
-                raise _wrong(where, value, expected)
+                raise wrong(where, value, expected)
 
         return simple
     return _skip
