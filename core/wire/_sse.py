@@ -357,10 +357,11 @@ def json_instead_of_events(body: bytes, content_type: str | None = None) -> Prov
         or (data.get("error") and not data.get("choices") and not data.get("content"))
     ):
         return error_from_payload(data)
-    kind = f"a {content_type} body" if content_type else "a JSON body"
-    what = "JSON" if data is not None else "JSON-looking but invalid"
+    kind = "a JSON body" if data is not None else "a JSON-looking (but invalid) body"
+    if content_type:
+        kind += f" (content-type {content_type})"
     return StreamError(
-        f"the server answered the stream request with {kind} ({what}) instead of an "
-        "event stream (text/event-stream): it may not support streaming at this endpoint",
+        f"the server answered the stream request with {kind} instead of an event "
+        "stream (text/event-stream): it may not support streaming at this endpoint",
         body=data if data is not None else body[:1000].decode("utf-8", "replace"),
     )
