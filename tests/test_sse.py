@@ -541,3 +541,101 @@ def test_property_garbage_gives_events_or_stream_error(
     whole = _outcome([raw], limit)  # anything but StreamError propagates and fails
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=20))
     assert _outcome(chunked(raw, cuts), limit) == whole
+
+
+# --- long lines: linear, not quadratic --------------------------------------------------
+
+
+def _feed_long_line(size: int, chunk: int = 1024) -> float:
+    """CPU seconds to feed one ``size``-byte data line in ``chunk``-byte pieces, then end it."""
+    import time
+
+    piece = b"x" * chunk
+    decoder = SSEDecoder(max_event_bytes=2 * size)
+    start = time.process_time()
+    decoder.feed(b"data: ")
+    for _ in range(size // chunk):
+        decoder.feed(piece)
+    (event,) = decoder.feed(b"\n\n")
+    elapsed = time.process_time() - start
+    assert len(event.data) == size
+    return elapsed
+
+
+def test_long_line_keeps_unterminated_chunks_without_joining_them() -> None:
+    # Joining the pending tail with every new chunk re-copies it: O(n²) for one long line.
+    decoder = SSEDecoder()
+    for _ in range(1000):
+        assert decoder.feed(b"x" * 1024) == []
+    assert isinstance(decoder._pending, list)
+    assert len(decoder._pending) == 1000  # one reference per chunk, never re-copied
+    assert decoder.feed(b"\n\n") == []  # a line without a field name's colon: no data
+
+
+def test_long_line_cost_per_byte_does_not_grow_with_length() -> None:
+    # Ratios, not seconds: CPU per byte for 8 MiB against 1 MiB, the best of a few runs
+    # (quadratic: 8x and more; linear: ~1, a little more for the larger allocations).
+    small, large = 1024 * 1024, 8 * 1024 * 1024
+    per_small = min(_feed_long_line(small) for _ in range(5)) / small
+    per_large = min(_feed_long_line(large) for _ in range(3)) / large
+    assert per_large < 4 * max(per_small, 1e-12), (per_small, per_large)
+
+
+def test_long_line_over_max_event_bytes_still_refused_in_small_chunks() -> None:
+    decoder = SSEDecoder(max_event_bytes=4096)
+    for _ in range(4):
+        decoder.feed(b"x" * 1024)
+    with pytest.raises(StreamError, match="max_event_bytes"):
+        decoder.feed(b"x")
+
+
+# --- a JSON document instead of events ---------------------------------------------------
+
+JSON_BODY = b'{"error": {"message": "no streaming here", "type": "invalid_request_error"}}'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [JSON_BODY, b"\xef\xbb\xbf" + JSON_BODY, b"\n  \r\n" + JSON_BODY + b"\n", b"[1, 2]"],
+    ids=["plain", "bom", "leading-blank", "array"],
+)
+def test_a_json_body_is_kept_whole_and_yields_no_events(raw: bytes) -> None:
+    for chunks in ([raw], bytewise(raw), chunked(raw, [1, 3, 7, 20])):
+        decoder = SSEDecoder()
+        assert [e for c in chunks for e in decoder.feed(c)] == []
+        assert decoder.close() == []
+        assert decoder.json_body is not None
+        assert decoder.json_body.strip().lstrip(b"\xef\xbb\xbf").strip() == raw.lstrip(
+            b"\xef\xbb\xbf"
+        ).strip()
+        assert not decoder.truncated
+
+
+def test_an_event_stream_has_no_json_body() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b'\n\ndata: {"a": 1}\n\n') == [SSEEvent('{"a": 1}')]
+    decoder.close()
+    assert decoder.json_body is None
+
+
+def test_a_json_body_over_max_event_bytes_is_refused() -> None:
+    decoder = SSEDecoder(max_event_bytes=16)
+    decoder.feed(b'{"a": "123456')
+    with pytest.raises(StreamError, match=r"JSON body.*max_event_bytes"):
+        decoder.feed(b'7890"}')
+
+
+async def test_iter_sse_raises_for_a_json_body_naming_the_content_type() -> None:
+    body = b'{"id": "x", "choices": [{"message": {"content": "whole"}}]}'
+    with pytest.raises(StreamError) as info:
+        await collect(iter_sse(agen([body]), content_type="application/json"), [])
+    assert "application/json" in info.value.message
+    assert "instead of an event stream" in info.value.message
+
+
+async def test_iter_sse_maps_a_json_error_body_to_its_class() -> None:
+    from jackfield.errors import OverloadedError
+
+    body = b'{"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}'
+    with pytest.raises(OverloadedError):
+        await collect(iter_sse(agen([body])), [])

@@ -97,3 +97,54 @@ def test_every_prefix_gives_dict_or_none(obj: dict[str, Any]) -> None:
         if end >= 1:  # every non-empty prefix starts with "{": a dict, never None
             assert isinstance(result, dict)
     assert parse_streaming_json(text) == obj
+
+
+# --- as jiter's partial mode: trailing spaces kept; one object, nothing after it --------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"q": "Hello ', {"q": "Hello "}),
+        ('{"q": "Hello  ', {"q": "Hello  "}),
+        ('{"q": "Hello\\n', {"q": "Hello\n"}),
+        ('{"q": "a", "r": " ', {"q": "a", "r": " "}),
+        ('{"a": 1}  ', {"a": 1}),
+        ('{"a": 1}\n', {"a": 1}),
+    ],
+)
+def test_whitespace_inside_an_open_string_is_kept(
+    text: str, expected: dict[str, Any] | None
+) -> None:
+    assert parse_streaming_json(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": 1} {"b": 2}', '{"a": 1} {"b": 2', '{"a": 1} x', '{"a": "x"} {', '{"a": 1}}'],
+)
+def test_a_complete_object_followed_by_more_is_not_one_object(text: str) -> None:
+    assert parse_streaming_json(text) is None
+
+
+@FAST
+@given(json_objects)
+def test_every_prefix_agrees_with_jiter_trailing_strings(obj: dict[str, Any]) -> None:
+    import jiter
+
+    text = json.dumps(obj, ensure_ascii=False)
+    for end in range(1, len(text) + 1):
+        prefix = text[:end]
+        expected = jiter.from_json(
+            prefix.encode("utf-8", "surrogatepass"), partial_mode="trailing-strings"
+        )
+        assert parse_streaming_json(prefix) == expected, prefix
+
+
+@FAST
+@given(json_objects, st.sampled_from([" ", "", "\n"]), json_values)
+def test_a_complete_object_then_another_value_gives_none(
+    obj: dict[str, Any], gap: str, after: Any
+) -> None:
+    text = json.dumps(obj) + gap + json.dumps(after)
+    assert parse_streaming_json(text) is None

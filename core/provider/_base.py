@@ -445,7 +445,7 @@ class Provider(ABC):
                         break
             except BaseException as exc:
                 await _aclose(events)
-                raise self._as_provider_error(exc, request) from _cause(exc)
+                raise self._as_provider_error(exc, request, streaming=True) from _cause(exc)
             return events, head
 
         events: AsyncIterator[StreamEvent] | None = None
@@ -468,7 +468,7 @@ class Provider(ABC):
                 except GeneratorExit:
                     raise
                 except BaseException as exc:
-                    err = self._as_provider_error(exc, request)
+                    err = self._as_provider_error(exc, request, streaming=True)
                     err.attempts = attempt
                     raise err from _cause(exc)
             if not isinstance(last, StreamEnd):
@@ -543,18 +543,24 @@ class Provider(ABC):
         """
         return None
 
-    def _as_provider_error(self, exc: BaseException, request: Request) -> ProviderError:
+    def _as_provider_error(
+        self, exc: BaseException, request: Request, *, streaming: bool = False
+    ) -> ProviderError:
         if isinstance(exc, ProviderError):
             return self._finish_error(exc, request)
         import asyncio
 
         if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
             raise exc
-        return self._error_from(exc, request)
+        return self._error_from(exc, request, streaming=streaming)
 
-    def _error_from(self, exc: BaseException, request: Request) -> ProviderError:
+    def _error_from(
+        self, exc: BaseException, request: Request, *, streaming: bool = False
+    ) -> ProviderError:
         _scrub_chain(exc, self._secrets())  # it becomes the new error's __cause__
         err = self.map_exception(exc)
+        if err is None and streaming:
+            err = _malformed_stream(exc)
         if err is None:
             err = _generic_error(exc)
         return self._finish_error(err, request)
@@ -637,6 +643,8 @@ class Provider(ABC):
             async for event in events:
                 if isinstance(event, StreamEnd):
                     return event.response
+        except ValueError as exc:
+            raise _malformed_stream(exc) or exc from exc
         finally:
             await _aclose(events)
         raise StreamError(
@@ -693,6 +701,16 @@ async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
     if close is not None:
         with contextlib.suppress(Exception):  # must not hide the original error
             await close()
+
+
+def _malformed_stream(exc: BaseException) -> StreamError | None:
+    """A :class:`StreamError` for data ``_stream`` failed to decode (``json.loads`` of an
+    event, as the plugin guide writes it, or invalid UTF-8), else ``None``."""
+    import json
+
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return StreamError(f"malformed stream data ({type(exc).__name__}: {exc})")
+    return None
 
 
 def _generic_error(exc: BaseException) -> ProviderError:

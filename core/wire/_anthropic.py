@@ -49,6 +49,7 @@ from ..types import (
 )
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload
+from ._shape import Malformed, count, obj, opt_text, text
 
 __all__ = [
     "API_VERSION",
@@ -375,32 +376,36 @@ def needs_streaming(payload: Mapping[str, Any]) -> bool:
 
 
 def stop_reason(value: str | None) -> FinishReason | str | None:
-    """The normalised finish reason for the wire's ``stop_reason``."""
-    if value is None:
+    """The normalised finish reason for the wire's ``stop_reason`` (``None`` for none)."""
+    reason = opt_text(value, "stop_reason")
+    if reason is None:
         return None
-    return STOP_REASONS.get(value, value)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return STOP_REASONS.get(reason, reason)
 
 
 def parse_usage(data: Any) -> Usage:
     """Usage from the wire's ``usage`` object, as reported.
 
     Anthropic's ``input_tokens`` excludes cached input: cache reads and writes are
-    ``cache_read_tokens`` and ``cache_write_tokens``.
+    ``cache_read_tokens`` and ``cache_write_tokens``. Raises
+    :class:`~jackfield.wire._shape.Malformed` naming a field of the wrong type.
     """
-    if not isinstance(data, Mapping):
+    usage = obj(dict(data) if isinstance(data, Mapping) else data, "usage")
+    if usage is None:
         return Usage()
-    details = data.get("output_tokens_details")
-    thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
+    details = obj(usage.get("output_tokens_details"), "usage.output_tokens_details") or {}
     return Usage(
-        input_tokens=_int(data.get("input_tokens")),
-        output_tokens=_int(data.get("output_tokens")),
-        cache_read_tokens=_int(data.get("cache_read_input_tokens")),
-        cache_write_tokens=_int(data.get("cache_creation_input_tokens")),
-        reasoning_tokens=_int(thinking),
+        input_tokens=count(usage.get("input_tokens"), "usage.input_tokens"),
+        output_tokens=count(usage.get("output_tokens"), "usage.output_tokens"),
+        cache_read_tokens=count(
+            usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"
+        ),
+        cache_write_tokens=count(
+            usage.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens"
+        ),
+        reasoning_tokens=count(
+            details.get("thinking_tokens"), "usage.output_tokens_details.thinking_tokens"
+        ),
     )
 
 
@@ -417,43 +422,62 @@ def parse_response(
             model=model,
             body=data,
         )
+    try:
+        return _response(data, provider, model, request_id)
+    except Malformed as exc:
+        raise APIError(
+            f"malformed Messages body: {exc}", provider=provider, model=model, body=data
+        ) from None
+
+
+def _response(
+    data: Mapping[str, Any], provider: str, model: str, request_id: str | None
+) -> Response:
     texts: list[str] = []
     thinking: list[Thinking] = []
     calls: list[ToolCall] = []
-    for block in data["content"]:
+    for i, block in enumerate(data["content"]):
+        where = f"content[{i}]"
         if not isinstance(block, Mapping):
-            continue
+            raise Malformed(f"{where} is not an object")
         kind = block.get("type")
         if kind == "text":
-            texts.append(str(block.get("text") or ""))
+            texts.append(text(block.get("text"), f"{where}.text"))
         elif kind == "thinking":
             thinking.append(
-                Thinking(str(block.get("thinking") or ""), block.get("signature") or None)
+                Thinking(
+                    text(block.get("thinking"), f"{where}.thinking"),
+                    opt_text(block.get("signature"), f"{where}.signature"),
+                )
             )
         elif kind == "redacted_thinking":
-            thinking.append(Thinking("", block.get("data") or None, redacted=True))
+            thinking.append(
+                Thinking("", opt_text(block.get("data"), f"{where}.data"), redacted=True)
+            )
         elif kind == "tool_use":
-            args = block.get("input")
+            args = obj(block.get("input"), f"{where}.input")
             calls.append(
                 ToolCall(
-                    str(block.get("id") or f"call_{len(calls)}"),
-                    str(block.get("name") or ""),
-                    dict(args) if isinstance(args, Mapping) else {},
+                    opt_text(block.get("id"), f"{where}.id") or f"call_{len(calls)}",
+                    text(block.get("name"), f"{where}.name"),
+                    args or {},
                 )
             )
     reason = stop_reason(data.get("stop_reason"))
     if reason is None:
         reason = FinishReason.TOOL_CALLS if calls else FinishReason.STOP
+    response_model = data.get("model")
+    response_id = data.get("id")
     return Response(
         content="".join(texts),
-        model=str(data.get("model") or model),
+        model=response_model if isinstance(response_model, str) and response_model else model,
         provider=provider,
         usage=parse_usage(data.get("usage")),
         finish_reason=reason,
         tool_calls=tuple(calls),
         thinking=tuple(thinking),
         raw=data,
-        request_id=request_id or data.get("id"),
+        request_id=request_id or (response_id if isinstance(response_id, str) else None),
     )
 
 
@@ -492,6 +516,17 @@ class EventParser:
             raise self._error(f"malformed stream event: {data[:200]!r}") from None
         if not isinstance(payload, dict):
             raise self._error(f"malformed stream event: {data[:200]!r}")
+        try:
+            return self._events(event, payload)
+        except Malformed as exc:
+            raise StreamError(
+                f"malformed stream event: {exc}",
+                provider=self.asm.provider,
+                model=self.asm.model,
+                body=payload,
+            ) from None
+
+    def _events(self, event: str | None, payload: dict[str, Any]) -> list[StreamEvent]:
         kind = payload.get("type") or event
         out: list[StreamEvent] = []
         asm = self.asm
@@ -507,8 +542,8 @@ class EventParser:
                 self._take_usage(message.get("usage"))
                 out.append(
                     asm.start(
-                        model=message.get("model"),
-                        request_id=asm.request_id or message.get("id"),
+                        model=opt_text(message.get("model"), "message.model"),
+                        request_id=asm.request_id or opt_text(message.get("id"), "message.id"),
                     )
                 )
                 return out
@@ -525,9 +560,10 @@ class EventParser:
                     out += asm.tool_call(index, arguments=json.dumps(block[2]))
                 out += asm.end_block()
         elif kind == "message_delta":
-            delta = payload.get("delta")
-            if isinstance(delta, dict) and delta.get("stop_reason"):
-                self.finish = stop_reason(delta["stop_reason"])
+            delta = obj(payload.get("delta"), "delta") or {}
+            reason = stop_reason(delta.get("stop_reason"))
+            if reason is not None:
+                self.finish = reason
             self._take_usage(payload.get("usage"))
         elif kind == "message_stop":
             self.done = True
@@ -536,7 +572,9 @@ class EventParser:
         return out
 
     def _take_usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
+        usage = obj(usage, "usage")
+        if usage is not None:
+            parse_usage(usage)  # checks the types now, at the event that carried them
             self._usage.update((k, v) for k, v in usage.items() if v is not None)
 
     def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
@@ -546,29 +584,31 @@ class EventParser:
             raise self._error(f"malformed content_block_start: {json.dumps(payload)[:200]}")
         kind = block.get("type")
         asm = self.asm
-        if kind not in _CLIENT_BLOCKS:
+        if not isinstance(kind, str) or kind not in _CLIENT_BLOCKS:
             self._blocks[index] = [_SKIP, False, None]
             return []
         if kind == "text":
             self._blocks[index] = [_TEXT, False, None]
             out = asm.end_block()  # a new wire block is a new jackfield block
-            return out + asm.text(str(block.get("text") or ""))
+            return out + asm.text(text(block.get("text"), "content_block.text"))
         if kind == "thinking":
             self._blocks[index] = [_THINKING, False, None]
             out = asm.end_block()
-            text = str(block.get("thinking") or "")
-            if text or block.get("signature"):
-                out += asm.thinking(text, signature=block.get("signature") or None)
+            thought = text(block.get("thinking"), "content_block.thinking")
+            signature = opt_text(block.get("signature"), "content_block.signature")
+            if thought or signature:
+                out += asm.thinking(thought, signature=signature)
             return out
         if kind == "redacted_thinking":
             self._blocks[index] = [_THINKING, False, None]
             out = asm.end_block()
-            return out + asm.thinking("", signature=str(block.get("data") or ""), redacted=True)
-        start_input = block.get("input")
-        self._blocks[index] = [_TOOL, False, start_input if isinstance(start_input, dict) else None]
-        return asm.tool_call(
-            index, id=str(block.get("id") or ""), name=str(block.get("name") or "")
-        )
+            data = text(block.get("data"), "content_block.data")
+            return out + asm.thinking("", signature=data, redacted=True)
+        start_input = obj(block.get("input"), "content_block.input")
+        call_id = text(block.get("id"), "content_block.id")
+        name = text(block.get("name"), "content_block.name")
+        self._blocks[index] = [_TOOL, False, start_input]
+        return asm.tool_call(index, id=call_id, name=name)
 
     def _delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
         index = payload.get("index")
@@ -584,14 +624,16 @@ class EventParser:
         dtype = delta.get("type")
         asm = self.asm
         if dtype == "text_delta" and kind == _TEXT:
-            return asm.text(str(delta.get("text") or ""))
+            return asm.text(text(delta.get("text"), "delta.text"))
         if dtype == "thinking_delta" and kind == _THINKING:
-            return asm.thinking(str(delta.get("thinking") or ""))
+            return asm.thinking(text(delta.get("thinking"), "delta.thinking"))
         if dtype == "signature_delta" and kind == _THINKING:
-            return asm.thinking("", signature=str(delta.get("signature") or ""))
+            return asm.thinking("", signature=text(delta.get("signature"), "delta.signature"))
         if dtype == "input_json_delta" and kind == _TOOL:
             block[1] = True
-            return asm.tool_call(index, arguments=str(delta.get("partial_json") or ""))
+            return asm.tool_call(
+                index, arguments=text(delta.get("partial_json"), "delta.partial_json")
+            )
         return []  # citations_delta and deltas of future kinds carry nothing we keep
 
     def _error(self, message: str) -> StreamError:

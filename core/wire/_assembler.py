@@ -26,7 +26,7 @@ from ..events import (
     ToolCallStart,
 )
 from ..types import FinishReason, Response, Thinking, ToolCall, Usage
-from ._partial_json import parse_streaming_json
+from ._partial_json import final_arguments, parse_streaming_json
 
 __all__ = ["StreamAssembler"]
 
@@ -218,16 +218,10 @@ class StreamAssembler:
 
 
 def _tool_call(block: _Block) -> ToolCall:
-    raw = "".join(block.parts)
-    if not raw.strip():
-        return ToolCall(block.call_id, block.name, {})
-    try:
-        args = json.loads(raw)
-    except ValueError:
-        args = None
-    if isinstance(args, dict):
-        return ToolCall(block.call_id, block.name, args)
-    return ToolCall(block.call_id, block.name, parse_streaming_json(raw) or {}, raw_arguments=raw)
+    # The final arguments follow generate's rule (strict parse, else {} and the raw
+    # text): a call cut by max_tokens must not look valid because it was streamed.
+    args, raw = final_arguments("".join(block.parts))
+    return ToolCall(block.call_id, block.name, args, raw_arguments=raw)
 
 
 def events_for_response(response: Response) -> list[StreamEvent]:

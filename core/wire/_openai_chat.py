@@ -12,12 +12,14 @@ import json
 import re
 from typing import Any
 
-from ..errors import StreamError
+from ..errors import APIError, StreamError
 from ..events import StreamEvent
 from ..types import FinishReason, ImagePart, Message, Request, Response, Thinking, ToolCall, Usage
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload, error_from_response
 from ._json import loads
+from ._partial_json import final_arguments
+from ._shape import Malformed, count, items, obj, opt_text, text, wrong
 
 __all__ = [
     "CALL_OPTIONS",
@@ -67,10 +69,11 @@ def is_reasoning_model(model: str) -> bool:
 
 
 def finish_reason(value: str | None) -> FinishReason | str | None:
-    """The normalised finish reason for the wire's value."""
-    if value is None:
+    """The normalised finish reason for the wire's value (``None`` for none or empty)."""
+    reason = opt_text(value, "finish_reason")
+    if reason is None:
         return None
-    return FINISH_REASONS.get(value, value)
+    return FINISH_REASONS.get(reason, reason)
 
 
 def _content(message: Message) -> Any:
@@ -161,31 +164,29 @@ def build_payload(
 
 
 def parse_usage(data: Any) -> Usage:
-    """Usage from the wire's ``usage`` object (missing fields count as 0)."""
-    if not isinstance(data, dict):
+    """Usage from the wire's ``usage`` object (missing fields count as 0).
+
+    Raises :class:`~jackfield.wire._shape.Malformed` naming a field of the wrong type.
+    """
+    usage = obj(data, "usage")
+    if usage is None:
         return Usage()
-    prompt_details = data.get("prompt_tokens_details")
-    completion_details = data.get("completion_tokens_details")
-    if not isinstance(prompt_details, dict):
-        prompt_details = {}
-    if not isinstance(completion_details, dict):
-        completion_details = {}
-    return Usage(
-        input_tokens=int(data.get("prompt_tokens") or 0),
-        output_tokens=int(data.get("completion_tokens") or 0),
-        cache_read_tokens=int(prompt_details.get("cached_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+    prompt_details = obj(usage.get("prompt_tokens_details"), "usage.prompt_tokens_details")
+    completion_details = obj(
+        usage.get("completion_tokens_details"), "usage.completion_tokens_details"
     )
-
-
-def _arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
-    if not raw:
-        return {}, None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}, raw
-    return (value, None) if isinstance(value, dict) else ({}, raw)
+    return Usage(
+        input_tokens=count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        output_tokens=count(usage.get("completion_tokens"), "usage.completion_tokens"),
+        cache_read_tokens=count(
+            (prompt_details or {}).get("cached_tokens"),
+            "usage.prompt_tokens_details.cached_tokens",
+        ),
+        reasoning_tokens=count(
+            (completion_details or {}).get("reasoning_tokens"),
+            "usage.completion_tokens_details.reasoning_tokens",
+        ),
+    )
 
 
 def parse_response(
@@ -194,47 +195,68 @@ def parse_response(
     """A :class:`Response` from a non-streamed Chat Completions body.
 
     A 200 body that carries an ``error`` object instead of choices (OpenRouter, some
-    proxies) raises the error it describes.
+    proxies) raises the error it describes; a body of the wrong shape raises
+    :class:`APIError` naming the field.
     """
     if isinstance(data, dict) and data.get("error") and not data.get("choices"):
         raise error_from_response(None, None, data, provider=provider, model=model)
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-        raise StreamError(
+        raise APIError(
             "the response has no choices (not a Chat Completions body)",
             provider=provider,
             model=model,
             body=data,
         )
+    try:
+        return _response(data, provider, model, request_id)
+    except Malformed as exc:
+        raise APIError(
+            f"malformed Chat Completions body: {exc}", provider=provider, model=model, body=data
+        ) from None
+
+
+def _response(data: dict[str, Any], provider: str, model: str, request_id: str | None) -> Response:
     choice = _first_choice(data["choices"])
     if choice is None:
-        raise StreamError("the response has an empty choices list", provider=provider, model=model)
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        message = {}
+        raise Malformed("choices has no choice with index 0")
+    message = obj(choice.get("message"), "choices[0].message") or {}
     calls = []
-    for i, tc in enumerate(message.get("tool_calls") or ()):
-        fn = tc.get("function") or {}
-        args, raw = _arguments(fn.get("arguments"))
-        calls.append(ToolCall(tc.get("id") or f"call_{i}", fn.get("name") or "", args, raw))
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    for i, tc in enumerate(items(message.get("tool_calls"), "choices[0].message.tool_calls")):
+        where = f"choices[0].message.tool_calls[{i}]"
+        tc = obj(tc, where) or {}
+        fn = obj(tc.get("function"), f"{where}.function") or {}
+        arguments = fn.get("arguments")
+        if isinstance(arguments, dict):  # some compatible servers send the object itself
+            args, raw = arguments, None
+        else:
+            args, raw = final_arguments(text(arguments, f"{where}.function.arguments"))
+        name = text(fn.get("name"), f"{where}.function.name")
+        calls.append(
+            ToolCall(opt_text(tc.get("id"), f"{where}.id") or f"call_{i}", name, args, raw)
+        )
+    reasoning = opt_text(
+        message.get("reasoning_content"), "choices[0].message.reasoning_content"
+    ) or opt_text(message.get("reasoning"), "choices[0].message.reasoning")
     reason = finish_reason(choice.get("finish_reason"))
     if reason is None:
         reason = FinishReason.TOOL_CALLS if calls else FinishReason.STOP
-    content = message.get("content") or ""
+    content = text(message.get("content"), "choices[0].message.content")
     refusal = message.get("refusal")
     if refusal and isinstance(refusal, str) and not content:
         # Structured outputs: the model declined; the text is in `refusal`, not `content`.
         content, reason = refusal, FinishReason.REFUSAL
+    response_model = data.get("model")
+    response_id = data.get("id")
     return Response(
-        content=content if isinstance(content, str) else "",
-        model=data.get("model") or model,
+        content=content,
+        model=response_model if isinstance(response_model, str) and response_model else model,
         provider=provider,
         usage=parse_usage(data.get("usage")),
         finish_reason=reason,
         tool_calls=tuple(calls),
         thinking=(Thinking(reasoning),) if reasoning else (),
         raw=data,
-        request_id=request_id or data.get("id"),
+        request_id=request_id or (response_id if isinstance(response_id, str) else None),
     )
 
 
@@ -271,61 +293,95 @@ class ChunkParser:
     def feed(self, data: str) -> list[StreamEvent]:
         """Events for one chunk; ``[DONE]`` ends the stream."""
         if data == "[DONE]":
-            self.done = True
-            out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
-            return out + self.asm.finish(self._finish_reason(), self.usage)
+            return self._done()
         try:
             chunk = loads(data)
         except ValueError:
+            if data.strip() == "[DONE]":  # ``data: [DONE] ``: tolerated, as the SDKs do
+                return self._done()
             raise StreamError(
                 f"malformed stream chunk: {data[:200]!r}", provider=self.asm.provider
             ) from None
         if not isinstance(chunk, dict):
             raise StreamError(f"malformed stream chunk: {data[:200]!r}", provider=self.asm.provider)
-        out = []
-        if not self.asm.started:
-            out.append(self.asm.start(model=chunk.get("model")))
+        asm = self.asm
+        out: list[StreamEvent] = []
+        if not asm.started:
+            model = chunk.get("model")
+            out.append(asm.start(model=model if type(model) is str else None))
         if chunk.get("error"):  # some servers send "error": null in every chunk
-            raise error_from_payload(chunk, provider=self.asm.provider, model=self.asm.model)
-        usage = chunk.get("usage")
-        if usage:
-            self.usage = parse_usage(usage)
-        choices = chunk.get("choices")
-        if not choices or not isinstance(choices, list):
-            return out
-        choice = _first_choice(choices)
-        if choice is None:
-            return out
-        delta = choice.get("delta")
-        if delta and isinstance(delta, dict):
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                out += self.asm.thinking(reasoning)
-            content = delta.get("content")
-            if content:
-                out += self.asm.text(content)
-            refusal = delta.get("refusal")
-            if refusal and isinstance(refusal, str):
-                self._refused = True
-                out += self.asm.text(refusal)
-            calls = delta.get("tool_calls")
-            if calls:
-                for tc in calls:
-                    fn = tc.get("function") or {}
-                    out += self.asm.tool_call(
-                        self._key(tc),
-                        id=tc.get("id"),
-                        name=fn.get("name"),
-                        arguments=fn.get("arguments") or "",
-                    )
-        reason = choice.get("finish_reason")
-        if reason:
-            self.finish = finish_reason(reason)
+            raise error_from_payload(chunk, provider=asm.provider, model=asm.model)
+        # Types are checked inline (the hot path: one chunk per token); Malformed names
+        # the field, and becomes a StreamError below.
+        try:
+            usage = chunk.get("usage")
+            if usage:
+                self.usage = parse_usage(usage)
+            choices = chunk.get("choices")
+            if not choices:
+                return out
+            if type(choices) is not list:
+                raise wrong("choices", choices, "an array")
+            choice = _first_choice(choices)
+            if choice is None:
+                return out
+            delta = choice.get("delta")
+            if delta:
+                if type(delta) is not dict:
+                    raise wrong("choices[0].delta", delta, "an object")
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    if type(reasoning) is not str:
+                        raise wrong("choices[0].delta.reasoning", reasoning, "a string")
+                    out += asm.thinking(reasoning)
+                content = delta.get("content")
+                if content:
+                    if type(content) is not str:
+                        raise wrong("choices[0].delta.content", content, "a string")
+                    out += asm.text(content)
+                refusal = delta.get("refusal")
+                if refusal and isinstance(refusal, str):
+                    self._refused = True
+                    out += asm.text(refusal)
+                calls = delta.get("tool_calls")
+                if calls:
+                    out += self._tool_calls(calls)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish = finish_reason(reason)
+        except Malformed as exc:
+            raise StreamError(
+                f"malformed stream chunk: {exc}",
+                provider=asm.provider,
+                model=asm.model,
+                body=chunk,
+            ) from None
         return out
 
-    def _key(self, tc: dict[str, Any]) -> int:
-        call_id = tc.get("id")
-        index = tc.get("index")
+    def _done(self) -> list[StreamEvent]:
+        self.done = True
+        out: list[StreamEvent] = [] if self.asm.started else [self.asm.start()]
+        return out + self.asm.finish(self._finish_reason(), self.usage)
+
+    def _tool_calls(self, calls: Any) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for i, tc in enumerate(items(calls, "choices[0].delta.tool_calls")):
+            where = f"choices[0].delta.tool_calls[{i}]"
+            tc = obj(tc, where) or {}
+            fn = obj(tc.get("function"), f"{where}.function") or {}
+            call_id = opt_text(tc.get("id"), f"{where}.id")
+            index = tc.get("index")
+            if index is not None and (type(index) is not int or index < 0):
+                raise wrong(f"{where}.index", index, "a non-negative integer")
+            out += self.asm.tool_call(
+                self._key(call_id, index),
+                id=call_id,
+                name=opt_text(fn.get("name"), f"{where}.function.name"),
+                arguments=text(fn.get("arguments"), f"{where}.function.arguments"),
+            )
+        return out
+
+    def _key(self, call_id: str | None, index: int | None) -> int:
         if call_id:
             key = self._by_id.get(call_id)
             if key is None:

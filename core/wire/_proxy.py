@@ -27,6 +27,7 @@ from ._errors import (
     parse_retry_after,
     request_id_from,
 )
+from ._shape import check_attrs, items, obj
 from ._sse import SSEEvent
 
 __all__ = [
@@ -87,9 +88,26 @@ def decode_event(
             provider=provider,
         )
     try:
-        return event_from_dict(data)
+        _check_nested(data)
+        event = event_from_dict(data)
+        check_attrs(event, str(data.get("type")))  # Malformed is a ValueError
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StreamError(f"invalid proxy event: {exc}", provider=provider) from None
+        raise StreamError(f"invalid proxy event: {exc}", provider=provider, body=data) from None
+    return event
+
+
+def _check_nested(data: dict[str, Any]) -> None:
+    """The objects and arrays inside an ``end`` or ``tool_call_end`` event, named when
+    they are of the wrong type (before the event is built from them)."""
+    kind = data.get("type")
+    if kind == "tool_call_end":
+        obj(data.get("tool_call"), "tool_call_end.tool_call")
+    elif kind == "end":
+        response = obj(data.get("response"), "end.response") or {}
+        obj(response.get("usage"), "end.response.usage")
+        for name in ("tool_calls", "thinking"):
+            for i, entry in enumerate(items(response.get(name), f"end.response.{name}")):
+                obj(entry, f"end.response.{name}[{i}]")
 
 
 def protocol_error(

@@ -13,6 +13,11 @@ Choices where the spec leaves room or where jackfield is stricter:
   :attr:`SSEDecoder.truncated` tells whether :meth:`SSEDecoder.close` discarded anything.
 * A line, or the data of one event, larger than ``max_event_bytes`` raises
   :class:`~jackfield.errors.StreamError`, so a garbage stream cannot fill memory.
+* A body whose first non-blank byte is ``{`` or ``[`` is a JSON document, not events
+  (no SSE line starts so): a server that ignored ``stream: true``, or answered with an
+  error. It is kept whole (within ``max_event_bytes``) and :func:`iter_sse` raises the
+  error it describes, or says that JSON came instead of a stream, rather than reporting
+  a truncated stream.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ from typing import NoReturn
 
 import attrs
 
-from ..errors import StreamError
+from ..errors import ProviderError, StreamError
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent", "iter_sse"]
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "SSEDecoder",
+    "SSEEvent",
+    "iter_sse",
+    "json_instead_of_events",
+]
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 """Default bound on one line and on the data of one event: 16 MiB."""
@@ -61,13 +72,17 @@ class SSEDecoder:
     """
 
     __slots__ = (
+        "_at_start",
         "_bom_pending",
         "_data",
         "_event",
         "_failed",
         "_id",
+        "_json",
+        "_json_body",
         "_max",
         "_pending",
+        "_pending_size",
         "_retry",
         "_size",
         "_skip_lf",
@@ -80,8 +95,14 @@ class SSEDecoder:
         if max_event_bytes < 1:
             raise ValueError("max_event_bytes must be at least 1")
         self._max = max_event_bytes
-        self._pending = b""  # the unterminated tail: never holds CR or LF
+        # The unterminated tail, as the chunks that brought it (joined once, when its line
+        # ends) and their total size; it never holds CR or LF.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._at_start = True  # before the first non-blank byte, or reading a JSON body
         self._bom_pending = True  # the first bytes may still be (part of) a BOM
+        self._json: list[bytes] | None = None  # the body, when it is JSON, not events
+        self._json_body: bytes | None = None
         self._skip_lf = False  # the previous chunk ended with CR: drop a leading LF
         self._failed = False
         self._truncated = False
@@ -95,6 +116,12 @@ class SSEDecoder:
     def truncated(self) -> bool:
         """Whether :meth:`close` discarded an unterminated line or an undispatched event."""
         return self._truncated
+
+    @property
+    def json_body(self) -> bytes | None:
+        """After :meth:`close`: the whole body when it was a JSON document (its first
+        non-blank byte ``{`` or ``[``) instead of events, else ``None``."""
+        return self._json_body
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add ``chunk`` and return the events it completed (often none, often one)."""
@@ -110,25 +137,34 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
-        buf = self._pending + chunk if self._pending else chunk
-        if self._bom_pending:
-            if len(buf) < 3 and _BOM.startswith(buf):
-                self._pending = buf
+        if self._at_start:
+            started = self._start(chunk)
+            if started is None:
                 return []
-            self._bom_pending = False
-            if buf.startswith(_BOM):
-                buf = buf[3:]
-        if 13 in buf:  # CR: normalise CRLF and lone CR to LF
-            if buf[-1] == 13:
+            chunk = started
+        parts = self._pending
+        # Only the new chunk is scanned and normalised: the pending tail never holds CR
+        # or LF, so each byte is looked at once and copied once, whatever the line length.
+        if 13 in chunk:  # CR: normalise CRLF and lone CR to LF
+            if chunk[-1] == 13:
                 self._skip_lf = True
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         limit = self._max
-        end = buf.rfind(10)
+        end = chunk.rfind(10)
         if end < 0:
-            if len(buf) > limit:
+            parts.append(chunk)
+            size = self._pending_size + len(chunk)
+            self._pending_size = size
+            if size > limit:
                 self._fail(f"SSE line exceeds max_event_bytes={limit}")
-            self._pending = buf
             return []
+        if parts:
+            end += self._pending_size
+            buf = parts[0] + chunk if len(parts) == 1 else b"".join([*parts, chunk])
+            parts.clear()
+            self._pending_size = 0
+        else:
+            buf = chunk
         if len(buf) > limit:
             self._check_lines(buf)
         data = self._data
@@ -144,11 +180,13 @@ class SSEDecoder:
                 value = buf[start : end - 1].decode("utf-8")
             except UnicodeDecodeError as exc:
                 self._fail(f"SSE stream is not valid UTF-8: {exc}")
-            self._pending = b""
             single = SSEEvent(value, self._event, self._id, self._retry)
             self._event = self._retry = None
             return [single]
-        self._pending = buf[end + 1 :]
+        if end + 1 < len(buf):
+            tail = buf[end + 1 :]
+            parts.append(tail)
+            self._pending_size = len(tail)
         try:
             text = buf[:end].decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -201,15 +239,56 @@ class SSEDecoder:
                 self._fail(f"SSE event data exceeds max_event_bytes={limit}")
         return events
 
+    def _start(self, chunk: bytes) -> bytes | None:
+        """The start of the stream: strip a BOM and tell events from a JSON body.
+
+        Returns the bytes to decode as events, or ``None`` when there are none yet.
+        """
+        if self._json is not None:  # a JSON body: kept whole, within the bound
+            self._json.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > self._max:
+                self._fail(f"a JSON body instead of events exceeds max_event_bytes={self._max}")
+            return None
+        parts = self._pending
+        if parts:  # a partial BOM, or blank bytes not yet ended by a newline
+            chunk = b"".join([*parts, chunk])
+            parts.clear()
+            self._pending_size = 0
+        if self._bom_pending:
+            if len(chunk) < 3 and _BOM.startswith(chunk):
+                parts.append(chunk)
+                self._pending_size = len(chunk)
+                return None
+            self._bom_pending = False
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
+        head = chunk.lstrip()
+        if not head:  # blank so far: decoded as usual (blank lines dispatch nothing)
+            return chunk or None
+        if head[0] in b"{[":  # no SSE line starts so; a JSON document does
+            self._json = []
+            return self._start(chunk)
+        self._at_start = False
+        return chunk
+
     def close(self) -> list[SSEEvent]:
         """End of stream: discard any unterminated event, as the spec says; returns ``[]``.
 
         Per the spec, an event is dispatched only by a blank line, so nothing is flushed
-        here; :attr:`truncated` records whether something was discarded. The decoder is
+        here; :attr:`truncated` records whether something was discarded, and
+        :attr:`json_body` holds a body that was JSON instead of events. The decoder is
         reset and may be fed a new stream (without BOM stripping).
         """
+        if self._json is not None:
+            self._json_body = b"".join(self._json)
+            self._json = None
+            self._pending = []
+            self._pending_size = 0
+        self._at_start = False
         self._truncated = bool(self._pending) or bool(self._data)
-        self._pending = b""
+        self._pending = []
+        self._pending_size = 0
         self._skip_lf = False
         self._bom_pending = False
         self._data = []
@@ -219,7 +298,9 @@ class SSEDecoder:
 
     def _fail(self, message: str) -> NoReturn:
         self._failed = True
-        self._pending = b""
+        self._pending = []
+        self._pending_size = 0
+        self._json = None
         self._data = []
         raise StreamError(message) from None
 
@@ -231,13 +312,20 @@ class SSEDecoder:
 
 
 async def iter_sse(
-    content: AsyncIterable[bytes], *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    content: AsyncIterable[bytes],
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    content_type: str | None = None,
 ) -> AsyncIterator[SSEEvent]:
     """Yield the events of an SSE byte stream such as ``response.content.iter_any()``.
 
     An event left unterminated when ``content`` ends is discarded (see
     :meth:`SSEDecoder.close`). Raises :class:`~jackfield.errors.StreamError` for invalid
-    UTF-8 or oversized lines and events. Does not close ``content``.
+    UTF-8 or oversized lines and events. A body that is a JSON document instead of
+    events (a server that ignored ``stream``) raises, once it has been read: the
+    :class:`~jackfield.errors.ProviderError` its error payload describes, else a
+    :class:`~jackfield.errors.StreamError` saying so; ``content_type``, the response's
+    header if known, goes into that message. Does not close ``content``.
     """
     decoder = SSEDecoder(max_event_bytes=max_event_bytes)
     async for chunk in content:
@@ -245,3 +333,35 @@ async def iter_sse(
             yield event
     for event in decoder.close():
         yield event
+    if decoder.json_body is not None:
+        raise json_instead_of_events(decoder.json_body, content_type)
+
+
+def json_instead_of_events(body: bytes, content_type: str | None = None) -> ProviderError:
+    """The error for a stream request answered with the JSON document ``body``.
+
+    An error payload (``{"error": ...}``, Anthropic's ``{"type": "error", ...}``, the
+    proxy protocol's) maps to its class through the shared mapper, as an error event
+    would; anything else is a :class:`~jackfield.errors.StreamError` that says the
+    server sent JSON (``content_type``) instead of an event stream.
+    """
+    from ._errors import error_from_payload
+    from ._json import loads
+
+    try:
+        data = loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and (
+        data.get("type") == "error"
+        or (data.get("error") and not data.get("choices") and not data.get("content"))
+    ):
+        return error_from_payload(data)
+    kind = "a JSON body" if data is not None else "a JSON-looking (but invalid) body"
+    if content_type:
+        kind += f" (content-type {content_type})"
+    return StreamError(
+        f"the server answered the stream request with {kind} instead of an event "
+        "stream (text/event-stream): it may not support streaming at this endpoint",
+        body=data if data is not None else body[:1000].decode("utf-8", "replace"),
+    )
