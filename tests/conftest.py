@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +15,51 @@ import jackfield.registry._registry as registry_module
 from jackfield.plugins.mock import MockProvider, MockReply
 from jackfield.registry import Registry
 from jackfield.retry import RetryPolicy
+
+# -- hermetic: nothing but loopback ---------------------------------------------------------
+
+# Token estimates never try tiktoken's download (subprocesses inherit this); the tests of
+# the load path replace the loader and unset it themselves.
+os.environ["JACKFIELD_TOKENS_OFFLINE"] = "1"
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+OFF_LOOPBACK: list[str] = []
+"""Every attempt of this process to resolve or reach a host other than loopback."""
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None or host in _LOOPBACK_NAMES:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_only(event: str, args: tuple[Any, ...]) -> None:
+    # An audit hook sees every connect and name lookup, whatever library makes it.
+    host: object
+    if event == "socket.getaddrinfo":
+        host = args[0]
+    elif event == "socket.connect" and args[0].family in (socket.AF_INET, socket.AF_INET6):
+        host = args[1][0]
+    else:
+        return
+    if not _is_loopback(host):
+        OFF_LOOPBACK.append(f"{event} {host!r}")
+        raise OSError(f"tests are hermetic: {host!r} is not loopback")
+
+
+sys.addaudithook(_loopback_only)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test tried to leave loopback (the hook refused it)."""
+    if OFF_LOOPBACK:
+        print("\ntests tried to leave loopback:", *sorted(set(OFF_LOOPBACK)), sep="\n  ")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class FakeSleep:
