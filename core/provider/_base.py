@@ -32,6 +32,7 @@ from ..errors import (
 from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
 from ..types import ModelTier, Request, Response, ToolSpec
 from ..wire._assembler import events_for_response
+from ._deadline import Deadline, idle_bounded, per_event
 from ._validation import build_request, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
@@ -320,8 +321,13 @@ class Provider(ABC):
                 hooks.call(
                     "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
+            cfg = self.config
             try:
-                return await self._generate(request)
+                self._prepare()
+                async with Deadline(
+                    cfg.timeout, what="a complete answer", max_connections=cfg.max_connections
+                ):
+                    return await self._generate(request)
             except ProviderError as exc:
                 raise self._finish_error(exc, request) from exc.__cause__
             except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
@@ -405,8 +411,12 @@ class Provider(ABC):
                 hooks.call(
                     "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
-            events = self._stream(request)
             head: list[StreamEvent] = []
+            try:
+                self._prepare()
+            except Exception as exc:
+                raise self._as_provider_error(exc, request) from exc
+            events = self._idle_bounded(self._stream(request))
             try:
                 async for event in events:
                     head.append(event)
@@ -577,8 +587,11 @@ class Provider(ABC):
 
     async def _generate_by_streaming(self, request: Request) -> Response:
         """The response :meth:`_stream` ends with: a ``_generate`` for an API that only
-        streams, or for a call too long to wait for in one piece."""
-        events = self._stream(request)
+        streams, or for a call too long to wait for in one piece.
+
+        ``timeout`` then bounds each wait for an event instead of the whole call."""
+        per_event()
+        events = self._idle_bounded(self._stream(request))
         try:
             async for event in events:
                 if isinstance(event, StreamEnd):
@@ -588,6 +601,15 @@ class Provider(ABC):
         raise StreamError(
             "the stream ended before its final event (truncated?)", provider=self.name
         )
+
+    def _prepare(self) -> None:
+        """Build what a call needs before its deadline starts (an SDK client, a
+        session); no I/O. The default does nothing."""
+
+    def _idle_bounded(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """``events``, each awaited within ``timeout`` (see :mod:`._deadline`)."""
+        cfg = self.config
+        return idle_bounded(events, cfg.timeout, max_connections=cfg.max_connections)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -643,7 +665,7 @@ async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
 
 def _generic_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, TimeoutError):
-        return ProviderTimeoutError(f"request timed out: {exc or type(exc).__name__}")
+        return ProviderTimeoutError(f"request timed out: {str(exc) or type(exc).__name__}")
     import sys
 
     if "aiohttp" in sys.modules:

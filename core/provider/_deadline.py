@@ -1,0 +1,216 @@
+"""Every call's own deadline: ``timeout``, enforced by jackfield, not by the transport.
+
+A transport's timeouts bound what it knows about (connecting, one socket read); a server
+that sends broken chunked framing, or drips a byte at a time, outlives them all. So each
+attempt runs under a :class:`Deadline` that nothing inside can outlive:
+
+- an attempt of ``generate`` is bounded as a whole (``async with Deadline(...)``);
+- a stream bounds each wait for its next event, the first included (:func:`idle_bounded`);
+- a ``generate`` that consumes a stream (:meth:`Provider._generate_by_streaming`) trades
+  the whole-call bound for the per-event one (:func:`per_event`): an answer that keeps
+  coming is not cut off.
+
+A deadline that runs out cancels the waiting task and raises
+:class:`ProviderTimeoutError`, saying so when the time went waiting for a free pooled
+connection (``max_connections``).
+
+One timer per event loop serves every deadline in it (:class:`_Watchdog`): a deadline
+costs a dict entry, not a timer handle, so a loop that runs thousands of calls without
+ever yielding (cache hits, the mock) accumulates nothing; a deadline fires at most
+:data:`GRAIN` seconds late.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import ProviderTimeoutError
+from ..transport._attempt import Attempt, set_attempt
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["GRAIN", "Deadline", "idle_bounded", "per_event"]
+
+T = TypeVar("T")
+
+GRAIN = 0.02
+"""Seconds: the most a deadline fires late (the watchdog's timer is not re-armed sooner)."""
+
+_CALL: ContextVar[Deadline | None] = ContextVar("jackfield_call_deadline", default=None)
+
+
+class _Watchdog:
+    """The one timer of an event loop: cancels the tasks whose deadline passed."""
+
+    __slots__ = ("__weakref__", "_handle", "_when", "waits")
+
+    def __init__(self) -> None:
+        self.waits: dict[int, Deadline] = {}
+        # Weakly: a handle references its loop, and the loop keys this watchdog weakly.
+        self._handle: weakref.ref[asyncio.TimerHandle] | None = None
+        self._when = math.inf
+
+    def add(self, deadline: Deadline, loop: asyncio.AbstractEventLoop) -> None:
+        self.waits[id(deadline)] = deadline
+        if deadline.due < self._when:
+            self._arm(deadline.due, loop)
+
+    def discard(self, deadline: Deadline) -> None:
+        self.waits.pop(id(deadline), None)
+
+    def _arm(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
+        handle = self._handle() if self._handle is not None else None
+        if handle is not None:
+            handle.cancel()
+        self._when = when
+        self._handle = weakref.ref(loop.call_at(when, self._fire))
+
+    def _fire(self) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        self._handle, self._when = None, math.inf
+        now = loop.time()
+        earliest = math.inf
+        for deadline in list(self.waits.values()):
+            if deadline.due <= now:
+                self.discard(deadline)
+                deadline.expire()
+            else:
+                earliest = min(earliest, deadline.due)
+        if earliest < math.inf:
+            self._arm(max(earliest, now + GRAIN), loop)
+
+
+_WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
+    dog = _WATCHDOGS.get(loop)
+    if dog is None:
+        dog = _WATCHDOGS[loop] = _Watchdog()
+    return dog
+
+
+class Deadline:
+    """``async with Deadline(seconds, ...)``: the block ends within ``seconds``, else
+    :class:`ProviderTimeoutError`. Re-enterable: each entry starts a new period.
+
+    ``what`` names what did not arrive in time ("a complete answer", "the next event").
+    """
+
+    __slots__ = (
+        "_tokens",
+        "attempt",
+        "due",
+        "expired",
+        "max_connections",
+        "seconds",
+        "task",
+        "what",
+    )
+
+    def __init__(self, seconds: float, *, what: str, max_connections: int) -> None:
+        self.seconds = seconds
+        self.what = what
+        self.max_connections = max_connections
+        self.due = math.inf
+        self.expired = False
+        self.task: asyncio.Task[Any] | None = None
+        self.attempt = Attempt()
+        self._tokens: tuple[Token[Deadline | None], Token[Attempt | None]] | None = None
+
+    async def __aenter__(self) -> Deadline:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.expired = False
+        self.due = loop.time() + self.seconds
+        self.attempt.queued = self.attempt.reused = False
+        self._tokens = (_CALL.set(self), set_attempt(self.attempt))
+        _watchdog(loop).add(self, loop)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        import asyncio
+
+        _watchdog(asyncio.get_running_loop()).discard(self)
+        if self._tokens is not None:
+            _CALL.reset(self._tokens[0])
+            self._tokens[1].var.reset(self._tokens[1])
+            self._tokens = None
+        if not self.expired:
+            return
+        assert self.task is not None
+        # Our cancel is taken back; another one (the caller's) still propagates.
+        others = self.task.uncancel()
+        if exc_type is None or (exc_type is asyncio.CancelledError and others > 0):
+            return
+        raise ProviderTimeoutError(self._message()) from None
+
+    def expire(self) -> None:
+        """The deadline passed: cancel the task waiting under it."""
+        if self.task is not None and not self.task.done():
+            self.expired = True
+            self.task.cancel()
+
+    def lift(self) -> None:
+        """No more deadline for the rest of this entry (see :func:`per_event`)."""
+        self.due = math.inf
+
+    def _message(self) -> str:
+        if self.attempt.queued:
+            return (
+                f"no free connection within timeout={self.seconds:g} s: all "
+                f"max_connections={self.max_connections} connections of this event loop "
+                "stayed busy"
+            )
+        return f"{self.what} did not arrive within timeout={self.seconds:g} s"
+
+
+def per_event() -> None:
+    """Lift the whole-call deadline of the running :class:`Deadline` block, for a call
+    that bounds each event instead (:func:`idle_bounded`)."""
+    deadline = _CALL.get()
+    if deadline is not None:
+        deadline.lift()
+
+
+async def idle_bounded(
+    events: AsyncIterator[T], seconds: float, *, max_connections: int
+) -> AsyncGenerator[T, None]:
+    """``events``, each awaited within ``seconds`` (the wait for the first included).
+
+    The deadline covers only the wait for an event, never the caller's own work between
+    events. Closing this generator closes ``events``.
+    """
+    deadline = Deadline(seconds, what="the next event", max_connections=max_connections)
+    try:
+        while True:
+            async with deadline:
+                try:
+                    event = await events.__anext__()
+                except StopAsyncIteration:
+                    return
+            yield event
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            import contextlib
+
+            with contextlib.suppress(Exception):  # must not hide the original error
+                await close()
