@@ -15,9 +15,9 @@ A deadline that runs out cancels the waiting task and raises
 connection (``max_connections``).
 
 One timer per event loop serves every deadline in it (:class:`_Watchdog`): a deadline
-costs a dict entry, not a timer handle, so a loop that runs thousands of calls without
-ever yielding (cache hits, the mock) accumulates nothing; a deadline fires at most
-:data:`GRAIN` seconds late.
+costs a dict entry, not a timer handle (a loop that runs thousands of calls without
+ever yielding, cache hits or the mock, accumulates nothing), and a stream's wait for an
+event costs a few attribute writes; a deadline fires at most :data:`GRAIN` seconds late.
 """
 
 from __future__ import annotations
@@ -48,23 +48,18 @@ _CALL: ContextVar[Deadline | None] = ContextVar("jackfield_call_deadline", defau
 class _Watchdog:
     """The one timer of an event loop: cancels the tasks whose deadline passed."""
 
-    __slots__ = ("__weakref__", "_handle", "_when", "waits")
+    __slots__ = ("__weakref__", "_handle", "_when", "deadlines")
 
     def __init__(self) -> None:
-        self.waits: dict[int, Deadline] = {}
+        self.deadlines: dict[int, Deadline] = {}
         # Weakly: a handle references its loop, and the loop keys this watchdog weakly.
         self._handle: weakref.ref[asyncio.TimerHandle] | None = None
         self._when = math.inf
 
-    def add(self, deadline: Deadline, loop: asyncio.AbstractEventLoop) -> None:
-        self.waits[id(deadline)] = deadline
-        if deadline.due < self._when:
-            self._arm(deadline.due, loop)
-
-    def discard(self, deadline: Deadline) -> None:
-        self.waits.pop(id(deadline), None)
-
-    def _arm(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
+    def wake_by(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
+        """Make sure the timer fires at ``when`` or earlier."""
+        if when >= self._when:
+            return
         handle = self._handle() if self._handle is not None else None
         if handle is not None:
             handle.cancel()
@@ -78,14 +73,15 @@ class _Watchdog:
         self._handle, self._when = None, math.inf
         now = loop.time()
         earliest = math.inf
-        for deadline in list(self.waits.values()):
+        for deadline in list(self.deadlines.values()):
+            if not deadline.waiting:
+                continue  # its next start() wakes the timer again if need be
             if deadline.due <= now:
-                self.discard(deadline)
                 deadline.expire()
             else:
                 earliest = min(earliest, deadline.due)
         if earliest < math.inf:
-            self._arm(max(earliest, now + GRAIN), loop)
+            self.wake_by(max(earliest, now + GRAIN), loop)
 
 
 _WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
@@ -102,12 +98,16 @@ def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
 
 class Deadline:
     """``async with Deadline(seconds, ...)``: the block ends within ``seconds``, else
-    :class:`ProviderTimeoutError`. Re-enterable: each entry starts a new period.
+    :class:`ProviderTimeoutError`.
 
     ``what`` names what did not arrive in time ("a complete answer", "the next event").
+    A stream's per-event waits reuse one deadline: :meth:`start` and :meth:`stop` around
+    each wait (a few attribute writes: the hot path), :meth:`close` at the end.
     """
 
     __slots__ = (
+        "_dog",
+        "_loop",
         "_tokens",
         "attempt",
         "due",
@@ -115,6 +115,7 @@ class Deadline:
         "max_connections",
         "seconds",
         "task",
+        "waiting",
         "what",
     )
 
@@ -123,21 +124,65 @@ class Deadline:
         self.what = what
         self.max_connections = max_connections
         self.due = math.inf
+        self.waiting = False
+        """Whether a wait is running (the watchdog skips a deadline between waits)."""
         self.expired = False
         self.task: asyncio.Task[Any] | None = None
         self.attempt = Attempt()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dog: _Watchdog | None = None
         self._tokens: tuple[Token[Deadline | None], Token[Attempt | None]] | None = None
 
-    async def __aenter__(self) -> Deadline:
+    def start(self, *, track: bool = True) -> None:
+        """Start a wait of at most ``seconds`` in the running task. ``track``: make this
+        the context's deadline and attempt (what :func:`per_event` and the transport
+        see)."""
         import asyncio
 
         loop = asyncio.get_running_loop()
+        dog = self._dog
+        if loop is not self._loop or dog is None:
+            self.close()
+            self._loop, dog = loop, _watchdog(loop)
+            self._dog = dog
+            dog.deadlines[id(self)] = self
         self.task = asyncio.current_task()
         self.expired = False
-        self.due = loop.time() + self.seconds
-        self.attempt.queued = self.attempt.reused = False
-        self._tokens = (_CALL.set(self), set_attempt(self.attempt))
-        _watchdog(loop).add(self, loop)
+        self.due = due = loop.time() + self.seconds
+        self.waiting = True
+        if track:
+            self.attempt.queued = self.attempt.reused = False
+            self._tokens = (_CALL.set(self), set_attempt(self.attempt))
+        if due < dog._when:
+            dog.wake_by(due, loop)
+
+    def stop(self, exc: BaseException | None) -> None:
+        """End the wait; :class:`ProviderTimeoutError` if it ran out and ``exc`` (what
+        the wait raised) is the cancellation that caused."""
+        self.waiting = False
+        if self._tokens is not None:
+            _CALL.reset(self._tokens[0])
+            self._tokens[1].var.reset(self._tokens[1])
+            self._tokens = None
+        if not self.expired:
+            return
+        import asyncio
+
+        assert self.task is not None
+        # Our cancel is taken back; another one (the caller's) still propagates.
+        others = self.task.uncancel()
+        if exc is None or (isinstance(exc, asyncio.CancelledError) and others > 0):
+            return
+        raise ProviderTimeoutError(self._message()) from None
+
+    def close(self) -> None:
+        """No more waits: leave the watchdog."""
+        if self._dog is not None:
+            self._dog.deadlines.pop(id(self), None)
+            self._dog = None
+
+    async def __aenter__(self) -> Deadline:
+        self.start()
         return self
 
     async def __aexit__(
@@ -146,30 +191,18 @@ class Deadline:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        import asyncio
-
-        _watchdog(asyncio.get_running_loop()).discard(self)
-        if self._tokens is not None:
-            _CALL.reset(self._tokens[0])
-            self._tokens[1].var.reset(self._tokens[1])
-            self._tokens = None
-        if not self.expired:
-            return
-        assert self.task is not None
-        # Our cancel is taken back; another one (the caller's) still propagates.
-        others = self.task.uncancel()
-        if exc_type is None or (exc_type is asyncio.CancelledError and others > 0):
-            return
-        raise ProviderTimeoutError(self._message()) from None
+        self.close()
+        self.stop(exc)
 
     def expire(self) -> None:
         """The deadline passed: cancel the task waiting under it."""
+        self.waiting = False
         if self.task is not None and not self.task.done():
             self.expired = True
             self.task.cancel()
 
     def lift(self) -> None:
-        """No more deadline for the rest of this entry (see :func:`per_event`)."""
+        """No more deadline for the rest of this wait (see :func:`per_event`)."""
         self.due = math.inf
 
     def _message(self) -> str:
@@ -199,15 +232,23 @@ async def idle_bounded(
     events. Closing this generator closes ``events``.
     """
     deadline = Deadline(seconds, what="the next event", max_connections=max_connections)
+    track = True  # the first wait connects: the transport marks its attempt
     try:
         while True:
-            async with deadline:
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:
-                    return
+            deadline.start(track=track)
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                deadline.stop(None)
+                return
+            except BaseException as exc:
+                deadline.stop(exc)
+                raise
+            deadline.stop(None)
+            track = False
             yield event
     finally:
+        deadline.close()
         close = getattr(events, "aclose", None)
         if close is not None:
             import contextlib

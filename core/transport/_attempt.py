@@ -1,8 +1,8 @@
 """What one attempt's connection did, as the transport saw it: pooled, reused, queued.
 
 An :class:`Attempt` lives in a context variable for the duration of one attempt (see
-:func:`tracking`). The transport's trace hooks (:mod:`._connection_trace`) mark it when
-the request waits for a free pooled connection and when it is sent on a reused one; the
+:func:`tracking`). The transport's connector (:mod:`._connection_trace`) marks it while
+the request waits for a connection and when it is sent on a reused one; the
 resend rule (:func:`~jackfield.transport._connection_trace.resending`) and the
 provider's deadline read it. Nothing here imports an HTTP client.
 """
@@ -23,7 +23,8 @@ class Attempt:
 
     def __init__(self) -> None:
         self.queued = False
-        """Waiting, now, for a free connection of a full pool (``max_connections``)."""
+        """Waiting, now, for a connection: a free one of a full pool (``max_connections``)
+        or, within ``connect_timeout``, a new one."""
         self.reused = False
         """The request went out on a pooled connection used before."""
 

@@ -24,7 +24,7 @@ from ..config import AuthMethod, ProviderConfig, Secret
 from ..errors import ProviderError, StreamError
 from ..wire._errors import error_from_response
 from ..wire._sse import SSEEvent, iter_sse
-from ._connection_trace import connection_trace, resending
+from ._connection_trace import TrackingConnector, resending
 from ._limits import json_body, read_limited
 from ._loop_local import LoopLocal
 
@@ -284,7 +284,7 @@ class HTTPClient:
 def _new_session(
     max_connections: int, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
 ) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
+    connector = TrackingConnector(
         limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=False
     )
     return aiohttp.ClientSession(
@@ -293,7 +293,6 @@ def _new_session(
         timeout=timeout,
         auto_decompress=True,
         json_serialize=json.dumps,
-        trace_configs=[connection_trace()],
     )
 
 

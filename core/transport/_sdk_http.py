@@ -121,19 +121,19 @@ def _aiohttp_transport(sdk: ModuleType, limits: httpx2.Limits) -> Any:
         import aiohttp
     except ImportError:
         return None
-    from ._connection_trace import connection_trace
+    from ._connection_trace import TrackingConnector
 
     ssl_context = _ssl_context()
     keepalive = limits.keepalive_expiry
 
     def session() -> aiohttp.ClientSession:
-        # As the adapter builds its own, plus the trace (pool waits, reused connections).
-        connector = aiohttp.TCPConnector(
+        # As the adapter builds its own, tracking pool waits and reused connections.
+        connector = TrackingConnector(
             limit=limits.max_connections or 0,
             keepalive_timeout=keepalive if keepalive is not None else 15.0,
             ssl=ssl_context,
         )
-        return aiohttp.ClientSession(connector=connector, trace_configs=[connection_trace()])
+        return aiohttp.ClientSession(connector=connector)
 
     return vendored.AiohttpTransport(verify=ssl_context, limits=limits, client=session)
 
