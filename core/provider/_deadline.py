@@ -106,8 +106,10 @@ class Deadline:
     """
 
     __slots__ = (
+        "_current_task",
         "_dog",
         "_loop",
+        "_time",
         "_tokens",
         "attempt",
         "due",
@@ -131,6 +133,8 @@ class Deadline:
         self.attempt = Attempt()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dog: _Watchdog | None = None
+        self._time: Any = None
+        self._current_task: Any = None
         self._tokens: tuple[Token[Deadline | None], Token[Attempt | None]] | None = None
 
     def start(self, *, track: bool = True) -> None:
@@ -144,7 +148,7 @@ class Deadline:
         if loop is not self._loop or dog is None:
             self.close()
             self._loop, dog = loop, _watchdog(loop)
-            self._dog = dog
+            self._dog, self._time, self._current_task = dog, loop.time, asyncio.current_task
             dog.deadlines[id(self)] = self
         self.task = asyncio.current_task()
         self.expired = False
@@ -155,6 +159,20 @@ class Deadline:
             self._tokens = (_CALL.set(self), set_attempt(self.attempt))
         if due < dog._when:
             dog.wake_by(due, loop)
+
+    def restart(self) -> None:
+        """:meth:`start` again, untracked, in the loop of the last start (the hot path of
+        a stream: one wait per event)."""
+        dog = self._dog
+        if dog is None:
+            self.start(track=False)
+            return
+        self.task = self._current_task()
+        self.expired = False
+        self.due = due = self._time() + self.seconds
+        self.waiting = True
+        if due < dog._when:
+            dog.wake_by(due, self._loop)  # type: ignore[arg-type]
 
     def stop(self, exc: BaseException | None) -> None:
         """End the wait; :class:`ProviderTimeoutError` if it ran out and ``exc`` (what
@@ -232,10 +250,9 @@ async def idle_bounded(
     events. Closing this generator closes ``events``.
     """
     deadline = Deadline(seconds, what="the next event", max_connections=max_connections)
-    track = True  # the first wait connects: the transport marks its attempt
+    deadline.start()  # tracked: the first wait connects, and the transport marks it
     try:
         while True:
-            deadline.start(track=track)
             try:
                 event = await events.__anext__()
             except StopAsyncIteration:
@@ -245,8 +262,8 @@ async def idle_bounded(
                 deadline.stop(exc)
                 raise
             deadline.stop(None)
-            track = False
             yield event
+            deadline.restart()
     finally:
         deadline.close()
         close = getattr(events, "aclose", None)
