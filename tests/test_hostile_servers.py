@@ -371,3 +371,15 @@ async def test_a_provider_dropped_without_aclose_closes_its_connections(name: st
             await asyncio.wait_for(server.closed_all.wait(), 5)
             gc.collect()
         assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
+async def test_a_stream_outlasting_timeout_is_not_cut_while_events_come() -> None:
+    """``timeout`` bounds each wait for an event, not a stream: a 1.4 s stream with an
+    event every 0.1 s passes ``timeout=0.4``, streamed and through the proxy's
+    ``generate`` (which consumes a stream)."""
+    async with (
+        RawServer(_slow_stream_handler("proxy", every=0.1)) as server,
+        closing(make_provider("proxy", server.port, timeout=0.4, max_retries=0)) as llm,
+    ):
+        assert (await call(llm, True)).content == "x" * 10
+        assert (await call(llm, False)).content == "x" * 10
