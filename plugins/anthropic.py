@@ -80,7 +80,8 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
             headers["X-Api-Key"] = key if method == "x-api-key" and key else anthropic.Omit()
             if method == "api-key" and key:
                 headers["api-key"] = key
-        timeout = anthropic.Timeout(cfg.timeout, connect=cfg.connect_timeout)
+        # No pool timeout: a wait for a free connection is bounded by the call's deadline.
+        timeout = anthropic.Timeout(cfg.timeout, connect=cfg.connect_timeout, pool=None)
         return anthropic.AsyncAnthropic(
             api_key=api_key,
             auth_token=auth_token,

@@ -84,8 +84,11 @@ class OpenAIProvider(SDKProvider["AsyncOpenAI"]):
 
         cfg = self.config
         key = self.api_key
+        # No pool timeout: a wait for a free connection is bounded by the call's deadline.
         timeout = openai.Timeout(
-            cfg.timeout, connect=cfg.timeout if cfg.connect_timeout is None else cfg.connect_timeout
+            cfg.timeout,
+            connect=cfg.timeout if cfg.connect_timeout is None else cfg.connect_timeout,
+            pool=None,
         )
         return openai.AsyncOpenAI(
             api_key=key.get_secret_value() if key else None,

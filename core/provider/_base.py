@@ -35,6 +35,7 @@ from ..errors import (
 from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
 from ..types import ModelTier, Request, Response, ToolSpec
 from ..wire._assembler import events_for_response
+from ._deadline import Deadline, idle_bounded, per_event
 from ._validation import build_request, call_extra, normalize_messages, normalize_tools
 
 if TYPE_CHECKING:
@@ -349,8 +350,13 @@ class Provider(ABC):
                 hooks.call(
                     "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
+            cfg = self.config
             try:
-                return self._scrub_response(await self._generate(request))
+                self._prepare()
+                async with Deadline(
+                    cfg.timeout, what="a complete answer", max_connections=cfg.max_connections
+                ):
+                    return self._scrub_response(await self._generate(request))
             except ProviderError as exc:
                 raise self._finish_error(exc, request) from exc.__cause__
             except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
@@ -436,8 +442,12 @@ class Provider(ABC):
                 hooks.call(
                     "jackfield_request_started", provider=self, request=request, attempt=attempt
                 )
-            events = self._stream(request)
             head: list[StreamEvent] = []
+            try:
+                self._prepare()
+            except Exception as exc:
+                raise self._as_provider_error(exc, request) from exc
+            events = self._idle_bounded(self._stream(request))
             try:
                 async for event in events:
                     head.append(self._scrub_event(event))
@@ -637,8 +647,11 @@ class Provider(ABC):
 
     async def _generate_by_streaming(self, request: Request) -> Response:
         """The response :meth:`_stream` ends with: a ``_generate`` for an API that only
-        streams, or for a call too long to wait for in one piece."""
-        events = self._stream(request)
+        streams, or for a call too long to wait for in one piece.
+
+        ``timeout`` then bounds each wait for an event instead of the whole call."""
+        per_event()
+        events = self._idle_bounded(self._stream(request))
         try:
             async for event in events:
                 if isinstance(event, StreamEnd):
@@ -650,6 +663,15 @@ class Provider(ABC):
         raise StreamError(
             "the stream ended before its final event (truncated?)", provider=self.name
         )
+
+    def _prepare(self) -> None:
+        """Build what a call needs before its deadline starts (an SDK client, a
+        session); no I/O. The default does nothing."""
+
+    def _idle_bounded(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """``events``, each awaited within ``timeout`` (see :mod:`._deadline`)."""
+        cfg = self.config
+        return idle_bounded(events, cfg.timeout, max_connections=cfg.max_connections)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -715,7 +737,7 @@ def _malformed_stream(exc: BaseException) -> StreamError | None:
 
 def _generic_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, TimeoutError):
-        return ProviderTimeoutError(f"request timed out: {exc or type(exc).__name__}")
+        return ProviderTimeoutError(f"request timed out: {str(exc) or type(exc).__name__}")
     import sys
 
     if "aiohttp" in sys.modules:

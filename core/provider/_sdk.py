@@ -23,6 +23,8 @@ time: a subclass imports its SDK inside :meth:`SDKProvider._new_client`.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
@@ -65,7 +67,13 @@ class SDKProvider(Provider, Generic[ClientT]):
 
     def __init__(self, config: ProviderConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._clients: LoopLocal[ClientT] = LoopLocal(self._new_client, self._close_client)
+        # The clients hold this provider weakly, so that dropping the provider drops
+        # them too: the finaliser then closes them (no "Unclosed connector" warning).
+        provider = weakref.ref(self)
+        self._clients: LoopLocal[ClientT] = LoopLocal(
+            functools.partial(_new_client, provider), functools.partial(_close_client, provider)
+        )
+        weakref.finalize(self, self._clients.close_nowait).atexit = False
 
     # -- the client --------------------------------------------------------------------
 
@@ -82,16 +90,24 @@ class SDKProvider(Provider, Generic[ClientT]):
         """The running event loop's SDK client (built on first use in each loop)."""
         return self._clients.get()
 
+    def _prepare(self) -> None:
+        """Build this loop's client before a call's deadline starts (it loads
+        certificates: not time a server should be blamed for)."""
+        self._clients.get()
+
     def _sdk_http_client(self, sdk: ModuleType, timeout: Any) -> Any:
         """The SDK's HTTP client: its aiohttp adapter, else its default httpx client.
 
         ``sdk`` is the SDK module (``openai``, ``anthropic``); ``timeout`` its
         ``Timeout``. Connections are limited to the config's ``max_connections``, all
-        kept alive.
+        kept alive; a non-2xx body is bounded by ``max_response_bytes``, and a request
+        that met a stale pooled connection is resent
+        (:class:`~jackfield.transport._sdk_http.BoundedTransport`).
         """
         from ..transport._sdk_http import sdk_http_client
 
-        return sdk_http_client(sdk, timeout, self.config.max_connections)
+        cfg = self.config
+        return sdk_http_client(sdk, timeout, cfg.max_connections, cfg.max_response_bytes)
 
     async def aclose(self) -> None:
         """Close this event loop's SDK client; other loops' close when their loops end."""
@@ -170,7 +186,12 @@ class SDKProvider(Provider, Generic[ClientT]):
     ) -> ProviderError:
         """The error for an SDK's connection or timeout error: what the transport's own
         exception further down the chain says (the SDKs' aiohttp adapter reports a reset
-        connection as a connect timeout), else a timeout or a network error."""
+        connection as a connect timeout), else a timeout or a network error. A
+        jackfield error raised by the transport itself (a body over
+        ``max_response_bytes``) is that error."""
+        own = _own_error(exc.__cause__)
+        if own is not None:
+            return own
         found = error_from_transport(exc.__cause__, secrets=self._secrets())
         if found is not None:
             return found
@@ -179,6 +200,29 @@ class SDKProvider(Provider, Generic[ClientT]):
         if timed_out:
             return ProviderTimeoutError(f"request timed out ({detail})", secrets=self._secrets())
         return NetworkError(f"connection failed ({detail})", secrets=self._secrets())
+
+
+def _new_client(provider: weakref.ref[SDKProvider[ClientT]]) -> ClientT:
+    alive = provider()
+    assert alive is not None  # only asked for by a live provider
+    return alive._new_client()
+
+
+async def _close_client(provider: weakref.ref[SDKProvider[ClientT]], client: ClientT) -> None:
+    alive = provider()
+    if alive is not None:
+        await alive._close_client(client)
+    else:  # the provider was dropped: its finaliser is closing its clients
+        await client.close()
+
+
+def _own_error(exc: BaseException | None) -> ProviderError | None:
+    """The first :class:`ProviderError` in ``exc``'s ``__cause__`` chain."""
+    for _ in range(8):
+        if exc is None or isinstance(exc, ProviderError):
+            return exc
+        exc = exc.__cause__
+    return None
 
 
 def _status_error_body(exc: Any) -> bytes | str | Mapping[str, Any] | None:

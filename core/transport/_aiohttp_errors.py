@@ -8,8 +8,10 @@ aiohttp is.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from ..errors import (
+    APIError,
     ConfigurationError,
     NetworkError,
     ProviderError,
@@ -43,9 +45,27 @@ def error_from_aiohttp(exc: BaseException) -> ProviderError | None:
 
     if isinstance(exc, asyncio.TimeoutError):
         return ProviderTimeoutError(f"request timed out ({type(exc).__name__})")
+    garbled = _unparsable_answer(exc, aiohttp)
+    if garbled is not None:
+        return garbled
     for cls, rule in resolve_rules(aiohttp, AIOHTTP_ERRORS):
         if isinstance(exc, cls):
             if isinstance(exc, aiohttp.ClientResponseError):
                 return build_error(rule, exc, status=exc.status, headers=dict(exc.headers or {}))
             return build_error(rule, exc)
     return None
+
+
+def _unparsable_answer(exc: BaseException, aiohttp: Any) -> ProviderError | None:
+    """The error for an answer aiohttp could not parse as HTTP (a bad status line, bad
+    headers): aiohttp reports it as a ``ClientResponseError`` with status 400, which
+    would blame the caller; it is the server's fault."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    if not isinstance(exc, aiohttp.ClientResponseError):
+        return None
+    cause = exc.__cause__
+    if not isinstance(cause, HttpProcessingError):
+        return None
+    detail = " ".join((cause.message or str(cause)).split())  # aiohttp's spans lines
+    return APIError(f"the server's answer is not valid HTTP ({type(cause).__name__}: {detail})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from ..config import AuthMethod, ProviderConfig, Secret
 from ..errors import ProviderError, StreamError
 from ..wire._errors import error_from_response
 from ..wire._sse import SSEEvent, iter_sse
+from ._connection_trace import TrackingConnector, resending
 from ._limits import json_body, read_limited
 from ._loop_local import LoopLocal
 
@@ -143,9 +145,11 @@ class HTTPClient:
         self._secrets = secrets
         self.raw_log = raw_log  # stored redacting: see the property
         self._error_for = error_for
-        self._timeout = aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, connect=config.connect_timeout, sock_read=config.timeout
+        # Only connecting and each read are bounded here: the whole call is bounded by the
+        # provider's own deadline (``timeout``), which also bounds a wait for a free pooled
+        # connection -- aiohttp's ``connect`` would count that wait as a connect timeout.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=config.connect_timeout, sock_read=config.timeout
         )
         # The factory does not reference self: no cycle keeps a dropped client alive.
         self.sessions: LoopLocal[aiohttp.ClientSession] = LoopLocal(
@@ -154,6 +158,9 @@ class HTTPClient:
             is_closed=_is_closed,
         )
         """One session per event loop, closed when asyncio.run() ends that loop."""
+        # Dropped without aclose() while its loop runs: close the sessions then, instead of
+        # leaving aiohttp to warn "Unclosed connector" when it collects them.
+        weakref.finalize(self, self.sessions.close_nowait).atexit = False
 
     @property
     def raw_log(self) -> RawLog | None:
@@ -201,6 +208,14 @@ class HTTPClient:
             status_code=response.status,
         )
 
+    async def _send(self, url: str, data: bytes) -> aiohttp.ClientResponse:
+        """POST ``data``; the response once its head arrived. A request that met a stale
+        pooled connection is resent at once (:func:`resending`)."""
+        session = self.session()
+        return await resending(
+            lambda: session.post(url, data=data), max_resends=self.config.max_connections
+        )
+
     async def post_json(self, url: str, payload: Any) -> tuple[Any, Mapping[str, str]]:
         """POST ``payload`` as JSON; return the decoded JSON body and the headers.
 
@@ -208,7 +223,7 @@ class HTTPClient:
         """
         self._log_request(url, payload)
         # bytes, not str: aiohttp's payload for bytes is cheaper (the JSON is ASCII)
-        async with self.session().post(url, data=json.dumps(payload).encode()) as response:
+        async with await self._send(url, json.dumps(payload).encode()) as response:
             body = await self._read_limited(response)
             if self.raw_log is not None:
                 self.raw_log.on_response(
@@ -230,9 +245,7 @@ class HTTPClient:
         response headers (for request ids). Closing the iterator closes the connection.
         """
         self._log_request(url, payload)
-        async with self.session().post(
-            url, data=json.dumps(payload).encode(), timeout=self._stream_timeout
-        ) as response:
+        async with await self._send(url, json.dumps(payload).encode()) as response:
             if response.status >= 300:
                 body = await self._read_limited(response)
                 if self.raw_log is not None:
@@ -271,7 +284,7 @@ class HTTPClient:
 def _new_session(
     max_connections: int, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
 ) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
+    connector = TrackingConnector(
         limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=False
     )
     return aiohttp.ClientSession(

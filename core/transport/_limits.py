@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import APIError, StreamError
 from ..wire._json import loads
 
-__all__ = ["json_body", "limit_stream", "read_limited"]
+__all__ = ["json_body", "limit_stream", "read_decoded_limited", "read_limited"]
 
 
 async def read_limited(
@@ -34,17 +34,7 @@ async def read_limited(
 
     A ``content_length`` (a header value) above ``limit`` raises before anything is read.
     """
-    if content_length is not None:
-        try:
-            declared = int(content_length)
-        except (TypeError, ValueError):
-            declared = -1
-        if declared > limit:
-            raise APIError(
-                f"response body of {declared} bytes exceeds max_response_bytes={limit}",
-                provider=provider,
-                status_code=status_code,
-            )
+    _check_declared(content_length, limit, provider, status_code)
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -57,6 +47,24 @@ async def read_limited(
             )
         parts.append(chunk)
     return b"".join(parts)
+
+
+def _check_declared(
+    content_length: int | str | None, limit: int, provider: str | None, status_code: int | None
+) -> None:
+    """:class:`APIError` if a declared ``content_length`` exceeds ``limit``."""
+    if content_length is None:
+        return
+    try:
+        declared = int(content_length)
+    except (TypeError, ValueError):
+        return
+    if declared > limit:
+        raise APIError(
+            f"response body of {declared} bytes exceeds max_response_bytes={limit}",
+            provider=provider,
+            status_code=status_code,
+        )
 
 
 async def limit_stream(
@@ -90,3 +98,56 @@ def json_body(
             body=body,
             secrets=secrets,
         ) from None
+
+
+async def read_decoded_limited(
+    chunks: AsyncIterable[bytes],
+    encoding: str | None,
+    limit: int,
+    *,
+    content_length: int | str | None = None,
+    provider: str | None = None,
+    status_code: int | None = None,
+) -> bytes:
+    """Join and decode the raw ``chunks`` of a body sent with ``Content-Encoding:
+    encoding``; :class:`APIError` once the *decoded* body exceeds ``limit``.
+
+    gzip and deflate are inflated at most ``limit + 1`` bytes at a time, so a small
+    compressed body that expands to gigabytes costs no more than the limit. A body of
+    another encoding is returned as read (bounded, still encoded); a corrupt one is cut
+    where it broke.
+    """
+    name = (encoding or "identity").strip().lower()
+    if name not in ("gzip", "x-gzip", "deflate"):
+        return await read_limited(
+            chunks,
+            limit,
+            content_length=content_length,
+            provider=provider,
+            status_code=status_code,
+        )
+    import zlib
+
+    too_big = APIError(
+        f"response body exceeds max_response_bytes={limit} (decompressed)",
+        provider=provider,
+        status_code=status_code,
+    )
+    _check_declared(content_length, limit, provider, status_code)
+    # gzip: its own header; deflate: zlib-wrapped (32 also accepts a gzip header).
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in name else 32 + zlib.MAX_WBITS)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in chunks:
+            data = chunk
+            while data and not inflate.eof:
+                piece = inflate.decompress(data, limit - size + 1)
+                size += len(piece)
+                if size > limit:
+                    raise too_big
+                parts.append(piece)
+                data = inflate.unconsumed_tail
+    except zlib.error:
+        pass  # a corrupt body: what decoded so far
+    return b"".join(parts)
