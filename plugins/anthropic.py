@@ -124,7 +124,8 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
             **self._sdk_arguments(payload), stream=True
         ) as response:
             asm.request_id = response.headers.get("request-id")
-            async with contextlib.aclosing(self._sse(response.iter_bytes())) as events:
+            body = self._sse(response.iter_bytes(), response.headers.get("content-type"))
+            async with contextlib.aclosing(body) as events:
                 async for sse in events:
                     for event in parser.feed(sse.event, sse.data):
                         yield event

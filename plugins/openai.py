@@ -123,7 +123,8 @@ class OpenAIProvider(SDKProvider["AsyncOpenAI"]):
             # case) they skip httpx's decoder chain too.
             encoding = http.headers.get("content-encoding", "identity").strip().lower()
             body = http.aiter_raw() if encoding in ("identity", "") else http.aiter_bytes()
-            async with contextlib.aclosing(self._sse(body)) as events:
+            content_type = http.headers.get("content-type")
+            async with contextlib.aclosing(self._sse(body, content_type)) as events:
                 async for sse in events:
                     for event in parser.feed(sse.data):
                         yield event

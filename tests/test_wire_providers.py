@@ -104,6 +104,7 @@ async def test_a_json_answer_to_a_stream_request_is_named_as_such(spec: Spec) ->
     err = await _stream_error(spec, _success_body(spec))
     assert type(err) is StreamError
     assert "JSON" in err.message and "event stream" in err.message, err.message
+    assert "content-type application/json" in err.message, err.message  # the header, named
     assert "truncated" not in err.message
     assert not err.retryable
 

@@ -134,11 +134,18 @@ class SDKProvider(Provider, Generic[ClientT]):
         )
         return json_body(body, status_code=status, secrets=self._secrets())
 
-    def _sse(self, chunks: AsyncIterable[bytes]) -> AsyncGenerator[SSEEvent, None]:
+    def _sse(
+        self, chunks: AsyncIterable[bytes], content_type: str | None = None
+    ) -> AsyncGenerator[SSEEvent, None]:
         """The server-sent events of a streamed body, at most ``max_response_bytes`` in
-        all and per event (:class:`~jackfield.errors.StreamError` beyond that)."""
+        all and per event (:class:`~jackfield.errors.StreamError` beyond that).
+        ``content_type``, the response's header, names what came instead of events."""
         limit = self.config.max_response_bytes
-        events = iter_sse(limit_stream(chunks, limit, provider=self.name), max_event_bytes=limit)
+        events = iter_sse(
+            limit_stream(chunks, limit, provider=self.name),
+            max_event_bytes=limit,
+            content_type=content_type,
+        )
         return cast("AsyncGenerator[SSEEvent, None]", events)
 
     # -- errors --------------------------------------------------------------------------

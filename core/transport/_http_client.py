@@ -262,7 +262,12 @@ class HTTPClient:
             raw_log = self.raw_log
             limit = self.config.max_response_bytes
             seen = 0
-            async for event in iter_sse(response.content.iter_any(), max_event_bytes=limit):
+            events = iter_sse(
+                response.content.iter_any(),
+                max_event_bytes=limit,
+                content_type=response.headers.get("Content-Type"),
+            )
+            async for event in events:
                 seen += len(event.data)
                 if seen > limit:
                     raise StreamError(
