@@ -16,8 +16,11 @@ connection (``max_connections``).
 
 One timer per event loop serves every deadline in it (:class:`_Watchdog`): a deadline
 costs a dict entry, not a timer handle (a loop that runs thousands of calls without
-ever yielding, cache hits or the mock, accumulates nothing), and a stream's wait for an
-event costs a few attribute writes; a deadline fires at most :data:`GRAIN` seconds late.
+ever yielding, cache hits or the mock, accumulates nothing). A whole call's deadline,
+and a stream's wait for its first event, fire at most :data:`GRAIN` seconds late. A
+stream's later waits cost a few attribute writes and no clock read: the watchdog, which
+looks at least every ``seconds / 8`` while a wait runs, dates a wait from the first look
+that sees it, so those fire at most an eighth of ``seconds`` late, never early.
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ __all__ = ["GRAIN", "Deadline", "idle_bounded", "per_event"]
 T = TypeVar("T")
 
 GRAIN = 0.02
-"""Seconds: the most a deadline fires late (the watchdog's timer is not re-armed sooner)."""
+"""Seconds: the most a precisely started deadline fires late (the watchdog's timer is not
+re-armed sooner)."""
+
+LOOKS = 8
+"""A stream's later waits are looked at ``LOOKS`` times per ``seconds`` (at least every
+:data:`GRAIN`): the most such a deadline fires late is ``seconds / LOOKS``."""
 
 _CALL: ContextVar[Deadline | None] = ContextVar("jackfield_call_deadline", default=None)
 
@@ -48,13 +56,15 @@ _CALL: ContextVar[Deadline | None] = ContextVar("jackfield_call_deadline", defau
 class _Watchdog:
     """The one timer of an event loop: cancels the tasks whose deadline passed."""
 
-    __slots__ = ("__weakref__", "_handle", "_when", "deadlines")
+    __slots__ = ("__weakref__", "_handle", "_when", "deadlines", "period")
 
     def __init__(self) -> None:
         self.deadlines: dict[int, Deadline] = {}
         # Weakly: a handle references its loop, and the loop keys this watchdog weakly.
         self._handle: weakref.ref[asyncio.TimerHandle] | None = None
         self._when = math.inf
+        self.period = math.inf
+        """The timer fires again within this many seconds (while a wait runs)."""
 
     def wake_by(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
         """Make sure the timer fires at ``when`` or earlier."""
@@ -70,18 +80,25 @@ class _Watchdog:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        self._handle, self._when = None, math.inf
+        self._handle, self._when, self.period = None, math.inf, math.inf
         now = loop.time()
-        earliest = math.inf
+        earliest = period = math.inf
         for deadline in list(self.deadlines.values()):
             if not deadline.waiting:
                 continue  # its next start() wakes the timer again if need be
+            if deadline.seen != deadline.waits:
+                # a wait begun since the last look (restart reads no clock): it began by
+                # now, so it is dated now, late by at most one period, never early
+                deadline.seen = deadline.waits
+                deadline.due = now + deadline.seconds
             if deadline.due <= now:
                 deadline.expire()
             else:
-                earliest = min(earliest, deadline.due)
+                period = min(period, deadline.period)
+                earliest = min(earliest, deadline.due, now + deadline.period)
         if earliest < math.inf:
             self.wake_by(max(earliest, now + GRAIN), loop)
+            self.period = period
 
 
 _WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
@@ -115,14 +132,22 @@ class Deadline:
         "due",
         "expired",
         "max_connections",
+        "period",
         "seconds",
+        "seen",
         "task",
         "waiting",
+        "waits",
         "what",
     )
 
     def __init__(self, seconds: float, *, what: str, max_connections: int) -> None:
         self.seconds = seconds
+        self.period = max(GRAIN, seconds / LOOKS)
+        """How often the watchdog must look while a restarted wait runs."""
+        self.waits = 0
+        """Counts the waits begun; the watchdog dates those it has not ``seen``."""
+        self.seen = 0
         self.what = what
         self.max_connections = max_connections
         self.due = math.inf
@@ -153,6 +178,8 @@ class Deadline:
         self.task = asyncio.current_task()
         self.expired = False
         self.due = due = loop.time() + self.seconds
+        self.waits += 1
+        self.seen = self.waits  # dated precisely: the watchdog keeps this due
         self.waiting = True
         if track:
             self.attempt.queued = self.attempt.reused = False
@@ -162,17 +189,18 @@ class Deadline:
 
     def restart(self) -> None:
         """:meth:`start` again, untracked, in the loop of the last start (the hot path of
-        a stream: one wait per event)."""
+        a stream: one wait per event). No clock read: the watchdog dates the wait."""
         dog = self._dog
         if dog is None:
             self.start(track=False)
             return
         self.task = self._current_task()
         self.expired = False
-        self.due = due = self._time() + self.seconds
+        self.waits += 1
         self.waiting = True
-        if due < dog._when:
-            dog.wake_by(due, self._loop)  # type: ignore[arg-type]
+        if self.period < dog.period:  # the timer would look too rarely (or not at all)
+            dog.wake_by(self._time() + self.period, self._loop)  # type: ignore[arg-type]
+            dog.period = self.period
 
     def stop(self, exc: BaseException | None) -> None:
         """End the wait; :class:`ProviderTimeoutError` if it ran out and ``exc`` (what
@@ -251,17 +279,21 @@ async def idle_bounded(
     """
     deadline = Deadline(seconds, what="the next event", max_connections=max_connections)
     deadline.start()  # tracked: the first wait connects, and the transport marks it
+    next_event = events.__anext__
     try:
         while True:
             try:
-                event = await events.__anext__()
+                event = await next_event()
             except StopAsyncIteration:
                 deadline.stop(None)
                 return
             except BaseException as exc:
                 deadline.stop(exc)
                 raise
-            deadline.stop(None)
+            if deadline.expired or deadline._tokens is not None:
+                deadline.stop(None)
+            else:  # stop()'s common case, inline: the hot path
+                deadline.waiting = False
             yield event
             deadline.restart()
     finally:
