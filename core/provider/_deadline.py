@@ -26,6 +26,7 @@ that sees it, so those fire at most an eighth of ``seconds`` late, never early.
 from __future__ import annotations
 
 import math
+import sys
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextvars import ContextVar, Token
@@ -106,6 +107,18 @@ _WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
 )
 
 
+def _task_getter(loop: asyncio.AbstractEventLoop) -> Any:
+    """A no-argument callable giving the running task of ``loop``, as cheap as can be:
+    CPython 3.11's ``asyncio.current_task`` is Python code, its task table a C dict."""
+    import asyncio
+    import functools
+
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if sys.version_info < (3, 12) and isinstance(tasks, dict):
+        return functools.partial(tasks.get, loop)
+    return functools.partial(asyncio.current_task, loop)  # C code from 3.12 on
+
+
 def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
     dog = _WATCHDOGS.get(loop)
     if dog is None:
@@ -173,7 +186,7 @@ class Deadline:
         if loop is not self._loop or dog is None:
             self.close()
             self._loop, dog = loop, _watchdog(loop)
-            self._dog, self._time, self._current_task = dog, loop.time, asyncio.current_task
+            self._dog, self._time, self._current_task = dog, loop.time, _task_getter(loop)
             dog.deadlines[id(self)] = self
         self.task = asyncio.current_task()
         self.expired = False
@@ -295,7 +308,14 @@ async def idle_bounded(
             else:  # stop()'s common case, inline: the hot path
                 deadline.waiting = False
             yield event
-            deadline.restart()
+            dog = deadline._dog
+            if dog is None or deadline.period < dog.period:
+                deadline.restart()
+            else:  # restart()'s common case, inline: the hot path
+                deadline.task = deadline._current_task()
+                deadline.expired = False
+                deadline.waits += 1
+                deadline.waiting = True
     finally:
         deadline.close()
         close = getattr(events, "aclose", None)
