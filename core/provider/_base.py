@@ -433,7 +433,9 @@ class Provider(ABC):
         hooks = self.hooks
         attempt = 0
 
-        async def open_stream() -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+        cfg = self.config
+
+        async def open_stream() -> tuple[AsyncIterator[StreamEvent], Deadline, list[StreamEvent]]:
             # One attempt: read up to the first content event. Until then nothing has
             # reached the caller, so a failure here may be retried.
             nonlocal attempt
@@ -447,30 +449,57 @@ class Provider(ABC):
                 self._prepare()
             except Exception as exc:
                 raise self._as_provider_error(exc, request) from exc
-            events = self._idle_bounded(self._stream(request))
+            # Each wait for an event is bounded by timeout (see _deadline): the waits
+            # are inlined here, not a wrapping generator, which would cost every event.
+            events = self._stream(request)
+            deadline = Deadline(
+                cfg.timeout, what="the next event", max_connections=cfg.max_connections
+            )
+            deadline.start()  # tracked: the first wait connects, and the transport marks it
             try:
-                async for event in events:
+                while True:
+                    try:
+                        event = await deadline.next_event(events.__anext__)
+                    except StopAsyncIteration:
+                        break
                     head.append(self._scrub_event(event))
                     if not isinstance(event, StreamStart):
                         break
+                    deadline.restart()
             except BaseException as exc:
+                deadline.close()
                 await _aclose(events)
                 raise self._as_provider_error(exc, request, streaming=True) from _cause(exc)
-            return events, head
+            return events, deadline, head
 
         events: AsyncIterator[StreamEvent] | None = None
+        deadline: Deadline | None = None
         last: StreamEvent | None = None
         try:
-            events, head = await self.retry_policy.call(
+            events, deadline, head = await self.retry_policy.call(
                 open_stream, on_retry=self._on_retry(request)
             )
             for event in head:
                 last = event
                 yield event
             if not isinstance(last, StreamEnd):
-                assert events is not None
+                assert events is not None and deadline is not None
+                next_event = events.__anext__
                 try:
-                    async for event in events:
+                    while True:
+                        deadline.restart()
+                        try:
+                            event = await next_event()
+                        except StopAsyncIteration:
+                            deadline.stop(None)
+                            break
+                        except BaseException as exc:
+                            deadline.stop(exc)  # a ProviderTimeoutError if time ran out
+                            raise
+                        if deadline.expired:
+                            deadline.stop(None)
+                        else:  # stop()'s common case, inline: the hot path
+                            deadline.waiting = False
                         if type(event) is StreamEnd:
                             event = self._scrub_event(event)
                         last = event
@@ -491,6 +520,8 @@ class Provider(ABC):
                     attempts=attempt,
                 )
         finally:
+            if deadline is not None:
+                deadline.close()
             if events is not None:
                 await _aclose(events)
 

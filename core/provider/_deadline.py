@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sys
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -259,6 +259,21 @@ class Deadline:
         if self.task is not None and not self.task.done():
             self.expired = True
             self.task.cancel()
+
+    async def next_event(self, next_event: Callable[[], Awaitable[T]]) -> T:
+        """``await next_event()`` as one wait, already started (:meth:`start` or
+        :meth:`restart`); ``StopAsyncIteration`` passes through. For the few waits of a
+        stream's head; its loop inlines this (see :func:`idle_bounded`)."""
+        try:
+            event = await next_event()
+        except StopAsyncIteration:
+            self.stop(None)
+            raise
+        except BaseException as exc:
+            self.stop(exc)
+            raise
+        self.stop(None)
+        return event
 
     def lift(self) -> None:
         """No more deadline for the rest of this wait (see :func:`per_event`)."""
