@@ -145,11 +145,12 @@ class HTTPClient:
         self._secrets = secrets
         self.raw_log = raw_log  # stored redacting: see the property
         self._error_for = error_for
-        # Only connecting and each read are bounded here: the whole call is bounded by the
-        # provider's own deadline (``timeout``), which also bounds a wait for a free pooled
-        # connection -- aiohttp's ``connect`` would count that wait as a connect timeout.
+        # Only connecting is bounded here: the whole call, and each wait of a stream, are
+        # bounded by the provider's own deadline (``timeout``), which also bounds a wait
+        # for a free pooled connection -- aiohttp's ``connect`` would count that wait as a
+        # connect timeout, and its ``sock_read`` would re-arm a timer on every chunk read.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=config.connect_timeout, sock_read=config.timeout
+            total=None, connect=None, sock_connect=config.connect_timeout, sock_read=None
         )
         # The factory does not reference self: no cycle keeps a dropped client alive.
         self.sessions: LoopLocal[aiohttp.ClientSession] = LoopLocal(
