@@ -76,6 +76,8 @@ _EXPORTS: dict[str, str] = {
     "Provider": "provider",
     "ProviderStream": "provider",
     "RetryPolicy": "retry",
+    "json_schema": "schema",
+    "tool_from_function": "schema",
     "StreamAssembler": "wire._assembler",
     "parse_streaming_json": "wire._partial_json",
     # hooks
@@ -165,6 +167,10 @@ if TYPE_CHECKING:
     )
     from .retry import (
         RetryPolicy as RetryPolicy,
+    )
+    from .schema import (
+        json_schema as json_schema,
+        tool_from_function as tool_from_function,
     )
     from .types import (
         ContentPart as ContentPart,

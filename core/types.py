@@ -185,8 +185,16 @@ class Message:
         return cls("assistant", content, tool_calls=tuple(tool_calls), thinking=tuple(thinking))
 
     @classmethod
-    def tool(cls, tool_call_id: str, content: str, *, name: str | None = None) -> Message:
-        """The result of the tool call ``tool_call_id``."""
+    def tool(cls, tool_call_id: str, content: Any, *, name: str | None = None) -> Message:
+        """The result of the tool call ``tool_call_id``: text, or any JSON value (sent as
+        its JSON text)."""
+        if not isinstance(content, str):
+            try:
+                content = json.dumps(content, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"Message.tool content must be text or a JSON value: {exc}"
+                ) from None
         return cls("tool", content, name=name, tool_call_id=tool_call_id)
 
     @property

@@ -14,7 +14,7 @@ import contextlib
 import importlib.util
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -218,7 +218,7 @@ class Provider(ABC):
         tier: ModelTier | str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any] | Callable[..., Any]] | None = None,
         tool_choice: str | None = None,
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
@@ -263,7 +263,7 @@ class Provider(ABC):
         tier: ModelTier | str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any] | Callable[..., Any]] | None = None,
         tool_choice: str | None = None,
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
@@ -372,7 +372,7 @@ class Provider(ABC):
         tier: ModelTier | str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any] | Callable[..., Any]] | None = None,
         tool_choice: str | None = None,
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
@@ -553,7 +553,7 @@ class Provider(ABC):
         messages: Any,
         *,
         model: str | None = None,
-        tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+        tools: Iterable[ToolSpec | Mapping[str, Any] | Callable[..., Any]] | None = None,
     ) -> int:
         """Estimate the prompt's tokens offline (no network); a hook can override."""
         msgs = normalize_messages(messages, self.name)

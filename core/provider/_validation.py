@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import BadRequestError
@@ -297,9 +297,11 @@ def normalize_messages(
 
 
 def normalize_tools(
-    tools: Iterable[ToolSpec | Mapping[str, Any]] | None, provider: str | None = None
+    tools: Iterable[ToolSpec | Mapping[str, Any] | Callable[..., Any]] | None,
+    provider: str | None = None,
 ) -> tuple[ToolSpec, ...]:
-    """Validate tool specs; accepts :class:`ToolSpec` or dicts (neutral or OpenAI form)."""
+    """Validate tool specs; accepts :class:`ToolSpec`, dicts (neutral or OpenAI form) and
+    functions (:func:`~jackfield.schema.tool_from_function`)."""
     if tools is None:
         return ()
     if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
@@ -320,8 +322,15 @@ def normalize_tools(
             if not isinstance(schema, Mapping):
                 raise _bad(f"{where}.parameters must be a JSON schema object", provider)
             tool = ToolSpec(data["name"], str(data.get("description") or ""), dict(schema))
+        elif callable(tool) and not isinstance(tool, ToolSpec | type):
+            from ..schema import tool_from_function  # inspect and typing: on first use
+
+            try:
+                tool = tool_from_function(tool)
+            except TypeError as exc:
+                raise _bad(f"{where}: {exc}", provider) from None
         elif not isinstance(tool, ToolSpec):
-            raise _bad(f"{where} must be a ToolSpec or a dict", provider)
+            raise _bad(f"{where} must be a ToolSpec, a dict or a function", provider)
         if (
             not isinstance(tool.name, str)
             or not tool.name
@@ -392,7 +401,7 @@ def build_request(
     provider: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
-    tools: Iterable[ToolSpec | Mapping[str, Any]] | None = None,
+    tools: Iterable[ToolSpec | Mapping[str, Any] | Callable[..., Any]] | None = None,
     tool_choice: str | None = None,
     json_mode: bool = False,
     stop: str | Sequence[str] | None = None,
