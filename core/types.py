@@ -215,7 +215,12 @@ ToolChoice: TypeAlias = str
 
 @attrs.frozen(slots=True)
 class Usage:
-    """Token counts for one call, as the provider reported them."""
+    """Token counts for one call, with one meaning on every wire.
+
+    ``input_tokens`` is everything the model read, cached or not: ``cache_read_tokens``
+    (read from a prompt cache) and ``cache_write_tokens`` (written to one) are parts of
+    it, never added to it. ``reasoning_tokens`` are part of ``output_tokens``.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0

@@ -347,8 +347,8 @@ async def test_stream_usage_is_cumulative_not_added(
     )
     server.enqueue(Raw(200, body, {"content-type": "text/event-stream"}, chunks=[body]))
     response = await make().stream("x").collect()
-    assert response.usage == Usage(
-        input_tokens=30, output_tokens=7, cache_read_tokens=20, cache_write_tokens=3
+    assert response.usage == Usage(  # input counts the cache reads and writes it holds
+        input_tokens=30 + 20 + 3, output_tokens=7, cache_read_tokens=20, cache_write_tokens=3
     )
 
 
@@ -1667,7 +1667,7 @@ def test_parse_response_blocks() -> None:
     assert response.thinking == (Thinking("hmm", "s1"), Thinking("", "ENCRYPTED", redacted=True))
     assert response.tool_calls == (ToolCall("toolu_1", "f", {"a": 1}),)
     assert response.finish_reason == "pause_turn"
-    assert response.usage == Usage(5, 6, 7, 8, 3)
+    assert response.usage == Usage(5 + 7 + 8, 6, 7, 8, 3)  # input includes its cached parts
     assert response.model == "claude-x"
     assert response.request_id == "msg_1"
     assert parse_response(data, provider="a", model="m", request_id="req_1").request_id == "req_1"

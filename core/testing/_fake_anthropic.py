@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
+from ..types import Usage
 from ._fake_wire import (
     PH_ID,
     Rejection,
@@ -85,7 +86,7 @@ class AnthropicWire(WireRenderer):
                 "stop_reason": reason,
                 "stop_sequence": stop_sequence,
                 "usage": {
-                    "input_tokens": usage.input_tokens,
+                    "input_tokens": _uncached(usage),
                     "cache_creation_input_tokens": usage.cache_write_tokens,
                     "cache_read_input_tokens": usage.cache_read_tokens,
                     "output_tokens": usage.output_tokens,
@@ -106,7 +107,7 @@ class AnthropicWire(WireRenderer):
                 "stop_reason": None,
                 "stop_sequence": None,
                 "usage": {
-                    "input_tokens": usage.input_tokens,
+                    "input_tokens": _uncached(usage),
                     "cache_creation_input_tokens": usage.cache_write_tokens,
                     "cache_read_input_tokens": usage.cache_read_tokens,
                     "output_tokens": min(1, usage.output_tokens),
@@ -168,7 +169,7 @@ class AnthropicWire(WireRenderer):
             "type": "message_delta",
             "delta": {"stop_reason": reason, "stop_sequence": stop_sequence},
             "usage": {
-                "input_tokens": usage.input_tokens,
+                "input_tokens": _uncached(usage),
                 "cache_creation_input_tokens": usage.cache_write_tokens,
                 "cache_read_input_tokens": usage.cache_read_tokens,
                 "output_tokens": usage.output_tokens,
@@ -208,3 +209,8 @@ ANTHROPIC: Final = AnthropicWire()
 def render_count_tokens(input_tokens: int) -> Rendered:
     """The ``POST /v1/messages/count_tokens`` body."""
     return Rendered.json({"input_tokens": input_tokens})
+
+
+def _uncached(usage: Usage) -> int:
+    """Anthropic's ``input_tokens``: the contract's input less its cached parts."""
+    return max(0, usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens)

@@ -384,25 +384,24 @@ def stop_reason(value: str | None) -> FinishReason | str | None:
 
 
 def parse_usage(data: Any) -> Usage:
-    """Usage from the wire's ``usage`` object, as reported.
+    """Usage from the wire's ``usage`` object, in the contract's one meaning.
 
-    Anthropic's ``input_tokens`` excludes cached input: cache reads and writes are
-    ``cache_read_tokens`` and ``cache_write_tokens``. Raises
+    Anthropic's ``input_tokens`` excludes cached input; the contract's includes it, so
+    cache reads and writes are added to it (and reported as its parts,
+    ``cache_read_tokens`` and ``cache_write_tokens``). Raises
     :class:`~jackfield.wire._shape.Malformed` naming a field of the wrong type.
     """
     usage = obj(dict(data) if isinstance(data, Mapping) else data, "usage")
     if usage is None:
         return Usage()
     details = obj(usage.get("output_tokens_details"), "usage.output_tokens_details") or {}
+    read = count(usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens")
+    write = count(usage.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens")
     return Usage(
-        input_tokens=count(usage.get("input_tokens"), "usage.input_tokens"),
+        input_tokens=count(usage.get("input_tokens"), "usage.input_tokens") + read + write,
         output_tokens=count(usage.get("output_tokens"), "usage.output_tokens"),
-        cache_read_tokens=count(
-            usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"
-        ),
-        cache_write_tokens=count(
-            usage.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens"
-        ),
+        cache_read_tokens=read,
+        cache_write_tokens=write,
         reasoning_tokens=count(
             details.get("thinking_tokens"), "usage.output_tokens_details.thinking_tokens"
         ),
