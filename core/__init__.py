@@ -75,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     # contract
     "Provider": "provider",
     "ProviderStream": "provider",
+    "SyncStream": "provider._sync",
     "RetryPolicy": "retry",
     "json_schema": "schema",
     "tool_from_function": "schema",
@@ -152,6 +153,9 @@ if TYPE_CHECKING:
     from .provider import (
         Provider as Provider,
         ProviderStream as ProviderStream,
+    )
+    from .provider._sync import (
+        SyncStream as SyncStream,
     )
     from .registry import (
         ProviderInfo as ProviderInfo,

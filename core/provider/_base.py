@@ -41,6 +41,7 @@ from ._validation import build_request, call_extra, normalize_messages, normaliz
 if TYPE_CHECKING:
     from ..cache import CacheOpener, ResponseCache
     from ..retry import RetryPolicy
+    from ._sync import SyncStream
 
 __all__ = ["Hooks", "Provider", "ProviderStream"]
 
@@ -524,6 +525,40 @@ class Provider(ABC):
                 deadline.close()
             if events is not None:
                 await _aclose(events)
+
+    # -- synchronous calls (see _sync) -------------------------------------------------
+
+    def generate_sync(self, messages: Any, **kwargs: Any) -> Response:
+        """:meth:`generate`, from synchronous code: a script, a thread, or inside a running
+        event loop (a notebook), with the same arguments and errors."""
+        from ._sync import run_sync
+
+        return run_sync(self.generate(messages, **kwargs))
+
+    def stream_sync(self, messages: Any, **kwargs: Any) -> SyncStream:
+        """:meth:`stream`, from synchronous code: an ordinary iterator of the same typed
+        events. The input is validated now, before any I/O; ``close()`` it (or use
+        ``with``) to close the connection when stopping early."""
+        from ._sync import SyncStream
+
+        return SyncStream(self.stream(messages, **kwargs))
+
+    def close_sync(self) -> None:
+        """Release the connections of synchronous calls (``with provider:`` does too)."""
+        from ._sync import run_sync
+
+        run_sync(self.aclose())
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close_sync()
 
     # -- response cache ---------------------------------------------------------------
 
