@@ -57,9 +57,11 @@ _CALL: ContextVar[Deadline | None] = ContextVar("jackfield_call_deadline", defau
 class _Watchdog:
     """The one timer of an event loop: cancels the tasks whose deadline passed."""
 
-    __slots__ = ("__weakref__", "_handle", "_when", "deadlines", "period")
+    __slots__ = ("__weakref__", "_handle", "_when", "current_task", "deadlines", "period")
 
-    def __init__(self) -> None:
+    def __init__(self, current_task: Callable[[], asyncio.Task[Any] | None]) -> None:
+        self.current_task = current_task
+        """The running task of this watchdog's loop (:func:`_task_getter`)."""
         self.deadlines: dict[int, Deadline] = {}
         # Weakly: a handle references its loop, and the loop keys this watchdog weakly.
         self._handle: weakref.ref[asyncio.TimerHandle] | None = None
@@ -107,7 +109,7 @@ _WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
 )
 
 
-def _task_getter(loop: asyncio.AbstractEventLoop) -> Any:
+def _task_getter(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Task[Any] | None]:
     """A no-argument callable giving the running task of ``loop``, as cheap as can be:
     CPython 3.11's ``asyncio.current_task`` is Python code, its task table a C dict."""
     import asyncio
@@ -122,7 +124,7 @@ def _task_getter(loop: asyncio.AbstractEventLoop) -> Any:
 def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
     dog = _WATCHDOGS.get(loop)
     if dog is None:
-        dog = _WATCHDOGS[loop] = _Watchdog()
+        dog = _WATCHDOGS[loop] = _Watchdog(_task_getter(loop))
     return dog
 
 
@@ -186,9 +188,9 @@ class Deadline:
         if loop is not self._loop or dog is None:
             self.close()
             self._loop, dog = loop, _watchdog(loop)
-            self._dog, self._time, self._current_task = dog, loop.time, _task_getter(loop)
+            self._dog, self._time, self._current_task = dog, loop.time, dog.current_task
             dog.deadlines[id(self)] = self
-        self.task = asyncio.current_task()
+        self.task = self._current_task()
         self.expired = False
         self.due = due = loop.time() + self.seconds
         self.waits += 1
