@@ -111,7 +111,7 @@ class SyncStream(Iterator[StreamEvent]):
         if self._closed:
             raise StopIteration
         try:
-            return run_sync(_next(self._stream))
+            return run_sync(self._stream.__anext__())
         except StopAsyncIteration:
             self._closed = True
             raise StopIteration from None
@@ -146,7 +146,3 @@ class SyncStream(Iterator[StreamEvent]):
         for event in self:
             if isinstance(event, TextDelta):
                 yield event.text
-
-
-async def _next(stream: _AsyncStream) -> StreamEvent:
-    return await stream.__anext__()
