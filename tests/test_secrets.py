@@ -383,6 +383,22 @@ def _toml(value: Any) -> str:
     return json.dumps(value)  # a JSON string or number is a TOML one
 
 
+def _canary_profiles(
+    server: Any, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config file (in $JACKFIELD_CONFIG) with a profile ``canary-NAME`` per provider,
+    pointed at ``server`` with the canary ``key``."""
+    lines = []
+    for spec in AVAILABLE:
+        options = {**spec.options(server), "api_key": key, "max_retries": 0}
+        lines.append(f"[profiles.canary-{spec.name}]")
+        lines.append(f"provider = {_toml(spec.name)}")
+        lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("JACKFIELD_CONFIG", str(config))
+
+
 @pytest.mark.usefixtures("global_registry")
 @pytest.mark.filterwarnings("ignore:jackfield.tokens:RuntimeWarning")  # offline tiktoken
 @pytest.mark.parametrize("key", CANARIES)
@@ -395,15 +411,7 @@ def test_cli_output_never_shows_the_key(
     seen = Exposure(key)
     monkeypatch.setenv("JACKFIELD_TOKENS_OFFLINE", "1")  # `tokens`: no vocabulary download
     with ServerThread() as server:
-        lines = []
-        for spec in AVAILABLE:
-            options = {**spec.options(server), "api_key": key, "max_retries": 0}
-            lines.append(f"[profiles.canary-{spec.name}]")
-            lines.append(f"provider = {_toml(spec.name)}")
-            lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
-        config = tmp_path / "config.toml"
-        config.write_text("\n".join(lines) + "\n")
-        monkeypatch.setenv("JACKFIELD_CONFIG", str(config))
+        _canary_profiles(server, key, tmp_path, monkeypatch)
 
         echoes: dict[str, Spec] = {}
 
@@ -556,15 +564,7 @@ def test_cli_never_shows_a_key_echoed_as_request_id(
 ) -> None:
     seen = Exposure(key)
     with ServerThread() as server:
-        lines = []
-        for spec in AVAILABLE:
-            options = {**spec.options(server), "api_key": key, "max_retries": 0}
-            lines.append(f"[profiles.canary-{spec.name}]")
-            lines.append(f"provider = {_toml(spec.name)}")
-            lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
-        config = tmp_path / "config.toml"
-        config.write_text("\n".join(lines) + "\n")
-        monkeypatch.setenv("JACKFIELD_CONFIG", str(config))
+        _canary_profiles(server, key, tmp_path, monkeypatch)
         for spec in AVAILABLE:
             name = f"canary-{spec.name}"
             for argv, item in (
