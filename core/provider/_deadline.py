@@ -57,11 +57,10 @@ _CALL: ContextVar[Deadline | None] = ContextVar("jackfield_call_deadline", defau
 class _Watchdog:
     """The one timer of an event loop: cancels the tasks whose deadline passed."""
 
-    __slots__ = ("__weakref__", "_handle", "_when", "current_task", "deadlines", "period")
+    __slots__ = ("__weakref__", "_handle", "_when", "deadlines", "period")
 
-    def __init__(self, current_task: Callable[[], asyncio.Task[Any] | None]) -> None:
-        self.current_task = current_task
-        """The running task of this watchdog's loop (:func:`_task_getter`)."""
+    def __init__(self) -> None:
+        # Nothing here may reference the loop: the loop keys this watchdog weakly.
         self.deadlines: dict[int, Deadline] = {}
         # Weakly: a handle references its loop, and the loop keys this watchdog weakly.
         self._handle: weakref.ref[asyncio.TimerHandle] | None = None
@@ -124,7 +123,7 @@ def _task_getter(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Task[A
 def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
     dog = _WATCHDOGS.get(loop)
     if dog is None:
-        dog = _WATCHDOGS[loop] = _Watchdog(_task_getter(loop))
+        dog = _WATCHDOGS[loop] = _Watchdog()
     return dog
 
 
@@ -188,7 +187,7 @@ class Deadline:
         if loop is not self._loop or dog is None:
             self.close()
             self._loop, dog = loop, _watchdog(loop)
-            self._dog, self._time, self._current_task = dog, loop.time, dog.current_task
+            self._dog, self._time, self._current_task = dog, loop.time, _task_getter(loop)
             dog.deadlines[id(self)] = self
         self.task = self._current_task()
         self.expired = False
