@@ -21,11 +21,17 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     # types
+    "AudioPart": "types",
+    "CachePoint": "types",
+    "Capabilities": "types",
     "ContentPart": "types",
+    "DocumentPart": "types",
     "FinishReason": "types",
     "ImagePart": "types",
     "Message": "types",
     "ModelTier": "types",
+    "OutputMode": "types",
+    "OutputSchema": "types",
     "Request": "types",
     "Response": "types",
     "TextPart": "types",
@@ -59,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "MissingDependencyError": "errors",
     "NetworkError": "errors",
     "NotFoundError": "errors",
+    "OutputValidationError": "errors",
     "OverloadedError": "errors",
     "PermissionDeniedError": "errors",
     "JackfieldError": "errors",
@@ -72,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "errors",
     "StreamError": "errors",
     "UnknownError": "errors",
+    "UnsupportedFeatureError": "errors",
     # contract
     "Provider": "provider",
     "ProviderStream": "provider",
@@ -123,6 +131,7 @@ if TYPE_CHECKING:
         MissingDependencyError as MissingDependencyError,
         NetworkError as NetworkError,
         NotFoundError as NotFoundError,
+        OutputValidationError as OutputValidationError,
         OverloadedError as OverloadedError,
         PermissionDeniedError as PermissionDeniedError,
         PluginLoadError as PluginLoadError,
@@ -135,6 +144,7 @@ if TYPE_CHECKING:
         ServerError as ServerError,
         StreamError as StreamError,
         UnknownError as UnknownError,
+        UnsupportedFeatureError as UnsupportedFeatureError,
     )
     from .events import (
         StreamEnd as StreamEnd,
@@ -177,11 +187,17 @@ if TYPE_CHECKING:
         tool_from_function as tool_from_function,
     )
     from .types import (
+        AudioPart as AudioPart,
+        CachePoint as CachePoint,
+        Capabilities as Capabilities,
         ContentPart as ContentPart,
+        DocumentPart as DocumentPart,
         FinishReason as FinishReason,
         ImagePart as ImagePart,
         Message as Message,
         ModelTier as ModelTier,
+        OutputMode as OutputMode,
+        OutputSchema as OutputSchema,
         Request as Request,
         Response as Response,
         TextPart as TextPart,

@@ -121,6 +121,10 @@ def _extra(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return _mapping("extra", value)
 
 
+def _capability_map(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _mapping("capabilities", value)
+
+
 def _names_only(headers: dict[str, str]) -> str:
     """Header names without values: a custom header may carry a credential."""
     return repr({name: "..." for name in headers})
@@ -224,6 +228,27 @@ def _optional_str(field: str, value: Any) -> None:
         raise _fail(field, "must be a non-empty string", value)
 
 
+def _check_capabilities(overrides: Mapping[str, Any]) -> None:
+    """Each override names a :class:`Capabilities` field and has its type."""
+    from .types import Capabilities, OutputMode
+
+    fields = {f.name: f for f in attrs.fields(Capabilities)}
+    for name, value in overrides.items():
+        if name not in fields:
+            raise _fail("capabilities", f"has unknown key {name!r}; use {sorted(fields)}", name)
+        where = f"capabilities.{name}"
+        if name == "structured_output":
+            if value not in OutputMode.__members__.values():
+                raise _fail(where, f"must be one of {[str(m) for m in OutputMode]}", value)
+        elif name == "cache_points":
+            if value not in ("explicit", "automatic", "none"):
+                raise _fail(where, "must be 'explicit', 'automatic' or 'none'", value)
+        elif name in ("max_cache_points", "context_window"):
+            _optional_int(where, value, low=1)
+        elif not isinstance(value, bool):
+            raise _fail(where, "must be true or false", value)
+
+
 @attrs.frozen(slots=True, kw_only=True)
 class ProviderConfig:
     """Everything that configures one provider instance.
@@ -260,6 +285,10 @@ class ProviderConfig:
     cache_ttl: float | None = None
     max_connections: int = 100
     max_response_bytes: int = 64 * 1024 * 1024
+    capabilities: dict[str, Any] = attrs.field(factory=dict, converter=_capability_map, hash=False)
+    """Overrides of the provider's declared :class:`~jackfield.types.Capabilities`, for a
+    server that knows more (``{"images": True}`` for an OpenAI-compatible server with
+    vision) or less."""
     extra: dict[str, Any] = attrs.field(factory=dict, converter=_extra, hash=False)
     _fingerprint: str | None = attrs.field(
         default=None, init=False, eq=False, repr=False, hash=False
@@ -301,6 +330,8 @@ class ProviderConfig:
         _optional_number("cache_ttl", self.cache_ttl, low=0.0, low_open=True)
         _optional_int("max_connections", self.max_connections, low=1)
         _optional_int("max_response_bytes", self.max_response_bytes, low=1)
+        if self.capabilities:
+            _check_capabilities(self.capabilities)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ProviderConfig:

@@ -12,7 +12,9 @@ retry policy may try again::
     │   ├── NotFoundError               not_found
     │   ├── BadRequestError             invalid_request
     │   │   ├── ContextWindowExceededError   context_window
-    │   │   └── ContentFilterError           content_filter
+    │   │   ├── ContentFilterError           content_filter
+    │   │   └── UnsupportedFeatureError      unsupported_feature
+    │   ├── OutputValidationError       output_validation
     │   ├── RateLimitError              rate_limit       (retryable)
     │   ├── QuotaExceededError          quota
     │   ├── ProviderTimeoutError        timeout          (retryable)
@@ -48,6 +50,7 @@ __all__ = [
     "MissingDependencyError",
     "NetworkError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
     "PermissionDeniedError",
     "PluginLoadError",
@@ -60,6 +63,7 @@ __all__ = [
     "ServerError",
     "StreamError",
     "UnknownError",
+    "UnsupportedFeatureError",
     "redact",
 ]
 
@@ -235,6 +239,40 @@ class ContentFilterError(BadRequestError):
     error_type = "content_filter"
 
 
+class UnsupportedFeatureError(BadRequestError):
+    """The call asks for a feature (``feature``: ``"documents"``, ``"audio"``, ...) the
+    provider or model cannot express; raised before any I/O, never a dropped parameter."""
+
+    error_type = "unsupported_feature"
+
+    def __init__(self, message: str, *, feature: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.feature = feature
+
+
+class OutputValidationError(ProviderError):
+    """The model's structured output does not fit the requested schema.
+
+    ``text`` is the raw reply and ``errors`` the validation errors, one line each (the
+    raw text is kept whole here; ``body`` holds a truncated copy).
+    """
+
+    error_type = "output_validation"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str = "",
+        errors: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("body", text)
+        super().__init__(message, **kwargs)
+        self.text = redact(text, kwargs.get("secrets", ()))
+        self.errors = tuple(errors)
+
+
 class RateLimitError(ProviderError):
     """Too many requests; ``retry_after`` says how long the server asks to wait."""
 
@@ -365,6 +403,8 @@ ALL_PROVIDER_ERRORS: tuple[type[ProviderError], ...] = (
     BadRequestError,
     ContextWindowExceededError,
     ContentFilterError,
+    UnsupportedFeatureError,
+    OutputValidationError,
     RateLimitError,
     QuotaExceededError,
     ProviderTimeoutError,

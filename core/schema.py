@@ -21,9 +21,9 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .types import ToolSpec
+from .types import OutputSchema, ToolSpec
 
-__all__ = ["json_schema", "tool_from_function"]
+__all__ = ["json_schema", "output_schema", "tool_from_function"]
 
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _SEQUENCES = (list, tuple, set, frozenset)
@@ -79,6 +79,59 @@ def json_schema(tp: Any) -> dict[str, Any]:
         props = {key: json_schema(hint) for key, hint in hints.items()}
         return _object(props, [key for key in hints if key in required_keys])
     raise TypeError(f"no JSON schema for {_name(tp)}")
+
+
+def output_schema(value: Any) -> OutputSchema | None:
+    """The :class:`OutputSchema` a call's ``response_format`` asks for.
+
+    ``value`` is a JSON schema (a dict), a pydantic v2 model class (detected by its
+    ``model_json_schema``; pydantic is never imported here), a dataclass or a
+    ``TypedDict``, an :class:`OutputSchema`, or OpenAI's own spelling:
+    ``{"type": "json_schema", "json_schema": {...}}``. OpenAI's ``{"type":
+    "json_object"}`` gives ``None``: it is JSON mode, with no schema.
+    ``TypeError``/``ValueError`` say what is wrong.
+    """
+    if isinstance(value, OutputSchema):
+        return value
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        if kind == "json_object" and len(value) == 1:
+            return None
+        if kind == "json_schema" and isinstance(value.get("json_schema"), Mapping):
+            spec = value["json_schema"]
+            schema = spec.get("schema")
+            if not isinstance(schema, Mapping):
+                raise ValueError("json_schema.schema must be a JSON schema object")
+            return OutputSchema(
+                dict(schema),
+                name=str(spec.get("name") or "output"),
+                description=str(spec.get("description") or ""),
+                strict=spec.get("strict") is not False,
+            )
+        if not value:
+            raise ValueError("an empty schema asks for nothing")
+        return OutputSchema(dict(value), name=_schema_name(value))
+    if isinstance(value, type):
+        builder = getattr(value, "model_json_schema", None)
+        if callable(builder) and hasattr(value, "model_validate_json"):  # pydantic v2
+            return OutputSchema(dict(builder()), name=_safe_name(value.__name__), target=value)
+        if dataclasses.is_dataclass(value) or typing.is_typeddict(value):
+            return OutputSchema(json_schema(value), name=_safe_name(value.__name__), target=value)
+    raise TypeError(
+        "must be a JSON schema dict, a pydantic model class, a dataclass or a TypedDict, "
+        f"not {_name(value) if isinstance(value, type) else type(value).__name__}"
+    )
+
+
+def _schema_name(schema: Mapping[str, Any]) -> str:
+    title = schema.get("title")
+    return _safe_name(title) if isinstance(title, str) and title else "output"
+
+
+def _safe_name(name: str) -> str:
+    """A name the wires accept (letters, digits, ``_``, ``-``; at most 64)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64]
+    return cleaned or "output"
 
 
 def tool_from_function(

@@ -14,12 +14,18 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 __all__ = [
+    "AudioPart",
+    "CachePoint",
+    "Capabilities",
     "ContentPart",
+    "DocumentPart",
     "FinishReason",
     "ImagePart",
     "Message",
     "MessageInput",
     "ModelTier",
+    "OutputMode",
+    "OutputSchema",
     "Request",
     "Response",
     "Role",
@@ -72,7 +78,49 @@ class ImagePart:
     type: Literal["image"] = "image"
 
 
-ContentPart: TypeAlias = TextPart | ImagePart
+@attrs.frozen(slots=True)
+class DocumentPart:
+    """A document inside a user message: a PDF by base64 ``data`` or ``url``, or a
+    plain-text document by ``text``.
+
+    ``media_type`` is ``"application/pdf"`` for data and URLs unless given, and
+    ``"text/plain"`` for text; ``title`` names the document where the wire has a slot.
+    """
+
+    data: str | None = None
+    url: str | None = None
+    text: str | None = None
+    media_type: str | None = None
+    title: str | None = None
+    type: Literal["document"] = "document"
+
+
+@attrs.frozen(slots=True)
+class AudioPart:
+    """Audio input inside a user message: base64 ``data`` (or a ``url`` where the wire
+    takes one) in ``format`` (``"wav"``, ``"mp3"``, ...)."""
+
+    data: str | None = None
+    url: str | None = None
+    format: str | None = None
+    type: Literal["audio"] = "audio"
+
+
+@attrs.frozen(slots=True)
+class CachePoint:
+    """A prompt-cache breakpoint: the prompt up to here may be cached and reused.
+
+    Put one after any content part (a system message may hold parts too) or after a tool
+    in a call's ``tools`` list. ``ttl`` (``"5m"``, ``"1h"``) asks for a lifetime where
+    the provider offers a choice. A provider that caches automatically accepts the
+    marks and needs nothing more.
+    """
+
+    ttl: str | None = None
+    type: Literal["cache_point"] = "cache_point"
+
+
+ContentPart: TypeAlias = TextPart | ImagePart | DocumentPart | AudioPart | CachePoint
 
 
 @attrs.frozen(slots=True)
@@ -118,17 +166,28 @@ class ToolCall:
 
 @attrs.frozen(slots=True)
 class ToolSpec:
-    """A tool the model may call; ``parameters`` is a JSON schema of type object."""
+    """A tool the model may call; ``parameters`` is a JSON schema of type object.
+
+    ``cache_point`` marks a prompt-cache breakpoint after this tool (a
+    :class:`CachePoint` placed after it in a call's ``tools`` list sets it)."""
 
     name: str
     description: str = ""
     parameters: dict[str, Any] = attrs.field(
         factory=lambda: {"type": "object", "properties": {}}, converter=_freeze_dict, hash=False
     )
+    cache_point: CachePoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a JSON-ready dict."""
-        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+        if self.cache_point is not None:
+            d["cache_point"] = attrs.asdict(self.cache_point)
+        return d
 
 
 def _to_content(value: str | Iterable[ContentPart]) -> str | tuple[ContentPart, ...]:
@@ -151,7 +210,8 @@ def _to_tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
 class Message:
     """One turn of a conversation.
 
-    ``content`` is text or a sequence of :class:`TextPart` / :class:`ImagePart`. An
+    ``content`` is text or a sequence of content parts (:class:`TextPart`,
+    :class:`ImagePart`, :class:`DocumentPart`, :class:`AudioPart`, :class:`CachePoint`). An
     assistant turn may carry ``tool_calls`` and ``thinking``; a tool turn answers the
     call named by ``tool_call_id``.
     """
@@ -164,7 +224,7 @@ class Message:
     thinking: tuple[Thinking, ...] = attrs.field(default=(), converter=_to_tuple)
 
     @classmethod
-    def system(cls, content: str) -> Message:
+    def system(cls, content: str | Iterable[ContentPart]) -> Message:
         """A system instruction."""
         return cls("system", content)
 
@@ -234,6 +294,45 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
+class OutputMode(enum.StrEnum):
+    """How a provider obtains structured output, strongest first."""
+
+    NATIVE = "native"
+    """The API enforces the schema (OpenAI strict ``json_schema``, Anthropic's
+    ``output_config``, a server's ``response_format``)."""
+    TOOL = "tool"
+    """A forced call of one tool whose parameters are the schema."""
+    PROMPT = "prompt"
+    """Instructions in the prompt; the reply is validated afterwards."""
+
+
+@attrs.frozen(slots=True)
+class OutputSchema:
+    """The structured output a call asks for: a JSON schema of the answer.
+
+    ``target`` is the Python type the answer is built as (a pydantic model, a dataclass,
+    a ``TypedDict``) or ``None`` for a plain schema (the answer is a dict). ``mode`` is
+    set by the provider from its capabilities when the request is built.
+    """
+
+    schema: dict[str, Any] = attrs.field(converter=_freeze_dict, hash=False)
+    name: str = "output"
+    description: str = ""
+    strict: bool = True
+    target: Any = attrs.field(default=None, eq=False, repr=False)
+    mode: OutputMode | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form (``target`` is a Python type and is left out)."""
+        return {
+            "schema": self.schema,
+            "name": self.name,
+            "description": self.description,
+            "strict": self.strict,
+            "mode": None if self.mode is None else str(self.mode),
+        }
+
+
 @attrs.frozen(slots=True)
 class Response:
     """A complete answer from a provider."""
@@ -248,6 +347,11 @@ class Response:
     raw: Any = attrs.field(default=None, eq=False, repr=False)
     request_id: str | None = attrs.field(default=None, eq=False)
     cached: bool = attrs.field(default=False, eq=False)
+    parsed: Any = attrs.field(default=None, eq=False, repr=False)
+    """The structured output, validated: an instance of the requested type (a dict for
+    a plain schema); ``None`` when the call asked for none."""
+    output_mode: OutputMode | None = None
+    """How structured output was obtained (native, tool or prompt); ``None`` if not asked."""
 
     @property
     def thinking_text(self) -> str:
@@ -260,7 +364,7 @@ class Response:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field but ``raw``."""
-        return {
+        d: dict[str, Any] = {
             "content": self.content,
             "model": self.model,
             "provider": self.provider,
@@ -270,6 +374,9 @@ class Response:
             "thinking": [attrs.asdict(t) for t in self.thinking],
             "request_id": self.request_id,
         }
+        if self.output_mode is not None:
+            d["output_mode"] = str(self.output_mode)
+        return d
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Response:
@@ -286,7 +393,12 @@ class Response:
             tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("tool_calls", ())),
             thinking=tuple(Thinking(**_known(Thinking, t)) for t in data.get("thinking", ())),
             request_id=data.get("request_id"),
+            output_mode=_output_mode(data.get("output_mode")),
         )
+
+
+def _output_mode(value: Any) -> OutputMode | None:
+    return OutputMode(value) if value in OutputMode.__members__.values() else None
 
 
 def _known(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,10 +438,12 @@ class Request:
     stop: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
     reasoning: bool | str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict, hash=False)
+    output: OutputSchema | None = None
+    """The structured output asked for (``response_format=``), if any."""
 
     def to_dict(self) -> dict[str, Any]:
         """A canonical JSON-ready dict of the request (stable across dict ordering)."""
-        return {
+        d: dict[str, Any] = {
             "messages": [_message_to_dict(m) for m in self.messages],
             "model": self.model,
             "temperature": self.temperature,
@@ -341,7 +455,47 @@ class Request:
             "reasoning": self.reasoning,
             "extra": self.extra,
         }
+        if self.output is not None:  # absent otherwise: older cache keys stay valid
+            d["output"] = self.output.to_dict()
+        return d
 
     def canonical_json(self) -> str:
         """The request as compact JSON with sorted keys: the input of cache keys."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+
+
+@attrs.frozen(slots=True)
+class Capabilities:
+    """What a provider (for one model) can express; a call asking for more is refused
+    before any I/O with :class:`~jackfield.errors.UnsupportedFeatureError`.
+
+    Declared by each provider (``Provider.default_capabilities``, refined per model
+    family), overridable in configuration, shown by ``provider.capabilities(model)``
+    and ``jackfield providers --json``.
+    """
+
+    tools: bool = True
+    parallel_tool_calls: bool = True
+    images: bool = False
+    documents: bool = False
+    """PDF and plain-text documents, by data."""
+    document_urls: bool = False
+    """Documents by URL."""
+    audio: bool = False
+    structured_output: OutputMode = OutputMode.PROMPT
+    """The strongest structured-output mode (prompt mode is always possible)."""
+    json_mode: bool = True
+    thinking: bool = False
+    cache_points: Literal["explicit", "automatic", "none"] = "automatic"
+    """``explicit``: marks become the wire's breakpoints; ``automatic``: the provider
+    caches by itself and marks are accepted; ``none``: marks are refused."""
+    max_cache_points: int | None = None
+    """The most breakpoints one call may carry (Anthropic: 4); ``None``: no limit."""
+    context_window: int | None = None
+    """The model's context window in tokens, where known."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form."""
+        d = attrs.asdict(self)
+        d["structured_output"] = str(self.structured_output)
+        return d

@@ -32,7 +32,7 @@ from jackfield.provider import (
     StreamAssembler,
     anthropic_messages as wire,
 )
-from jackfield.types import Request, Response
+from jackfield.types import Capabilities, OutputMode, Request, Response
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -53,6 +53,15 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
     extra = "anthropic"
     tokenizer = "heuristic"  # no public local tokenizer for Claude 3 and later
     call_options = wire.CALL_OPTIONS
+    default_capabilities = Capabilities(
+        images=True,
+        documents=True,
+        document_urls=True,
+        structured_output=OutputMode.TOOL,
+        thinking=True,
+        cache_points="explicit",
+        max_cache_points=4,
+    )
     tier_models = {
         ModelTier.LOCAL_SMALL: "claude-haiku-4-5",
         ModelTier.HOSTED_SMALL: "claude-sonnet-4-6",

@@ -12,7 +12,7 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-from jackfield import ConfigurationError, Request, hookimpl
+from jackfield import Capabilities, ConfigurationError, OutputMode, Request, hookimpl
 from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -25,6 +25,12 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     description = "Azure OpenAI deployments (api-key header, api-version)"
     api_key_env = "AZURE_OPENAI_API_KEY"
     default_auth_method = "api-key"
+    default_capabilities = Capabilities(
+        images=True,
+        documents=True,
+        structured_output=OutputMode.NATIVE,
+        thinking=True,
+    )
 
     @property
     def base_url(self) -> str | None:

@@ -23,7 +23,16 @@ from jackfield.config import ProviderConfig
 from jackfield.errors import ERROR_CLASSES_BY_TYPE, ConfigurationError, ProviderError
 from jackfield.events import StreamEvent
 from jackfield.provider import Provider, RegisterProvider, StreamAssembler
-from jackfield.types import FinishReason, ModelTier, Request, Response, ToolCall, Usage
+from jackfield.types import (
+    Capabilities,
+    FinishReason,
+    ModelTier,
+    OutputMode,
+    Request,
+    Response,
+    ToolCall,
+    Usage,
+)
 
 __all__ = ["MockProvider", "MockReply"]
 
@@ -97,6 +106,14 @@ class MockProvider(Provider):
     name = "mock"
     description = "Deterministic offline provider: echoes or plays a script (no key)"
     default_auth_method = "none"  # no key: none is read, required or sent
+    default_capabilities = Capabilities(
+        images=True,
+        documents=True,
+        document_urls=True,
+        audio=True,
+        structured_output=OutputMode.NATIVE,
+        thinking=True,
+    )
     tier_models = {
         ModelTier.LOCAL_SMALL: "mock-local",
         ModelTier.HOSTED_SMALL: "mock-small",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jackfield import ModelTier, hookimpl
+from jackfield import Capabilities, ModelTier, OutputMode, hookimpl
 from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 
@@ -15,6 +15,11 @@ class OllamaProvider(OpenAICompatibleProvider):
     default_auth_method = "none"  # no key: none is read, required or sent
     tiers_default_to_model = True
     tokenizer = "heuristic"
+    default_capabilities = Capabilities(
+        images=True,  # vision models, base64 only
+        structured_output=OutputMode.NATIVE,
+        thinking=True,
+    )
     tier_models = {
         ModelTier.LOCAL_SMALL: "llama3.2:3b",
         ModelTier.HOSTED_SMALL: "llama3.1:8b",

@@ -43,7 +43,7 @@ from jackfield.provider import (
     openai_chat as wire,
     request_id_from,
 )
-from jackfield.types import ModelTier, Request, Response
+from jackfield.types import Capabilities, ModelTier, OutputMode, Request, Response
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -67,6 +67,12 @@ class OpenAIProvider(SDKProvider["AsyncOpenAI"]):
     call_options = wire.CALL_OPTIONS
     extra = "openai"
     tokenizer = "tiktoken"
+    default_capabilities = Capabilities(
+        images=True,
+        documents=True,
+        structured_output=OutputMode.NATIVE,
+        thinking=True,
+    )
 
     def validate_config(self) -> None:
         """The SDK sends the key as a bearer token; other auth methods are refused."""

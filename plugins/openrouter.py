@@ -8,7 +8,7 @@ skipped by the SSE parser; reasoning arrives in ``delta.reasoning``; an error in
 
 from __future__ import annotations
 
-from jackfield import ModelTier, hookimpl
+from jackfield import Capabilities, ModelTier, OutputMode, hookimpl
 from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
 
 
@@ -19,6 +19,12 @@ class OpenRouterProvider(OpenAICompatibleProvider):
     description = "OpenRouter: many vendors' models through one OpenAI-compatible API"
     default_base_url = "https://openrouter.ai/api/v1"
     api_key_env = "OPENROUTER_API_KEY"
+    default_capabilities = Capabilities(
+        images=True,
+        documents=True,
+        structured_output=OutputMode.NATIVE,
+        thinking=True,
+    )
     tier_models = {
         ModelTier.LOCAL_SMALL: "meta-llama/llama-3.2-3b-instruct",
         ModelTier.HOSTED_SMALL: "openai/gpt-5.4-mini",

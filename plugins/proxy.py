@@ -41,7 +41,7 @@ from jackfield import hookimpl
 from jackfield.errors import BadRequestError, ConfigurationError, ProviderError, StreamError
 from jackfield.events import StreamEnd, StreamEvent, StreamStart
 from jackfield.provider import HTTPProvider, ProviderStream, RegisterProvider, proxy_protocol
-from jackfield.types import ModelTier, Request, Response
+from jackfield.types import Capabilities, ModelTier, OutputMode, Request, Response
 
 __all__ = ["ProxyProvider", "Signal"]
 
@@ -60,6 +60,15 @@ class ProxyProvider(HTTPProvider):
     api_key_env = "JACKFIELD_PROXY_TOKEN"  # a required key, sent as a bearer token
     tier_models = {tier: tier.value for tier in ModelTier}
     call_options = frozenset({"signal"})  # taken out of the request: never sent
+    default_capabilities = Capabilities(  # the server decides, and refuses what it cannot
+        images=True,
+        documents=True,
+        document_urls=True,
+        audio=True,
+        structured_output=OutputMode.NATIVE,
+        thinking=True,
+        cache_points="explicit",
+    )
 
     @property
     def base_url(self) -> str | None:

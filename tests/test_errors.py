@@ -23,6 +23,7 @@ from jackfield.errors import (
     MissingDependencyError,
     NetworkError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     PluginLoadError,
@@ -35,6 +36,7 @@ from jackfield.errors import (
     ServerError,
     StreamError,
     UnknownError,
+    UnsupportedFeatureError,
     redact,
 )
 
@@ -46,6 +48,8 @@ EXPECTED = {
     BadRequestError: ("invalid_request", False),
     ContextWindowExceededError: ("context_window", False),
     ContentFilterError: ("content_filter", False),
+    UnsupportedFeatureError: ("unsupported_feature", False),
+    OutputValidationError: ("output_validation", False),
     RateLimitError: ("rate_limit", True),
     QuotaExceededError: ("quota", False),
     ProviderTimeoutError: ("timeout", True),

@@ -33,8 +33,9 @@ from ..errors import (
     redact,
 )
 from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
-from ..types import ModelTier, Request, Response, ToolSpec
+from ..types import Capabilities, ModelTier, Request, Response, ToolSpec
 from ..wire._assembler import events_for_response
+from ._capabilities import check_request
 from ._deadline import Deadline, idle_bounded, per_event
 from ._validation import build_request, call_extra, normalize_messages, normalize_tools
 
@@ -91,6 +92,11 @@ class Provider(ABC):
     ...): each goes into ``Request.extra``, so into the body. Any other keyword is a
     :class:`BadRequestError`; a body field nobody declared goes in ``extra={...}``."""
 
+    default_capabilities: ClassVar[Capabilities] = Capabilities()
+    """What the provider can express (tools, images, documents, structured-output mode
+    ...); :meth:`model_capabilities` refines it per model family, config overrides it.
+    A call asking for more is refused before any I/O."""
+
     def __init__(
         self,
         config: ProviderConfig | None = None,
@@ -112,6 +118,7 @@ class Provider(ABC):
         if overrides:
             config = config.evolve(**overrides)
         self.config = config
+        self._capabilities_by_model: dict[str, Capabilities] = {}
         self.hooks = hooks
         self.cache_opener = cache_opener
         if retry_policy is None:
@@ -209,6 +216,30 @@ class Provider(ABC):
             return self.default_model
         return self.model_for_tier(ModelTier.HOSTED_SMALL)
 
+    # -- capabilities ----------------------------------------------------------------------
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """The capabilities of ``model`` before configuration: a plugin overrides this for
+        model families that differ from :attr:`default_capabilities`."""
+        return self.default_capabilities
+
+    def capabilities(self, model: str | None = None) -> Capabilities:
+        """What a call to ``model`` (default: the provider's default model) can ask for:
+        the model's declaration with the config's ``capabilities`` overrides applied."""
+        resolved = model or self.resolve_model()
+        cache = self._capabilities_by_model
+        caps = cache.get(resolved)
+        if caps is None:
+            caps = self.model_capabilities(resolved)
+            overrides = dict(self.config.capabilities)
+            if self.config.context_window is not None:
+                overrides.setdefault("context_window", self.config.context_window)
+            if overrides:
+                caps = attrs.evolve(caps, **overrides)
+            if len(cache) < 256:  # bounded: a model name may come from the caller
+                cache[resolved] = caps
+        return caps
+
     # -- requests ------------------------------------------------------------------------
 
     def build_request(
@@ -224,6 +255,7 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
+        response_format: Any = None,
         extra: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Request:
@@ -242,7 +274,7 @@ class Provider(ABC):
             raise BadRequestError(
                 f"model must be a non-empty string (got {model!r})", provider=self.name
             )
-        return build_request(
+        request = build_request(
             messages,
             model=self.resolve_model(model, tier),
             provider=self.name,
@@ -253,8 +285,10 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=cfg.reasoning if reasoning is None else reasoning,
+            response_format=response_format,
             extra=fields,
         )
+        return check_request(request, self.capabilities(request.model), self.name)
 
     async def generate(
         self,
@@ -269,6 +303,7 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
+        response_format: Any = None,
         cache: bool | None = None,
         extra: Mapping[str, Any] | None = None,
         **options: Any,
@@ -293,6 +328,7 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=reasoning,
+            response_format=response_format,
             extra=extra,
             **options,
         )
@@ -378,6 +414,7 @@ class Provider(ABC):
         json_mode: bool = False,
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
+        response_format: Any = None,
         cache: bool | None = None,
         extra: Mapping[str, Any] | None = None,
         **options: Any,
@@ -399,6 +436,7 @@ class Provider(ABC):
             json_mode=json_mode,
             stop=stop,
             reasoning=reasoning,
+            response_format=response_format,
             extra=extra,
             **options,
         )

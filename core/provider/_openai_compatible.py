@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..config import parse_tier
 from ..events import StreamEvent
-from ..types import ModelTier, Request, Response
+from ..types import Capabilities, ModelTier, OutputMode, Request, Response
 from ..wire._assembler import StreamAssembler
 from ..wire._errors import request_id_from as request_id_from_headers
 from ..wire._openai_chat import CALL_OPTIONS, ChunkParser, build_payload, parse_response
@@ -31,6 +31,12 @@ class OpenAICompatibleProvider(HTTPProvider):
 
     tokenizer = "tiktoken"
     call_options = CALL_OPTIONS
+    default_capabilities = Capabilities(
+        structured_output=OutputMode.NATIVE,  # response_format json_schema
+        thinking=True,  # reasoning_effort
+    )
+    """A generic server: tools and native ``response_format`` schemas; images, documents
+    and audio only where a preset (or the config's ``capabilities``) says so."""
     chat_path: ClassVar[str] = "/chat/completions"
     usage_in_stream: ClassVar[bool] = True
     """Send ``stream_options.include_usage`` (servers that reject it set this False)."""

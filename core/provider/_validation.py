@@ -10,12 +10,18 @@ import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from ..errors import BadRequestError
 from ..types import (
     ROLES,
+    AudioPart,
+    CachePoint,
     ContentPart,
+    DocumentPart,
     ImagePart,
     Message,
+    OutputSchema,
     Request,
     TextPart,
     Thinking,
@@ -41,6 +47,7 @@ CALL_KEYWORDS: tuple[str, ...] = (
     "json_mode",
     "stop",
     "reasoning",
+    "response_format",
     "cache",
     "extra",
 )
@@ -120,7 +127,28 @@ def _part_from_mapping(part: Mapping[str, Any], where: str, provider: str | None
             data=_optional_str(part.get("data"), f"{where}.data", provider),
             media_type=_optional_str(part.get("media_type"), f"{where}.media_type", provider),
         )
-    raise _bad(f"{where} is not a text or image part", provider)
+    if kind == "document":
+        return DocumentPart(
+            data=_optional_str(part.get("data"), f"{where}.data", provider),
+            url=_optional_str(part.get("url"), f"{where}.url", provider),
+            text=_optional_str(part.get("text"), f"{where}.text", provider),
+            media_type=_optional_str(part.get("media_type"), f"{where}.media_type", provider),
+            title=_optional_str(part.get("title"), f"{where}.title", provider),
+        )
+    if kind == "audio":
+        return AudioPart(
+            data=_optional_str(part.get("data"), f"{where}.data", provider),
+            url=_optional_str(part.get("url"), f"{where}.url", provider),
+            format=_optional_str(part.get("format"), f"{where}.format", provider),
+        )
+    if kind == "cache_point":
+        return CachePoint(ttl=_optional_str(part.get("ttl"), f"{where}.ttl", provider))
+    raise _bad(f"{where} is not a content part ({_PART_KINDS})", provider)
+
+
+_PART_KINDS = "text, image, document, audio or cache_point"
+_PART_TYPES = (TextPart, ImagePart, DocumentPart, AudioPart, CachePoint)
+_CACHE_TTLS = frozenset({"5m", "1h"})
 
 
 _THINKING_KEYS = frozenset({"text", "signature", "redacted"})
@@ -148,18 +176,18 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
     content = data.get("content", "")
     if content is None:
         content = ""
-    parts: str | list[TextPart | ImagePart]
+    parts: str | list[ContentPart]
     if isinstance(content, str):
         parts = content
     elif isinstance(content, list | tuple):
         parts = []
         for j, part in enumerate(content):
-            if isinstance(part, TextPart | ImagePart):
+            if isinstance(part, _PART_TYPES):
                 parts.append(part)
             elif isinstance(part, Mapping):
                 parts.append(_part_from_mapping(part, f"{where}.content[{j}]", provider))
             else:
-                raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
+                raise _bad(f"{where}.content[{j}] is not a content part ({_PART_KINDS})", provider)
     else:
         raise _bad(f"{where}.content must be a string or a list of parts", provider)
     calls = []
@@ -198,7 +226,47 @@ def _message_from_mapping(data: Mapping[str, Any], where: str, provider: str | N
 def _is_empty(content: str | tuple[ContentPart, ...]) -> bool:
     if isinstance(content, str):
         return not content
-    return all(isinstance(p, TextPart) and not p.text for p in content)
+    return all(
+        isinstance(p, CachePoint) or (isinstance(p, TextPart) and not p.text) for p in content
+    )
+
+
+def _check_strs(part: Any, attrs_: tuple[str, ...], where: str, provider: str | None) -> None:
+    for attr in attrs_:
+        value = getattr(part, attr)
+        _optional_str(value, f"{where}.{attr}", provider)
+        _check_strings(value, f"{where}.{attr}", provider)
+
+
+def _check_part(part: Any, role: str, where: str, provider: str | None) -> None:
+    """One content part: its kind fits the role, its fields are strings, it says what it
+    carries (a URL, data or text)."""
+    if isinstance(part, TextPart):
+        if not isinstance(part.text, str):
+            raise _bad(f"{where}.text must be a string", provider)
+        _check_text(part.text, where, provider)
+        return
+    if isinstance(part, CachePoint):
+        if part.ttl is not None and part.ttl not in _CACHE_TTLS:
+            raise _bad(f"{where}.ttl {part.ttl!r} is not one of {sorted(_CACHE_TTLS)}", provider)
+        return
+    if role == "system":
+        raise _bad(f"{where}: a system message holds only text parts and cache points", provider)
+    if isinstance(part, ImagePart):
+        if not part.url and not part.data:
+            raise _bad(f"{where} image needs url or data", provider)
+        _check_strs(part, ("url", "data", "media_type"), where, provider)
+    elif isinstance(part, DocumentPart):
+        given = [a for a in ("data", "url", "text") if getattr(part, a)]
+        if len(given) != 1:
+            raise _bad(f"{where} document needs exactly one of data, url or text", provider)
+        _check_strs(part, ("data", "url", "text", "media_type", "title"), where, provider)
+    elif isinstance(part, AudioPart):
+        if not part.data and not part.url:
+            raise _bad(f"{where} audio needs data or url", provider)
+        _check_strs(part, ("data", "url", "format"), where, provider)
+    else:
+        raise _bad(f"{where} is not a content part ({_PART_KINDS})", provider)
 
 
 def _check_message(msg: Message, where: str, provider: str | None) -> None:
@@ -211,19 +279,7 @@ def _check_message(msg: Message, where: str, provider: str | None) -> None:
         _check_text(msg.content, f"{where}.content", provider)
     else:
         for j, part in enumerate(msg.content):
-            if isinstance(part, TextPart):
-                if not isinstance(part.text, str):
-                    raise _bad(f"{where}.content[{j}].text must be a string", provider)
-                _check_text(part.text, f"{where}.content[{j}]", provider)
-            elif isinstance(part, ImagePart):
-                if not part.url and not part.data:
-                    raise _bad(f"{where}.content[{j}] image needs url or data", provider)
-                for attr in ("url", "data", "media_type"):
-                    value = getattr(part, attr)
-                    _optional_str(value, f"{where}.content[{j}].{attr}", provider)
-                    _check_strings(value, f"{where}.content[{j}].{attr}", provider)
-            else:
-                raise _bad(f"{where}.content[{j}] is not a text or image part", provider)
+            _check_part(part, role, f"{where}.content[{j}]", provider)
     if role in ("user", "system") and (not msg.content or _is_empty(msg.content)):
         raise _bad(f"{where}.content is empty: a {role} turn needs text or an image", provider)
     if msg.tool_calls and role != "assistant":
@@ -301,7 +357,8 @@ def normalize_tools(
     provider: str | None = None,
 ) -> tuple[ToolSpec, ...]:
     """Validate tool specs; accepts :class:`ToolSpec`, dicts (neutral or OpenAI form) and
-    functions (:func:`~jackfield.schema.tool_from_function`)."""
+    functions (:func:`~jackfield.schema.tool_from_function`). A :class:`CachePoint` in
+    the list marks a prompt-cache breakpoint after the tool before it."""
     if tools is None:
         return ()
     if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
@@ -312,6 +369,15 @@ def normalize_tools(
     seen: set[str] = set()
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
+        if isinstance(tool, CachePoint) or (
+            isinstance(tool, Mapping) and tool.get("type") == "cache_point"
+        ):
+            if not out:
+                raise _bad(f"{where}: a cache point must follow a tool", provider)
+            point = tool if isinstance(tool, CachePoint) else CachePoint(tool.get("ttl"))
+            _check_part(point, "user", where, provider)
+            out[-1] = attrs.evolve(out[-1], cache_point=point)
+            continue
         if isinstance(tool, Mapping):
             data = tool.get("function", tool) if tool.get("type") == "function" else tool
             if not isinstance(data, Mapping) or not isinstance(data.get("name"), str):
@@ -406,6 +472,7 @@ def build_request(
     json_mode: bool = False,
     stop: str | Sequence[str] | None = None,
     reasoning: bool | str | None = None,
+    response_format: Any = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Request:
     """Validate every argument of a call and freeze them into a :class:`Request`."""
@@ -446,6 +513,18 @@ def build_request(
     if extra:
         _check_json(extra, provider)  # first: it also finds a cycle, which would recurse
         _check_strings(extra, "extra arguments", provider)
+    output: OutputSchema | None = None
+    if response_format is not None:
+        from ..schema import output_schema  # typing and inspect: on first use
+
+        try:
+            output = output_schema(response_format)
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"response_format: {exc}", provider) from None
+        if output is None:  # {"type": "json_object"}: the OpenAI spelling of json_mode
+            json_mode = True
+        else:
+            _check_strings(output.schema, "response_format", provider)
     return Request(
         messages=msgs,
         model=model,
@@ -457,4 +536,5 @@ def build_request(
         stop=stops,
         reasoning=reasoning,
         extra=dict(extra or {}),
+        output=output,
     )

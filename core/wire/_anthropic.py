@@ -37,6 +37,7 @@ from typing import Any
 from ..errors import APIError, ConfigurationError, StreamError
 from ..events import StreamEvent
 from ..types import (
+    ContentPart,
     FinishReason,
     ImagePart,
     Message,
@@ -237,14 +238,14 @@ def _image(part: ImagePart) -> dict[str, Any]:
     return {"type": "image", "source": source}
 
 
-def _content_blocks(content: str | tuple[TextPart | ImagePart, ...]) -> list[dict[str, Any]]:
+def _content_blocks(content: str | tuple[ContentPart, ...]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks: list[dict[str, Any]] = []
     for part in content:
         if isinstance(part, ImagePart):
             blocks.append(_image(part))
-        elif part.text:
+        elif isinstance(part, TextPart) and part.text:
             blocks.append({"type": "text", "text": part.text})
     return blocks
 

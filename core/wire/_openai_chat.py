@@ -14,7 +14,17 @@ from typing import Any
 
 from ..errors import APIError, StreamError
 from ..events import StreamEvent
-from ..types import FinishReason, ImagePart, Message, Request, Response, Thinking, ToolCall, Usage
+from ..types import (
+    FinishReason,
+    ImagePart,
+    Message,
+    Request,
+    Response,
+    TextPart,
+    Thinking,
+    ToolCall,
+    Usage,
+)
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload, error_from_response
 from ._json import loads
@@ -38,7 +48,6 @@ CALL_OPTIONS: frozenset[str] = frozenset(
         "parallel_tool_calls",
         "presence_penalty",
         "prompt_cache_key",
-        "response_format",
         "safety_identifier",
         "seed",
         "service_tier",
@@ -84,7 +93,7 @@ def _content(message: Message) -> Any:
         if isinstance(part, ImagePart):
             url = part.url or f"data:{part.media_type or 'image/png'};base64,{part.data}"
             parts.append({"type": "image_url", "image_url": {"url": url}})
-        else:
+        elif isinstance(part, TextPart):
             parts.append({"type": "text", "text": part.text})
     return parts
 
