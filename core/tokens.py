@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from .types import Message, TextPart, ToolCall, ToolSpec
+from .types import AudioPart, CachePoint, DocumentPart, Message, TextPart, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from tiktoken import Encoding
@@ -54,6 +54,14 @@ REPLY_PRIMING: Final = 3
 """Every reply is primed with ``<|start|>assistant<|message|>``."""
 IMAGE_TOKENS: Final = 765
 """Flat estimate per image: OpenAI's high-detail cost of a 1024x1024 image (85 + 4 x 170)."""
+PDF_PAGE_TOKENS: Final = 2000
+"""Per PDF page: Anthropic documents 1,500 to 3,000 tokens a page (its text and image)."""
+PDF_BYTES_PER_PAGE: Final = 50_000
+"""A PDF's pages are guessed from its size; a document by URL counts as one page."""
+AUDIO_TOKENS_PER_SECOND: Final = 32
+"""Gemini's documented rate; OpenAI's audio models use fewer, so this errs high."""
+AUDIO_BYTES_PER_SECOND: Final = 32_000
+"""Seconds are guessed from the size as 16 kHz 16-bit mono WAV (a URL: ten seconds)."""
 TOOL_CALL_TOKENS: Final = 3
 """Overhead of one assistant tool call, on top of its name and JSON arguments."""
 
@@ -341,7 +349,7 @@ def _count_tiktoken(
                     if part.text:
                         total += len(encode(part.text))
                 else:
-                    total += IMAGE_TOKENS
+                    total += _part_tokens(part, lambda text: len(encode(text)))
         if message.name:
             total += per_name + short_len(message.name)
         for call in message.tool_calls:
@@ -384,6 +392,26 @@ def _count_tools_tiktoken(
     return total + FUNC_END
 
 
+def _decoded_size(data: str | None) -> int:
+    return len(data) * 3 // 4 if data else 0
+
+
+def _part_tokens(part: object, count: Callable[[str], int]) -> int:
+    """The estimate for a content part other than text: a document's own text, a PDF by
+    pages, audio by seconds, an image at the flat rate, a cache point nothing."""
+    if isinstance(part, CachePoint):
+        return 0
+    if isinstance(part, DocumentPart):
+        if part.text is not None:
+            return count(part.text) + (count(part.title) if part.title else 0)
+        pages = max(1, -(-_decoded_size(part.data) // PDF_BYTES_PER_PAGE))
+        return pages * PDF_PAGE_TOKENS
+    if isinstance(part, AudioPart):
+        seconds = -(-_decoded_size(part.data) // AUDIO_BYTES_PER_SECOND) if part.data else 10
+        return max(1, seconds) * AUDIO_TOKENS_PER_SECOND
+    return IMAGE_TOKENS
+
+
 def _heuristic_len(text: str) -> int:
     n = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
     return -(-n // HEURISTIC_BYTES_PER_TOKEN)
@@ -399,7 +427,7 @@ def _count_heuristic(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> 
             total += hlen(content)
         else:
             for part in content:
-                total += hlen(part.text) if isinstance(part, TextPart) else IMAGE_TOKENS
+                total += hlen(part.text) if isinstance(part, TextPart) else _part_tokens(part, hlen)
         if message.name:
             total += TOKENS_PER_NAME + hlen(message.name)
         for call in message.tool_calls:

@@ -147,3 +147,18 @@ def test_response_format_accepts_a_schema_a_dataclass_and_openais_spelling() -> 
         p.build_request("x", response_format=42)
     assert "output" in request.to_dict()
     assert "output" not in p.build_request("x").to_dict()  # old cache keys stay valid
+
+
+def test_estimates_count_documents_audio_and_no_cache_points() -> None:
+    p = create_provider("mock")
+    base = p.estimate_tokens([Message.user([TextPart("hi")])])
+    assert p.estimate_tokens([Message.user([TextPart("hi"), CachePoint()])]) == base
+    words = p.estimate_tokens([Message.user([TextPart("hi"), DocumentPart(text="word " * 400)])])
+    assert base + 400 <= words <= base + 600
+    pdf = "A" * (50_000 * 4 // 3 * 3)  # three pages' worth of base64
+    assert p.estimate_tokens([Message.user([TextPart("hi"), DocumentPart(data=pdf)])]) == (
+        base + 3 * 2000
+    )
+    five_seconds = "A" * (32_000 * 4 // 3 * 5)
+    audio = AudioPart(data=five_seconds, format="wav")
+    assert p.estimate_tokens([Message.user([TextPart("hi"), audio])]) == base + 5 * 32
