@@ -226,18 +226,24 @@ async def test_call_options_go_where_gemini_wants_them(
     safety = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
     await make().generate(
         "hi",
-        top_p=0.5,
-        top_k=20,
-        seed=7,
+        temperature=0.2,
+        generation_config={"topP": 0.5, "seed": 7, "temperature": 0.9},
         safety_settings=safety,
-        extra={"generationConfig": {"candidateCount": 1}, "labels": {"team": "a"}},
+        labels={"team": "a"},
+        extra={"generationConfig": {"candidateCount": 1}, "toolConfig": {"x": 1}},
     )
     body = server.last_request.json
-    assert body["generationConfig"] == {"topP": 0.5, "topK": 20, "seed": 7, "candidateCount": 1}
+    assert body["generationConfig"] == {
+        "temperature": 0.9,  # the caller's wire value wins
+        "topP": 0.5,
+        "seed": 7,
+        "candidateCount": 1,
+    }
     assert body["safetySettings"] == safety
     assert body["labels"] == {"team": "a"}
-    with pytest.raises(BadRequestError, match="top_q"):
-        await make().generate("hi", top_q=1)
+    assert body["toolConfig"] == {"x": 1}  # extra: as written
+    with pytest.raises(BadRequestError, match="top_p"):
+        await make().generate("hi", top_p=1)
 
 
 @pytest.mark.parametrize("model", ["gemini?key=x", "a/../b", "gemini flash", "m#frag", "m&x=1"])

@@ -80,43 +80,16 @@ __all__ = [
 ]
 
 CALL_OPTIONS: frozenset[str] = frozenset(
-    {
-        "top_p",
-        "top_k",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "candidate_count",
-        "response_modalities",
-        "media_resolution",
-        "safety_settings",
-        "cached_content",
-        "labels",
-        "thinking_config",
-    }
+    {"generation_config", "safety_settings", "cached_content", "labels"}
 )
-"""Keyword arguments a call may pass (``Provider.call_options``): the generation options
-go into ``generationConfig`` (camelCased), ``safety_settings``, ``cached_content`` and
-``labels`` (Vertex) to the top of the body; ``thinking_config={...}`` replaces the
-thinking configuration jackfield derives from ``reasoning``. Any other field goes in
-``extra={...}`` as written (a ``generationConfig`` dict there is merged into jackfield's)."""
+"""Keyword arguments a call may pass (``Provider.call_options``):
+``generation_config={"topP": 0.9, "seed": 7, "thinkingConfig": {...}}`` is merged into
+the ``generationConfig`` jackfield builds (its keys win), ``safety_settings`` becomes
+``safetySettings``, ``cached_content`` ``cachedContent`` (a ``cachedContents/...`` name)
+and ``labels`` stays (Vertex AI). Any other body field goes in ``extra={...}`` and is sent
+as written (a ``generationConfig`` dict there is merged too)."""
 
-_GENERATION_OPTIONS: Final = {
-    "top_p": "topP",
-    "top_k": "topK",
-    "seed": "seed",
-    "presence_penalty": "presencePenalty",
-    "frequency_penalty": "frequencyPenalty",
-    "candidate_count": "candidateCount",
-    "response_modalities": "responseModalities",
-    "media_resolution": "mediaResolution",
-    "thinking_config": "thinkingConfig",
-}
-_TOP_OPTIONS: Final = {
-    "safety_settings": "safetySettings",
-    "cached_content": "cachedContent",
-    "labels": "labels",
-}
+_RENAMED: Final = {"safety_settings": "safetySettings", "cached_content": "cachedContent"}
 
 FOREIGN_SIGNATURE = "skip_thought_signature_validator"
 """The placeholder signature Google documents for function calls Gemini did not write."""
@@ -394,14 +367,10 @@ def _tool_config(choice: str) -> dict[str, Any]:
 def _merge(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
     generation = body.setdefault("generationConfig", {})
     for key, value in extra.items():
-        if key in _GENERATION_OPTIONS:
-            generation[_GENERATION_OPTIONS[key]] = value
-        elif key in _TOP_OPTIONS:
-            body[_TOP_OPTIONS[key]] = value
-        elif key == "generationConfig" and isinstance(value, Mapping):
+        if key in ("generation_config", "generationConfig") and isinstance(value, Mapping):
             generation.update(value)
         else:
-            body[key] = value
+            body[_RENAMED.get(key, key)] = value
 
 
 def build_payload(request: Request) -> dict[str, Any]:
