@@ -458,6 +458,7 @@ class _Nowhere:
 
     openai_base_url = f"{_NOWHERE_URL}/v1"
     anthropic_base_url = _NOWHERE_URL
+    gemini_base_url = _NOWHERE_URL
     proxy_url = _NOWHERE_URL
     azure_endpoint = _NOWHERE_URL
 

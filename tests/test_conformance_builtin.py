@@ -141,6 +141,35 @@ class TestAnthropicConformance(ProviderConformance):
         return provider
 
 
+@_missing("gemini", sdk="google.genai")
+class TestGeminiConformance(ProviderConformance):
+    """The official google-genai SDK provider, on Gemini's own wire."""
+
+    wire = "gemini"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("gemini"))
+        provider: Provider = module.GeminiProvider(base_url=server.gemini_base_url, **config)
+        return provider
+
+
+@_missing("gemini", sdk="google.genai")
+class TestGeminiVertexConformance(ProviderConformance):
+    """The gemini provider on Vertex AI's paths (express mode: the key alone)."""
+
+    wire = "gemini"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("gemini"))
+        extra = {"vertexai": True}
+        provider: Provider = module.GeminiProvider(
+            base_url=server.gemini_base_url, extra=extra, **config
+        )
+        return provider
+
+
 @_missing("proxy")
 class TestProxyConformance(ProviderConformance):
     """The jackfield proxy protocol client (bearer token checked by the fake server)."""

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("openai", "anthropic", "aiohttp", "tiktoken", "tenacity", "jiter", "redis")
+HEAVY = (
+    *("openai", "anthropic", "google.genai", "google.auth"),
+    *("aiohttp", "tiktoken", "tenacity", "jiter", "redis"),
+)
 
 DISCOVERY_HEAVY = (
     *HEAVY,
@@ -83,7 +86,7 @@ print(json.dumps({"names": names, "new": sorted(set(sys.modules) - before)}))
     done = _run(code, tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert {"mock", "openai", "anthropic", "acme"} <= set(data["names"])
+    assert {"mock", "openai", "anthropic", "gemini", "acme"} <= set(data["names"])
     loaded = [
         name
         for name in data["new"]

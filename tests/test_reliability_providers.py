@@ -34,7 +34,7 @@ class Spec:
     name: str
     module: str
     cls: str
-    wire: str  # "openai", "anthropic" or "proxy"
+    wire: str  # "openai", "anthropic", "gemini" or "proxy"
     options: Callable[[FakeLLMServer], dict[str, Any]]
     sdk: str | None = None
 
@@ -69,6 +69,8 @@ class Spec:
         if self.wire == "anthropic":
             body = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
             return ErrorReply(429, body, headers)
+        if self.wire == "gemini":
+            return ErrorReply(429, _google(429, "RESOURCE_EXHAUSTED", "slow down"), headers)
         body = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
         return ErrorReply(429, body, headers)
 
@@ -80,12 +82,16 @@ class Spec:
             return ErrorReply(
                 500, {"type": "error", "error": {"type": "api_error", "message": "x"}}
             )
+        if self.wire == "gemini":
+            return ErrorReply(500, _google(500, "INTERNAL", "An internal error has occurred."))
         return ErrorReply(500, {"error": {"message": "The server had an error", "type": "server"}})
 
     def overloaded(self) -> ErrorReply:
         """A 529 overloaded."""
         if self.wire == "proxy":
             return ErrorReply(529, {"error": OverloadedError("busy", status_code=529).to_dict()})
+        if self.wire == "gemini":  # Gemini says it with a 503 UNAVAILABLE
+            return ErrorReply(503, _google(503, "UNAVAILABLE", "The model is overloaded."))
         body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         return ErrorReply(529, body)
 
@@ -95,9 +101,16 @@ class Spec:
             payload = ServerError("upstream broke").to_dict()
         elif self.wire == "anthropic":
             payload = {"type": "overloaded_error", "message": "Overloaded"}
+        elif self.wire == "gemini":
+            payload = _google(500, "INTERNAL", "upstream broke")["error"]
         else:
             payload = {"message": "upstream broke", "type": "server_error", "code": 502}
         return InStreamError(payload, after_events=after_events, reply=reply)
+
+
+def _google(code: int, status: str, message: str) -> dict[str, Any]:
+    """Google's error body."""
+    return {"error": {"code": code, "message": message, "status": status}}
 
 
 def _compat(server: FakeLLMServer) -> dict[str, Any]:
@@ -137,6 +150,14 @@ HTTP_PROVIDERS: tuple[Spec, ...] = (
         "anthropic",
         lambda s: {"base_url": s.anthropic_base_url, "model": "fake-model", "api_key": KEY},
         sdk="anthropic",
+    ),
+    Spec(
+        "gemini",
+        "jackfield.plugins.gemini",
+        "GeminiProvider",
+        "gemini",
+        lambda s: {"base_url": s.gemini_base_url, "model": "fake-model", "api_key": KEY},
+        sdk="google.genai",
     ),
 )
 

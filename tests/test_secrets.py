@@ -154,6 +154,8 @@ def _echo_401(spec: Spec, key: str) -> ErrorReply:
         body: Any = {"type": "error", "error": {"type": "authentication_error", "message": message}}
     elif spec.wire == "proxy":
         body = {"error": {"error_type": "authentication", "message": message, "api_key": key}}
+    elif spec.wire == "gemini":
+        body = {"error": {"code": 401, "message": message, "status": "UNAUTHENTICATED"}}
     else:
         body = {"error": {"message": message, "type": "invalid_request_error", "key": key}}
     # A header echo too where jackfield reads response headers itself (its raw log). The
@@ -168,6 +170,8 @@ def _echo_in_stream(spec: Spec, key: str) -> InStreamError:
         payload = {"error_type": "server", "message": f"key {key} failed", "retryable": False}
     elif spec.wire == "anthropic":
         payload = {"type": "api_error", "message": f"key {key} failed"}
+    elif spec.wire == "gemini":
+        payload = {"code": 500, "message": f"key {key} failed", "status": "INTERNAL"}
     return InStreamError(payload, after_events=4, reply=Reply("some text that streams"))
 
 
@@ -247,7 +251,7 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every log record at DEBUG: jackfield, aiohttp, asyncio, the SDKs, the root logger."""
     caplog.set_level(logging.DEBUG)
     for name in (
-        *("jackfield", "aiohttp", "asyncio", "openai", "anthropic"),
+        *("jackfield", "aiohttp", "asyncio", "openai", "anthropic", "google_genai"),
         *("httpx", "httpcore", "httpx2", "httpcore2"),
     ):
         caplog.set_level(logging.DEBUG, logger=name)

@@ -68,6 +68,9 @@ def _success_body(spec: Spec) -> dict[str, Any]:
         }
     if spec.wire == "proxy":
         return {"content": "whole", "model": "fake-model", "provider": "x"}
+    if spec.wire == "gemini":
+        candidate = {"content": {"parts": [{"text": "whole"}], "role": "model"}}
+        return {"candidates": [{**candidate, "finishReason": "STOP"}], "modelVersion": "fake-model"}
     message = {"role": "assistant", "content": "whole"}
     return {
         "id": "c",
@@ -146,6 +149,17 @@ def _wrong_answers(spec: Spec) -> tuple[Raw, Raw, str]:
         ]
         json_body = Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
         return json_body, _sse(events, named=True), "usage"
+    if spec.wire == "gemini":
+        body = {**_success_body(spec), "candidates": [{"content": {"parts": [5]}}]}
+        chunks = [
+            {"candidates": [{"content": {"parts": [{"text": "a"}]}}]},
+            {
+                "candidates": [{"content": {"parts": []}, "finishReason": "STOP"}],
+                "usageMetadata": "x",
+            },
+        ]
+        json_body = Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
+        return json_body, _sse(chunks), "usageMetadata"
     if spec.wire == "proxy":
         end = {"content": "a", "model": "fake-model", "provider": "x", "usage": "x"}
         events = [
@@ -191,5 +205,6 @@ async def test_an_answer_of_the_wrong_shape_is_a_typed_error_naming_the_field(
         assert stream_field in err.message, err.message
     else:
         assert type(err) is APIError, repr(err)
-        assert "content[0]" in err.message or "tool_calls[0]" in err.message, err.message
+        named = ("content[0]", "tool_calls[0]", "parts[0]")  # Gemini: content.parts[0]
+        assert any(n in err.message for n in named), err.message
     assert not err.retryable and requests == 1  # the server's answer, not a fault to retry

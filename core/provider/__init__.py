@@ -15,7 +15,8 @@ Bases to extend, shortest first:
 - :class:`Provider`: the contract itself, for a client library of your own.
 
 The wire formats (pure building and parsing, no I/O) are here as namespaces:
-:data:`openai_chat`, :data:`anthropic_messages` and :data:`proxy_protocol`.
+:data:`openai_chat`, :data:`anthropic_messages`, :data:`gemini` (Gemini's
+``generateContent``) and :data:`proxy_protocol`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..transport._limits import json_body, limit_stream, read_limited
 from ..transport._loop_local import LoopLocal
 from ..wire import (
     _anthropic as anthropic_messages,
+    _gemini as gemini,
     _openai_chat as openai_chat,
     _proxy as proxy_protocol,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "anthropic_messages",
     "error_from_payload",
     "error_from_response",
+    "gemini",
     "hookimpl",
     "iter_sse",
     "json_body",

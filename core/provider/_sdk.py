@@ -109,6 +109,18 @@ class SDKProvider(Provider, Generic[ClientT]):
         cfg = self.config
         return sdk_http_client(sdk, timeout, cfg.max_connections, cfg.max_response_bytes)
 
+    def _httpx_clients(self) -> tuple[Any, Any]:
+        """An ``(async, sync)`` pair of plain httpx2 clients for an SDK that takes httpx
+        clients but has no aiohttp adapter (google-genai): the config's timeouts and
+        ``max_connections``, error bodies bounded as :meth:`_sdk_http_client` bounds them.
+        The SDK does not close clients it is given: :meth:`_close_client` must."""
+        from ..transport._sdk_http import httpx_clients
+
+        cfg = self.config
+        return httpx_clients(
+            cfg.timeout, cfg.connect_timeout, cfg.max_connections, cfg.max_response_bytes
+        )
+
     async def aclose(self) -> None:
         """Close this event loop's SDK client; other loops' close when their loops end."""
         await self._clients.aclose()

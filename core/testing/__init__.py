@@ -1,6 +1,6 @@
 """Test helpers for jackfield users and plugin authors.
 
-* :class:`FakeLLMServer` -- a scripted loopback fake of the OpenAI, Anthropic and
+* :class:`FakeLLMServer` -- a scripted loopback fake of the OpenAI, Anthropic, Gemini and
   jackfield-proxy wires, with the script items :class:`Reply`, :class:`ErrorReply`,
   :class:`Reset`, :class:`Delay`, :class:`Stall`, :class:`Truncate`,
   :class:`Malformed`, :class:`InStreamError` and :class:`Raw`.

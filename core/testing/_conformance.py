@@ -95,7 +95,7 @@ __all__ = [
     "assert_well_formed_stream",
 ]
 
-Wire: TypeAlias = Literal["openai", "anthropic", "proxy"]
+Wire: TypeAlias = Literal["openai", "anthropic", "gemini", "proxy"]
 """A wire format the :class:`~jackfield.testing.FakeLLMServer` speaks."""
 
 CANARY_KEY = "pbcanary-7Q2xK9mW4vR8tL3nJ6"
@@ -350,7 +350,8 @@ class ProviderConformance:
     wire: ClassVar[Wire | None] = "openai"
     """The wire format your provider speaks, served by a
     :class:`~jackfield.testing.FakeLLMServer` per test: ``"openai"`` (Chat Completions,
-    Azure deployment paths included), ``"anthropic"`` (Messages) or ``"proxy"`` (the
+    Azure deployment paths included), ``"anthropic"`` (Messages), ``"gemini"``
+    (``generateContent``, Gemini API and Vertex AI paths) or ``"proxy"`` (the
     jackfield proxy protocol). ``None``: no fake server -- serve your own wire by
     overriding :meth:`start_server` and :meth:`script`, or run without a server (the
     network-fault tests are then skipped)."""
@@ -443,6 +444,10 @@ class ProviderConformance:
             return ErrorReply.from_error(
                 cls(text, status_code=status, retry_after=retry_after), status=status
             )
+        if self.wire == "gemini":
+            from ._fake_gemini import gemini_error_body
+
+            return ErrorReply(status, gemini_error_body(status, text), headers)
         if self.wire == "anthropic":
             body: dict[str, Any] = {
                 "type": "error",
@@ -471,6 +476,9 @@ class ProviderConformance:
             return {"type": "overloaded_error", "message": "Overloaded"}, OverloadedError
         if self.wire == "proxy":
             return ServerError("upstream failed mid-stream").to_dict(), ServerError
+        if self.wire == "gemini":
+            message = "An internal error has occurred. Please retry or report it."
+            return {"code": 500, "message": message, "status": "INTERNAL"}, ServerError
         return {
             "message": "The server had an error while processing your request.",
             "type": "server_error",

@@ -1,4 +1,5 @@
-"""A loopback fake LLM server speaking the real OpenAI, Anthropic and jackfield-proxy wires.
+"""A loopback fake LLM server speaking the real OpenAI, Anthropic, Gemini and jackfield-proxy
+wires.
 
 :class:`FakeLLMServer` is an aiohttp server bound to ``127.0.0.1`` on a free port. Point an
 SDK or a jackfield provider at it, script its answers, and assert on what it received::
@@ -17,6 +18,8 @@ Endpoints (each answers in the service's own wire format, headers included):
 ``POST /openai/deployments/{deployment}/chat/completions``  streamed or not (Azure path)
 ``POST /v1/messages``                                       Anthropic Messages
 ``POST /v1/messages/count_tokens``                          ``{"input_tokens": N}``
+``POST /{version}/.../models/{model}:generateContent``,     Gemini (API and Vertex AI
+``...:streamGenerateContent?alt=sse``                       paths), streamed or not
 ``POST /api/stream``                                        jackfield proxy protocol
 ``GET /v1/models``, ``GET /models``                         OpenAI model list
 =========================================================  ============================
@@ -29,10 +32,10 @@ paths get OpenAI's 404 body and consume nothing.
 
 Each wire's bodies, SSE events, errors, ids and headers live in its own module behind
 the :class:`~jackfield.testing._fake_wire.WireRenderer` interface:
-:mod:`jackfield.testing._fake_openai`, :mod:`jackfield.testing._fake_anthropic` and
-:mod:`jackfield.testing._fake_proxy` (which also documents the jackfield proxy
-protocol); this module is the wire-independent server: routing, the script queue, the
-request log, connection counting and fault injection.
+:mod:`jackfield.testing._fake_openai`, :mod:`jackfield.testing._fake_anthropic`,
+:mod:`jackfield.testing._fake_gemini` and :mod:`jackfield.testing._fake_proxy` (which
+also documents the jackfield proxy protocol); this module is the wire-independent server:
+routing, the script queue, the request log, connection counting and fault injection.
 
 The module also runs stand-alone (``python -m jackfield.testing._fake_server --help``), for
 benchmarks that want the server in its own process.
@@ -61,6 +64,7 @@ from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
 from ._fake_anthropic import ANTHROPIC, render_count_tokens
+from ._fake_gemini import GEMINI, gemini_path
 from ._fake_openai import OPENAI, render_model_list, unknown_url_body
 from ._fake_proxy import PROXY
 from ._fake_wire import (
@@ -105,7 +109,7 @@ __all__ = [
 ]
 
 Endpoint: TypeAlias = Literal[
-    "openai", "azure", "anthropic", "count_tokens", "proxy", "models", "unknown"
+    "openai", "azure", "anthropic", "count_tokens", "gemini", "proxy", "models", "unknown"
 ]
 DEFAULT_MODEL: Final = "fake-model"
 _TEMPLATE_CACHE_SIZE: Final = 64
@@ -136,11 +140,16 @@ class RecordedRequest:
         """Whether the client asked for a streamed answer (always true for the proxy)."""
         if self.endpoint == "proxy":
             return True
+        if self.endpoint == "gemini":  # Gemini streams by path, not by a body field
+            return self.path.endswith(":streamGenerateContent")
         return isinstance(self.json, dict) and bool(self.json.get("stream"))
 
     @property
     def model(self) -> str | None:
-        """The ``model`` field of the JSON body, if any."""
+        """The ``model`` field of the JSON body (Gemini: of the path), if any."""
+        if self.endpoint == "gemini":
+            found = gemini_path(self.path)
+            return found[0] if found else None
         if isinstance(self.json, dict):
             model = self.json.get("model")
             return model if isinstance(model, str) else None
@@ -151,6 +160,8 @@ class RecordedRequest:
         """The text of the last user message (``""`` if there is none)."""
         if not isinstance(self.json, dict):
             return ""
+        if self.endpoint == "gemini":
+            return _gemini_user_text(self.json.get("contents"))
         messages = self.json.get("messages")
         if not isinstance(messages, list):
             return ""
@@ -180,6 +191,23 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def _gemini_user_text(contents: Any) -> str:
+    """The text of the last Gemini user turn that has text (not only function results)."""
+    if not isinstance(contents, list):
+        return ""
+    for turn in reversed(contents):
+        if isinstance(turn, dict) and turn.get("role", "user") == "user":
+            parts = turn.get("parts")
+            texts = [
+                p["text"]
+                for p in parts or ()
+                if isinstance(p, dict) and isinstance(p.get("text"), str)
+            ]
+            if texts:
+                return "".join(texts)
+    return ""
+
+
 def _estimate_input_tokens(data: Any) -> int:
     """About four characters per token over every text the request carries."""
     if not isinstance(data, dict):
@@ -193,6 +221,9 @@ def _estimate_input_tokens(data: Any) -> int:
         for m in messages:
             if isinstance(m, dict):
                 chars += len(_text_of(m.get("content"))) + 4
+    contents = data.get("contents")  # Gemini
+    if isinstance(contents, list):
+        chars += len(_gemini_user_text(contents)) + 4 * len(contents)
     return max(1, math.ceil(chars / 4))
 
 
@@ -228,6 +259,9 @@ def _route(method: str, path: str) -> _Route:
             return _Route("count_tokens")
         if path == "/api/stream":
             return _Route("proxy")
+        gemini = gemini_path(path)
+        if gemini is not None:
+            return _Route("gemini", gemini[0])
         parts = path.split("/")
         if (
             len(parts) == 6
@@ -266,6 +300,7 @@ _WIRE_OF: Final[dict[Endpoint, WireRenderer]] = {
     "unknown": OPENAI,
     "anthropic": ANTHROPIC,
     "count_tokens": ANTHROPIC,
+    "gemini": GEMINI,
     "proxy": PROXY,
 }
 
@@ -287,13 +322,13 @@ class _TrackingServer(web.Server):
 
 
 class FakeLLMServer:
-    """A scripted fake of the OpenAI, Anthropic and jackfield-proxy HTTP APIs on loopback.
+    """A scripted fake of the OpenAI, Anthropic, Gemini and jackfield-proxy HTTP APIs on loopback.
 
     :param proxy_token: when set, ``/api/stream`` requires ``Authorization: Bearer
         <proxy_token>`` and answers 401 otherwise.
     :param api_key: when set, the OpenAI endpoints require ``Authorization: Bearer
-        <api_key>`` (or Azure's ``api-key`` header) and the Anthropic ones ``x-api-key``,
-        answering each service's real 401 body otherwise.
+        <api_key>`` (or Azure's ``api-key`` header), the Anthropic ones ``x-api-key`` and
+        the Gemini ones ``x-goog-api-key``, answering each service's real error otherwise.
     :param host: the address to bind; loopback by default (keep it so in tests).
     :param port: the port; 0 picks a free one.
     :param events_per_write: how many SSE events go into one socket write. 1 (the
@@ -426,6 +461,12 @@ class FakeLLMServer:
     @property
     def anthropic_base_url(self) -> str:
         """The base URL for the anthropic SDK (it appends ``/v1/messages`` itself)."""
+        return self.url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """The base URL for the google-genai SDK (it appends ``/v1beta/models/...``; for
+        Vertex AI ``/v1beta1/...``)."""
         return self.url
 
     @property
@@ -661,7 +702,10 @@ class FakeLLMServer:
         model = data.get("model")
         if not isinstance(model, str) or not model:
             model = route.deployment or DEFAULT_MODEL
+        generation = data.get("generationConfig")
         stop = data.get("stop_sequences") or data.get("stop")
+        if stop is None and isinstance(generation, dict):
+            stop = generation.get("stopSequences")
         stop_sequence = (
             stop[0] if isinstance(stop, list) and stop and isinstance(stop[0], str) else None
         )

@@ -25,7 +25,7 @@ import httpx2
 
 from ._limits import read_decoded_limited
 
-__all__ = ["BoundedTransport", "sdk_http_client"]
+__all__ = ["BoundedTransport", "httpx_clients", "sdk_http_client"]
 
 _FRAMING = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
@@ -102,6 +102,28 @@ def sdk_http_client(
     inner = httpx2.AsyncHTTPTransport(limits=limits)
     return sdk.DefaultAsyncHttpxClient(
         timeout=timeout, limits=limits, transport=_bounded(inner, limits, max_response_bytes)
+    )
+
+
+def httpx_clients(
+    timeout: float,
+    connect_timeout: float | None,
+    max_connections: int,
+    max_response_bytes: int = 64 << 20,
+) -> tuple[httpx2.AsyncClient, httpx2.Client]:
+    """Plain httpx2 clients for an SDK that takes an httpx client but has no transport of
+    its own to wrap (google-genai): the async one sends through a
+    :class:`BoundedTransport`; the sync one only fills the SDK's sync slot (it is never
+    used, and opens no connection until it is)."""
+    limits = httpx2.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    bounds = httpx2.Timeout(timeout, connect=connect_timeout, pool=None)
+    inner = httpx2.AsyncHTTPTransport(limits=limits, verify=_ssl_context())
+    transport = _bounded(inner, limits, max_response_bytes)
+    return (
+        httpx2.AsyncClient(timeout=bounds, limits=limits, transport=transport),
+        httpx2.Client(timeout=bounds, verify=_ssl_context()),
     )
 
 
