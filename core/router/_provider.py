@@ -666,6 +666,12 @@ def _check_target(registry: Registry, spec: TargetSpec, path: tuple[str, ...]) -
         try:
             registry.get_provider_class(base)
         except ProviderNotFoundError as err:
+            prefix = base.partition(":")[0]
+            if prefix != base:  # "mokc:model": the provider part is what is misspelled
+                try:
+                    registry.get_provider_class(prefix)
+                except ProviderNotFoundError as inner:
+                    err = inner
             raise ConfigurationError(
                 f"{spec.field}: unknown target {spec.spec!r}: {err}",
                 field=spec.field,

@@ -25,7 +25,20 @@ from ..errors import ConfigurationError
 
 __all__ = ["TargetSpec", "parse_targets"]
 
-_OWN_KEYS = frozenset({"target", "weight", "context_window"})
+_IDENTITY = frozenset(
+    {
+        "api_key",
+        "api_key_env",
+        "api_version",
+        "auth_method",
+        "base_url",
+        "deployment",
+        "extra_headers",
+        "organization",
+        "project",
+    }
+)
+"""The config fields that make a target another endpoint or account."""
 
 
 @attrs.frozen(slots=True)
@@ -42,10 +55,11 @@ class TargetSpec:
 
     @property
     def key(self) -> str:
-        """The target's name in the router's state: its spec, with a short hash of its
-        non-secret overrides when it has any (two tables naming one provider with other
-        keys or endpoints are two targets). Never holds a key."""
-        shown = {k: v for k, v in self.overrides.items() if k != "api_key"}
+        """The target's name in the router's state: its spec, with a short hash of the
+        overrides that make it another endpoint or account (base URL, key variable,
+        deployment ...), so two tables naming one provider with other keys are two
+        targets. Never holds a key."""
+        shown = {k: v for k, v in self.overrides.items() if k in _IDENTITY and k != "api_key"}
         if not shown and "api_key" not in self.overrides:
             return self.spec
         import hashlib
