@@ -23,11 +23,10 @@ from jackfield.errors import (
 )
 from jackfield.events import TextDelta
 from jackfield.plugins.mock import MockProvider, MockReply
+from jackfield.plugins.openai_compat import OpenAICompatProvider
 from jackfield.retry import RetryPolicy
 from jackfield.router import TABLE, Action, Router, RouterEvent
 from jackfield.testing import ErrorReply, FakeLLMServer, Raw
-
-from jackfield.plugins.openai_compat import OpenAICompatProvider
 
 
 async def _no_sleep(seconds: float) -> None:
@@ -147,7 +146,7 @@ def test_every_row_of_the_decision_table(error_type: str) -> None:
 
 def test_bad_request_fails_over_when_configured() -> None:
     router = _router(["mock:a", "mock:b"], failover_on=["content_filter"])
-    first, second = _mocks(router)
+    first, _second = _mocks(router)
     first.script(MockReply(error="content_filter"))
     assert run(router.generate("hi")).model == "b"
 
@@ -167,7 +166,7 @@ def test_a_retry_after_past_the_cap_fails_over_at_once_and_takes_the_target_out(
     router = _router(
         [{"target": "mock:a", "max_retries": 2}, "mock:b"], clock=clock, retry_after_cap=5
     )
-    first, second = _mocks(router)
+    first, _second = _mocks(router)
     first.script(MockReply(error="rate_limit", retry_after=120))
     assert run(router.generate("hi")).model == "b"
     assert SLEPT == [] and len(first.requests) == 1
@@ -216,7 +215,7 @@ def test_context_window_fails_over_only_to_larger_windows() -> None:
             {"target": "mock:big", "context_window": 2000},
         ]
     )
-    a, small, unknown, big = _mocks(router)
+    a, small, unknown, _big = _mocks(router)
     a.script(MockReply(error="context_window"))
     assert run(router.generate("hi")).model == "big"
     assert not small.requests and not unknown.requests
@@ -384,7 +383,7 @@ def test_tiers_map_through_each_targets_own_table() -> None:
         "mock": "mock-large",
         "other": "other-large",
     }
-    mock, other = _mocks(router)
+    mock, _other = _mocks(router)
     mock.script(MockReply(error="server"), MockReply(error="server"), MockReply(error="server"))
     response = run(router.generate("hi", tier="hosted_large"))
     assert response.model == "other-large" and response.provider == "other"
@@ -520,34 +519,29 @@ def test_weighted_distributes_as_configured_over_1000_calls() -> None:
 
 def test_least_busy_prefers_the_idle_target() -> None:
     router = _router(["mock:a", "mock:b"], strategy="least-busy")
-    a, b = _mocks(router)
-    release = asyncio.Event()
 
-    async def scenario() -> list[str]:
-        a.script(MockReply(text="slow", delay=0))
-        b.script(MockReply(text="slow", delay=0))
-        gate: list[str] = []
-        slow = asyncio.ensure_future(_hold(router, release, gate))
-        while not gate:
-            await asyncio.sleep(0)
-        busy = gate[0]
+    async def scenario() -> tuple[list[str], list[str]]:
+        release = asyncio.Event()
+        holding = asyncio.Event()
+
+        async def hold() -> None:
+            async with router.stream("hold") as stream:
+                async for _ in stream:
+                    holding.set()
+                    await release.wait()
+
+        slow = asyncio.ensure_future(hold())
+        await holding.wait()
+        busy = [row["target"] for row in await router.status() if row["in_flight"]]
         models = [(await router.generate("quick")).model for _ in range(20)]
         release.set()
         await slow
-        return [busy, *models]
+        return busy, models
 
-    busy, *models = run(scenario())
-    idle = "b" if busy == "a" else "a"
+    busy, models = run(scenario())
+    assert len(busy) == 1
+    idle = "b" if busy == ["mock:a"] else "a"
     assert models == [idle] * 20
-
-
-async def _hold(router: Router, release: asyncio.Event, gate: list[str]) -> None:
-    stream = router.stream("hold")
-    async for event in stream:
-        if not gate:
-            gate.append(event.model if hasattr(event, "model") else "?")  # type: ignore[union-attr]
-            await release.wait()
-    await stream.aclose()
 
 
 def test_latency_prefers_the_faster_target() -> None:

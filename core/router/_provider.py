@@ -663,20 +663,13 @@ def _check_target(registry: Registry, spec: TargetSpec, path: tuple[str, ...]) -
     key = normalize_name(base)
     profile = registry.profiles().get(key)
     if profile is None:
-        try:
-            registry.get_provider_class(base)
-        except ProviderNotFoundError as err:
-            prefix = base.partition(":")[0]
-            if prefix != base:  # "mokc:model": the provider part is what is misspelled
-                try:
-                    registry.get_provider_class(prefix)
-                except ProviderNotFoundError as inner:
-                    err = inner
+        missing = _not_registered(registry, base)
+        if missing is not None:
             raise ConfigurationError(
-                f"{spec.field}: unknown target {spec.spec!r}: {err}",
+                f"{spec.field}: unknown target {spec.spec!r}: {missing}",
                 field=spec.field,
                 provider="router",
-            ) from None
+            )
         return
     if normalize_name(str(profile.get("provider", ""))) != "router":
         return
@@ -696,6 +689,19 @@ def _check_target(registry: Registry, spec: TargetSpec, path: tuple[str, ...]) -
         ) from None
     for child in inner:
         _check_target(registry, attrs.evolve(child, field=spec.field), (*path, key))
+
+
+def _not_registered(registry: Registry, base: str) -> ProviderNotFoundError | None:
+    """The lookup error for ``base`` (of its provider part, ``mokc`` of ``mokc:model``,
+    which is what its suggestions are for), or ``None`` if it is registered."""
+    for name in (base, base.partition(":")[0]):
+        try:
+            registry.get_provider_class(name)
+        except ProviderNotFoundError as exc:
+            error = exc
+        else:
+            return None if name == base else error
+    return error
 
 
 def _target_request(request: Request, model: str, config: ProviderConfig) -> Request:
