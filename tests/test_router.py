@@ -669,3 +669,14 @@ def test_a_mid_stream_failure_counts_against_the_breaker() -> None:
     with pytest.raises(StreamError):
         run(drain())
     assert run(router.status())[0]["breaker"] == "open"
+
+
+def test_a_call_that_began_before_the_breaker_opened_does_not_close_it() -> None:
+    from jackfield.router import BreakerSettings, TargetState
+    from jackfield.router._breaker import on_failure, on_success
+
+    state = TargetState()
+    settings = BreakerSettings(failures=1, cooldown=30)
+    assert on_failure(state, 100.0, settings) == "closed" and state.breaker == "open"
+    assert on_success(state) is None  # a straggler's success: still open
+    assert state.breaker == "open"

@@ -136,8 +136,11 @@ def on_failure(state: TargetState, now: float, settings: BreakerSettings) -> Bre
 
 
 def on_success(state: TargetState) -> BreakerState | None:
-    """Record a success; returns the previous state if the breaker closed."""
-    if state.breaker == "closed":
+    """Record a success; returns the previous state if the breaker closed.
+
+    Only a half-open breaker closes: a call that began before the breaker opened and
+    succeeds afterwards says nothing of the cooldown's outcome."""
+    if state.breaker != "half_open":
         return None
     previous = state.breaker
     state.breaker = "closed"
