@@ -2,8 +2,8 @@
 
 ``jackfield prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
 ``tiers`` and ``tokens`` inspect the registry; ``cache stats`` and ``cache clear`` operate
-the response cache; ``router status`` shows router profiles' targets and their state. Bad input prints one line to stderr and exits non-zero, never a
-traceback.
+the response cache; ``router status`` shows router profiles' targets and their state.
+Bad input prints one line to stderr and exits non-zero, never a traceback.
 """
 
 from __future__ import annotations

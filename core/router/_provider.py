@@ -309,7 +309,11 @@ class Router(Provider):
 
     def validate_config(self) -> None:
         """Parse and check the router's options (no key, no base URL: it has none)."""
-        self._settings = parse_settings(self.config)
+        try:
+            self._settings = parse_settings(self.config)
+        except ConfigurationError as exc:
+            exc.provider = exc.provider or self.name
+            raise
 
     @property
     def base_url(self) -> str | None:
