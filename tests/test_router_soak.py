@@ -163,11 +163,12 @@ def test_soak_every_call_succeeds_while_a_healthy_target_exists(
     ]
     assert ("closed", "open") in changes
     assert ("half_open", "closed") in changes
-    assert result["bad_requests"] > 10
+    assert result["bad_requests"] >= 3  # two failures opened it, a probe closed it
     # the 429 with Retry-After: 600 took the target out at once, for every later call
     assert 1 <= result["limited_requests"] <= 8
     take_outs = [e for e in result["events"] if e.kind == "take_out" and e.target == limited_key]
     assert take_outs and take_outs[0].error is not None and take_outs[0].error.retry_after == 600
+    assert [row["in_flight"] for row in result["status"]] == [0, 0, 0]
     limited_status = result["status"][1]
     assert limited_status["blocked_reason"] == "rate_limit"
 

@@ -252,6 +252,7 @@ class Router(Provider):
     _keys: list[str]
     _weights: list[float]
     _windows: bool
+    _decide_options: dict[str, Any]
 
     def __init__(
         self,
@@ -281,6 +282,12 @@ class Router(Provider):
         self._keys = [t.key for t in self._targets]
         self._weights = [t.weight for t in self._targets]
         self._windows = any(t.window is not None for t in self._targets)
+        self._decide_options = {
+            "retry_after_cap": settings.retry_after_cap,
+            "quota_cooldown": settings.quota_cooldown,
+            "auth_cooldown": settings.auth_cooldown,
+            "failover_on": settings.failover_on,
+        }
         self.state: StateBackend = (
             state
             if state is not None
@@ -369,7 +376,7 @@ class Router(Provider):
                 yield event
         except ProviderError as err:
             # Text has reached the caller: no failover, never a second answer appended.
-            decision = decide(err, **self._decide_options())
+            decision = decide(err, **self._decide_options)
             await self._record_failure(target, err, decision)
             raise
         finally:
@@ -382,15 +389,6 @@ class Router(Provider):
         hooks = self.hooks
         if hooks is not None and hooks.has("jackfield_request_started"):
             hooks.call("jackfield_request_started", provider=self, request=request, attempt=1)
-
-    def _decide_options(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "retry_after_cap": s.retry_after_cap,
-            "quota_cooldown": s.quota_cooldown,
-            "auth_cooldown": s.auth_cooldown,
-            "failover_on": s.failover_on,
-        }
 
     async def _route(
         self,
@@ -422,7 +420,7 @@ class Router(Provider):
         config_error: ConfigurationError | None = None
         min_window: int | None = None
         estimates: dict[str, int] = {}
-        decide_options = self._decide_options()
+        decide_options = self._decide_options
         for index in order:
             target = targets[index]
             now = clock()
@@ -505,9 +503,7 @@ class Router(Provider):
                 except BaseException:
                     await state_backend.add_in_flight(target.key, -1)
                     raise
-                if not hold:
-                    await state_backend.add_in_flight(target.key, -1)
-                await self._record_success(target, time.perf_counter() - started)
+                await self._record_success(target, time.perf_counter() - started, hold)
                 return target, result
         raise _nothing_left(last, attempts, skipped, config_error)
 
@@ -542,10 +538,15 @@ class Router(Provider):
             )
         return None
 
-    async def _record_success(self, target: _Target, seconds: float) -> None:
+    async def _record_success(self, target: _Target, seconds: float, hold: bool) -> None:
+        """Record the latency, the budget the headers stated and the breaker's success;
+        unless ``hold``, the call is no longer in flight."""
         budget = target.take_budget()
+        done = 0 if hold else 1
 
         def change(state: TargetState) -> str | None:
+            if done:  # one update with the in-flight count: Redis state counts it apart
+                state.in_flight -= done
             mean = state.latency
             state.latency = seconds if mean is None else mean + LATENCY_WEIGHT * (seconds - mean)
             if budget is not None:
@@ -717,7 +718,15 @@ def _target_request(request: Request, model: str, config: ProviderConfig) -> Req
         changes["temperature"] = config.temperature
     if request.max_tokens is None and config.max_tokens is not None:
         changes["max_tokens"] = config.max_tokens
-    return attrs.evolve(request, **changes) if changes else request
+    if not changes:
+        return request
+    if len(changes) == 1 and "model" in changes:  # the common case, without evolve()'s cost
+        r = request
+        return Request(
+            r.messages, model, r.temperature, r.max_tokens, r.tools, r.tool_choice,
+            r.json_mode, r.stop, r.reasoning, r.extra,
+        )  # fmt: skip
+    return attrs.evolve(request, **changes)
 
 
 async def _generate(target: _Target, request: Request) -> Response:

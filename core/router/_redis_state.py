@@ -67,7 +67,8 @@ class RedisState:
         return out
 
     async def update(self, key: str, change: Callable[[TargetState], T]) -> T:
-        """See :class:`~._state.StateBackend`: ``WATCH``/``MULTI`` until no conflict."""
+        """See :class:`~._state.StateBackend`: ``WATCH``/``MULTI`` until no conflict. A
+        change of ``in_flight`` goes to the ``busy`` counter in the same transaction."""
         from redis.exceptions import WatchError
 
         name = self._key(key)
@@ -80,9 +81,11 @@ class RedisState:
                     state = TargetState.from_dict(json.loads(raw)) if raw else TargetState()
                     result = change(state)
                     data = state.to_dict()
-                    data.pop("in_flight", None)
+                    moved = data.pop("in_flight", 0)  # from 0: what change() added
                     pipe.multi()
                     pipe.set(name, json.dumps(data))
+                    if moved:
+                        pipe.incrby(name + ":busy", moved)
                     await pipe.execute()
                     return result
                 except WatchError:
