@@ -41,7 +41,7 @@ from ..errors import (
     StreamError,
 )
 from ..events import StreamEvent
-from ..provider import Provider, ProviderStream
+from ..provider import Provider
 from ..retry import RetryPolicy
 from ..types import ModelTier, Request, Response
 from ._breaker import (
@@ -729,14 +729,21 @@ def _target_request(request: Request, model: str, config: ProviderConfig) -> Req
     return attrs.evolve(request, **changes)
 
 
+# A target is called below its response cache and its call-level hooks (the router has
+# its own of both): its upstream call, one attempt (its retry policy is the router's to
+# run), with its request_started hook, deadline and error mapping.
+
+
 async def _generate(target: _Target, request: Request) -> Response:
-    return await target.provider.generate_request(request)
+    return await target.provider._call_upstream(request)
 
 
-async def _open_stream(target: _Target, request: Request) -> tuple[ProviderStream, StreamEvent]:
+async def _open_stream(
+    target: _Target, request: Request
+) -> tuple[AsyncGenerator[StreamEvent, None], StreamEvent]:
     """Open a stream and read its first event (the target has read to the first content
     event by then): until this returns, a failure may fail over."""
-    stream = target.provider.stream_request(request)
+    stream = target.provider._upstream_stream(request)
     try:
         first = await stream.__anext__()
     except StopAsyncIteration:
