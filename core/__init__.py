@@ -103,6 +103,9 @@ _EXPORTS: dict[str, str] = {
     "list_providers": "registry",
     "register_provider": "registry",
     "unregister_provider": "registry",
+    # router
+    "Router": "router",
+    "RouterEvent": "router",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -181,6 +184,10 @@ if TYPE_CHECKING:
     )
     from .retry import (
         RetryPolicy as RetryPolicy,
+    )
+    from .router import (
+        Router as Router,
+        RouterEvent as RouterEvent,
     )
     from .schema import (
         json_schema as json_schema,

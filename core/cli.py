@@ -2,8 +2,8 @@
 
 ``jackfield prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
 ``tiers`` and ``tokens`` inspect the registry; ``cache stats`` and ``cache clear`` operate
-the response cache. Bad input prints one line to stderr and exits non-zero, never a
-traceback.
+the response cache; ``router status`` shows router profiles' targets and their state.
+Bad input prints one line to stderr and exits non-zero, never a traceback.
 """
 
 from __future__ import annotations
@@ -110,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="?", help="the text (read from stdin if omitted)")
     p.add_argument("-p", "--provider")
     p.add_argument("-m", "--model")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("router", help="router profiles: their targets and each target's state")
+    actions = p.add_subparsers(dest="router_action", metavar="ACTION", parser_class=_Parser)
+    p = actions.add_parser(
+        "status", help="each target's breaker, take-out, budget, calls in flight and latency"
+    )
+    p.add_argument("profile", nargs="?", help="a router profile (default: all of them)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -261,7 +269,92 @@ def _providers(args: argparse.Namespace, out: _Out, err: _Out) -> int:
             extra = f"  [not installed: pip install 'jackfield[{i.extra}]']"
         aliases = f" (aliases: {', '.join(i.aliases)})" if i.aliases else ""
         out.write(f"{i.name}{aliases}: {i.description}{extra}\n")
+    routers = _router_profiles()
+    if routers:
+        out.write("\nrouter profiles:\n")
+    for name, profile in routers.items():
+        targets = profile.get("targets")
+        shown = ", ".join(_target_text(t) for t in targets) if isinstance(targets, list) else "-"
+        strategy = profile.get("strategy", "fallback")
+        out.write(f"{name} (router, {strategy}): {shown}\n")
     return 0
+
+
+def _target_text(target: Any) -> str:
+    if isinstance(target, dict):
+        text = str(target.get("target"))
+        if "weight" in target:
+            text += f" (weight {target['weight']})"
+        return text
+    return str(target)
+
+
+def _router_profiles() -> dict[str, dict[str, Any]]:
+    """The profiles whose provider is the router, by name."""
+    from .registry import get_registry, normalize_name
+
+    return {
+        name: profile
+        for name, profile in get_registry().profiles().items()
+        if normalize_name(str(profile.get("provider", ""))) == "router"
+    }
+
+
+def _router(args: argparse.Namespace, out: _Out) -> int:
+    from .registry import normalize_name
+    from .router import open_state, parse_targets, router_status
+
+    if args.router_action != "status":
+        raise _UsageError("router takes an action: status")
+    profiles = _router_profiles()
+    if args.profile is not None:
+        key = normalize_name(args.profile)
+        if key not in profiles:
+            known = ", ".join(profiles) or "none"
+            raise JackfieldError(
+                f"no router profile named {args.profile!r} (router profiles: {known})"
+            )
+        profiles = {key: profiles[key]}
+
+    async def read(profile: dict[str, Any]) -> list[dict[str, Any]]:
+        strategy = str(profile.get("strategy", "fallback")).lower().replace("_", "-")
+        specs = parse_targets(profile.get("targets"), weighted=strategy == "weighted")
+        state = open_state(profile.get("state"), prefix=str(profile.get("state_prefix", "")))
+        try:
+            return await router_status(specs, state)
+        finally:
+            await state.aclose()
+
+    table = {name: asyncio.run(read(profile)) for name, profile in profiles.items()}
+    if args.json:
+        out.write(json.dumps(table, indent=2, default=str) + "\n")
+        return 0
+    for name, rows in table.items():
+        state = profiles[name].get("state") or "memory"
+        note = " (this process's view only)" if state == "memory" else ""
+        out.write(f"{name}: state {_shown_state(state)}{note}\n")
+        for row in rows:
+            out.write(f"  {_row_text(row)}\n")
+    return 0
+
+
+def _shown_state(state: Any) -> str:
+    from .cache._redis import redact_url
+
+    return redact_url(state) if isinstance(state, str) else repr(state)
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    parts = [row["target"], f"breaker {row['breaker']}", row["available"]]
+    if row.get("blocked_reason") and row["available"] == "blocked":
+        until = "until its config changes" if row.get("blocked_forever") else "for now"
+        parts.append(f"out after {row['blocked_reason']} {until}")
+    parts.append(f"in flight {row['in_flight']}")
+    if row.get("latency") is not None:
+        parts.append(f"latency {row['latency'] * 1000:.0f} ms")
+    if row.get("remaining_requests") is not None:
+        parts.append(f"{row['remaining_requests']} requests left")
+    return "  ".join(parts)
 
 
 def _warn_failures(err: _Out) -> None:
@@ -449,6 +542,8 @@ def _run(argv: Sequence[str] | None, out: _Out, err: _Out) -> int:
             return _tiers(args, out)
         if args.command == "cache":
             return _cache(args, out)
+        if args.command == "router":
+            return _router(args, out)
         return _tokens(args, out, err)
     except _UsageError as exc:
         err.write(f"jackfield: {exc}\n")

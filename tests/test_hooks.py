@@ -219,5 +219,5 @@ def test_every_hook_has_docstring_docs_and_test(hook: str) -> None:
 
 
 def test_hook_names_follow_the_convention() -> None:
-    assert len(hookspecs.HOOK_NAMES) == 8
+    assert len(hookspecs.HOOK_NAMES) == 9
     assert all(name.startswith("jackfield_") for name in hookspecs.HOOK_NAMES)

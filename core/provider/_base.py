@@ -87,6 +87,13 @@ class Provider(ABC):
     """The ``jackfield[extra]`` that installs :attr:`requires`."""
     tokenizer: ClassVar[str] = "heuristic"
     """``"tiktoken"`` for OpenAI-family token counting, else ``"heuristic"``."""
+    extra_fields: ClassVar[frozenset[str]] = frozenset()
+    """Option names the provider reads from ``config.extra``: a profile (or
+    ``create_provider``) may give them as top-level keys, which the registry moves into
+    ``extra`` (the router's ``targets`` and ``strategy``)."""
+    uses_registry: ClassVar[bool] = False
+    """Whether the registry passes itself as ``registry=`` when creating the provider
+    (the router builds its targets through it)."""
     call_options: ClassVar[frozenset[str]] = frozenset()
     """Keyword arguments a call may pass besides the contract's own (``top_p``, ``seed``
     ...): each goes into ``Request.extra``, so into the body. Any other keyword is a
@@ -176,6 +183,12 @@ class Provider(ABC):
             f"<{type(self).__name__} name={self.name!r} base_url={self.base_url!r} "
             f"model={self.config.model!r}>"
         )
+
+    def observe_headers(self, callback: Callable[[Mapping[str, str]], None]) -> bool:
+        """Have ``callback`` called with the headers of every HTTP response this provider
+        receives (the router reads rate-limit budgets from them); returns whether the
+        provider can (the base has no HTTP of its own: ``False``)."""
+        return False
 
     # -- tiers and models ----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ when its server answers failures with error bodies of its own. Request ids come 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, ProviderError
@@ -77,6 +77,11 @@ class HTTPProvider(Provider):
             )
             self._http_client = client
         return client
+
+    def observe_headers(self, callback: Callable[[Mapping[str, str]], None]) -> bool:
+        """See :meth:`Provider.observe_headers`: the HTTP client calls it."""
+        self.http.on_headers = callback
+        return True
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP session."""

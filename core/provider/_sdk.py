@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import weakref
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ..errors import APIError, NetworkError, ProviderError, ProviderTimeoutError
@@ -107,7 +107,17 @@ class SDKProvider(Provider, Generic[ClientT]):
         from ..transport._sdk_http import sdk_http_client
 
         cfg = self.config
-        return sdk_http_client(sdk, timeout, cfg.max_connections, cfg.max_response_bytes)
+        return sdk_http_client(
+            sdk, timeout, cfg.max_connections, cfg.max_response_bytes, self._on_headers
+        )
+
+    _on_headers: Callable[[Mapping[str, str]], None] | None = None
+
+    def observe_headers(self, callback: Callable[[Mapping[str, str]], None]) -> bool:
+        """See :meth:`Provider.observe_headers`: the SDK clients built from now on call
+        it (set it before the first call)."""
+        self._on_headers = callback
+        return True
 
     def _httpx_clients(self) -> tuple[Any, Any]:
         """An ``(async, sync)`` pair of plain httpx2 clients for an SDK that takes httpx

@@ -27,6 +27,7 @@ OBSERVERS = frozenset(
         "jackfield_response_received",
         "jackfield_request_failed",
         "jackfield_retrying",
+        "jackfield_router_event",
     }
 )
 """Hooks that only watch: an implementation that raises is logged and ignored."""

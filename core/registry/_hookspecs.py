@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from .._markers import PROJECT_NAME, hookimpl, hookspec
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..errors import ProviderError
     from ..provider import Provider, RegisterProvider
     from ..types import Message, ModelTier, Request, Response, ToolSpec
@@ -149,6 +151,21 @@ def jackfield_retrying(
     :param wait: the seconds the policy will sleep before the next attempt.
 
     Called before each retry's sleep. Return values are ignored.
+    """
+
+
+@hookspec
+def jackfield_router_event(provider: Provider, event: Any) -> None:
+    """Observe a router's failover, circuit-breaker change or take-out of a target.
+
+    :param provider: the router (``jackfield.router.Router``) routing the call.
+    :param event: a ``jackfield.router.RouterEvent``: ``kind`` is ``"failover"`` (the
+        call moves from ``target`` to ``next_target`` after ``error``), ``"breaker"``
+        (``target``'s breaker went from ``previous`` to ``state``) or ``"take_out"``
+        (``target`` is out until ``until`` after ``error``).
+
+    Called as each happens, within the routed call (the breaker's probe too). Return
+    values are ignored.
     """
 
 

@@ -536,7 +536,7 @@ class Registry:
         self.load()
         cls, cfg = self._resolve(name, config, overrides)
         if fresh:
-            return cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener)
+            return self._instantiate(cls, cfg)
         key = cache_key
         if key is None:
             key = self._default_key(cls, cfg)
@@ -551,13 +551,20 @@ class Registry:
         with self._lock:
             found = self._instances.get(key)
             if found is None:
-                found = cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener)
+                found = self._instantiate(cls, cfg)
                 self._instances[key] = found
                 if cache_key is not None:
                     self._slots[key] = _slot_call(name, config, overrides)
         if cache_key is not None and found.config is not cfg:  # another thread filled it
             return self._check_slot(key, found, name, config, overrides)
         return found
+
+    def _instantiate(self, cls: type[Provider], cfg: ProviderConfig) -> Provider:
+        """A new instance with this registry's hooks and cache opener (and the registry
+        itself, for a provider that builds others: ``uses_registry``)."""
+        if cls.uses_registry:
+            return cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener, registry=self)
+        return cls(cfg, hooks=self.hooks, cache_opener=self.cache_opener)
 
     def _check_slot(
         self,
@@ -628,6 +635,12 @@ class Registry:
         if entry is None:  # unknown, or unregistered by another thread meanwhile
             raise self._not_found(base if profile_name else name, profile_name)
         cls = entry.cls
+        moved: dict[str, Any] = {}
+        if cls.extra_fields:  # its own options, given as top-level keys: into extra
+            fields, moved = _take(fields, cls.extra_fields, moved)
+            if config is not None and not isinstance(config, ProviderConfig):
+                config, moved = _take(dict(config), cls.extra_fields, moved)
+            overrides, moved = _take(dict(overrides), cls.extra_fields, moved)
         if isinstance(config, ProviderConfig):
             # Fields the caller set explicitly win over the profile's, as with a dict.
             explicit = _explicit_fields(config)
@@ -637,6 +650,8 @@ class Registry:
         changes = dict(overrides)
         if model is not None and "model" not in changes:
             changes["model"] = model
+        if moved:
+            changes["extra"] = {**(changes.get("extra") or cfg.extra), **moved}
         if changes:
             cfg = cfg.evolve(**changes)
         return cls, cfg
@@ -711,6 +726,16 @@ def _same_call(
     if "api_key" in overrides:
         return {**overrides, "api_key": _KEY} == call[2]
     return dict(overrides) == call[2]
+
+
+def _take(
+    data: dict[str, Any], names: frozenset[str], moved: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` without the keys in ``names``, and ``moved`` with them added."""
+    taken = {k: v for k, v in data.items() if k in names}
+    if not taken:
+        return data, moved
+    return {k: v for k, v in data.items() if k not in names}, {**moved, **taken}
 
 
 def _explicit_fields(config: ProviderConfig) -> dict[str, Any]:

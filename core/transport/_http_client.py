@@ -144,6 +144,8 @@ class HTTPClient:
         }
         self._secrets = secrets
         self.raw_log = raw_log  # stored redacting: see the property
+        self.on_headers: Callable[[Mapping[str, str]], None] | None = None
+        """Called with every response's headers once they arrive (rate-limit budgets)."""
         self._error_for = error_for
         # Only connecting is bounded here: the whole call, and each wait of a stream, are
         # bounded by the provider's own deadline (``timeout``), which also bounds a wait
@@ -225,6 +227,8 @@ class HTTPClient:
         self._log_request(url, payload)
         # bytes, not str: aiohttp's payload for bytes is cheaper (the JSON is ASCII)
         async with await self._send(url, json.dumps(payload).encode()) as response:
+            if self.on_headers is not None:
+                self.on_headers(response.headers)
             body = await self._read_limited(response)
             if self.raw_log is not None:
                 self.raw_log.on_response(
@@ -247,6 +251,8 @@ class HTTPClient:
         """
         self._log_request(url, payload)
         async with await self._send(url, json.dumps(payload).encode()) as response:
+            if self.on_headers is not None:
+                self.on_headers(response.headers)
             if response.status >= 300:
                 body = await self._read_limited(response)
                 if self.raw_log is not None:

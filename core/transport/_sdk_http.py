@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -34,11 +35,18 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
     """Wraps an SDK's transport: resends on a stale connection, bounds error bodies."""
 
     def __init__(
-        self, inner: httpx2.AsyncBaseTransport, *, max_response_bytes: int, max_resends: int
+        self,
+        inner: httpx2.AsyncBaseTransport,
+        *,
+        max_response_bytes: int,
+        max_resends: int,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         self.inner = inner
         self.max_response_bytes = max_response_bytes
         self.max_resends = max_resends
+        self.on_headers = on_headers
+        """Called with every response's headers (rate-limit budgets), if set."""
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send ``request``; a non-2xx answer comes back with its body read, bounded."""
@@ -52,6 +60,8 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
         response = await resending(
             lambda: self.inner.handle_async_request(request), max_resends=resends
         )
+        if self.on_headers is not None:
+            self.on_headers(response.headers)
         if 200 <= response.status_code < 300:
             return response
         try:
@@ -79,12 +89,17 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
 
 
 def sdk_http_client(
-    sdk: ModuleType, timeout: Any, max_connections: int, max_response_bytes: int = 64 << 20
+    sdk: ModuleType,
+    timeout: Any,
+    max_connections: int,
+    max_response_bytes: int = 64 << 20,
+    on_headers: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Any:
     """``sdk``'s aiohttp adapter client, else its default httpx client, through a
     :class:`BoundedTransport`.
 
-    ``sdk`` is the SDK module (``openai``, ``anthropic``); ``timeout`` its ``Timeout``.
+    ``sdk`` is the SDK module (``openai``, ``anthropic``); ``timeout`` its ``Timeout``;
+    ``on_headers`` receives every response's headers.
     """
     limits = httpx2.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
@@ -95,13 +110,15 @@ def sdk_http_client(
             return sdk.DefaultAioHttpClient(
                 timeout=timeout,
                 limits=limits,
-                transport=_bounded(inner, limits, max_response_bytes),
+                transport=_bounded(inner, limits, max_response_bytes, on_headers),
             )
         except RuntimeError:  # an SDK build without its aiohttp adapter
             pass
     inner = httpx2.AsyncHTTPTransport(limits=limits)
     return sdk.DefaultAsyncHttpxClient(
-        timeout=timeout, limits=limits, transport=_bounded(inner, limits, max_response_bytes)
+        timeout=timeout,
+        limits=limits,
+        transport=_bounded(inner, limits, max_response_bytes, on_headers),
     )
 
 
@@ -128,10 +145,16 @@ def httpx_clients(
 
 
 def _bounded(
-    inner: httpx2.AsyncBaseTransport, limits: httpx2.Limits, max_response_bytes: int
+    inner: httpx2.AsyncBaseTransport,
+    limits: httpx2.Limits,
+    max_response_bytes: int,
+    on_headers: Callable[[Mapping[str, str]], None] | None = None,
 ) -> BoundedTransport:
     return BoundedTransport(
-        inner, max_response_bytes=max_response_bytes, max_resends=limits.max_connections or 0
+        inner,
+        max_response_bytes=max_response_bytes,
+        max_resends=limits.max_connections or 0,
+        on_headers=on_headers,
     )
 
 
