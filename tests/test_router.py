@@ -115,6 +115,8 @@ ROWS = {
     "stream": (1, True),
     "api_error": (1, True),
     "unknown": (1, True),
+    "unsupported_feature": (1, True),
+    "output_validation": (1, True),
 }
 
 

@@ -20,7 +20,7 @@ from ..types import (
     Request,
 )
 
-__all__ = ["check_request", "count_cache_points"]
+__all__ = ["check_request", "count_cache_points", "union"]
 
 _STRENGTH = {OutputMode.PROMPT: 0, OutputMode.TOOL: 1, OutputMode.NATIVE: 2}
 
@@ -97,3 +97,26 @@ def check_request(request: Request, caps: Capabilities, provider: str) -> Reques
         if output.mode is not mode:
             request = attrs.evolve(request, output=attrs.evolve(output, mode=mode))
     return request
+
+
+_CACHE_POINTS = ("none", "automatic", "explicit")
+
+
+def union(caps: list[Capabilities]) -> Capabilities:
+    """What any of ``caps`` can express (a router's view of its targets): each flag if
+    one has it, the strongest structured-output mode, the largest limits (``None``,
+    no limit, wins)."""
+    flags = {
+        f.name: any(getattr(c, f.name) for c in caps)
+        for f in attrs.fields(Capabilities)
+        if f.type in (bool, "bool")
+    }
+    limits = [c.max_cache_points for c in caps]
+    windows = [c.context_window for c in caps if c.context_window is not None]
+    return Capabilities(
+        **flags,
+        structured_output=max((c.structured_output for c in caps), key=_STRENGTH.__getitem__),
+        cache_points=max((c.cache_points for c in caps), key=_CACHE_POINTS.index),
+        max_cache_points=None if None in limits else max(x for x in limits if x is not None),
+        context_window=max(windows) if windows else None,
+    )

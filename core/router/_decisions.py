@@ -53,6 +53,9 @@ TABLE: dict[str, Row] = {
     "stream": Row(Action.FAILOVER, breaker=True),
     "api_error": Row(Action.FAILOVER, breaker=True),
     "unknown": Row(Action.FAILOVER, breaker=True),
+    # another target may take the feature, or give output that fits the schema
+    "unsupported_feature": Row(Action.FAILOVER, breaker=False),
+    "output_validation": Row(Action.FAILOVER, breaker=False),
 }
 """``error_type`` -> the default decision. An error type not listed fails over."""
 

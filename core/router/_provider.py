@@ -39,11 +39,13 @@ from ..errors import (
     ProviderTimeoutError,
     ServerError,
     StreamError,
+    UnsupportedFeatureError,
 )
 from ..events import StreamEvent
 from ..provider import Provider
+from ..provider._capabilities import check_request, union
 from ..retry import RetryPolicy
-from ..types import ModelTier, Request, Response
+from ..types import Capabilities, ModelTier, OutputSchema, Request, Response
 from ._breaker import (
     BreakerSettings,
     TargetState,
@@ -226,6 +228,14 @@ class _Target:
             self.models[route] = found
         return found
 
+    def maps(self, route: str) -> bool:
+        """Whether this target has a model for ``route``."""
+        try:
+            self.model(route)
+        except ConfigurationError:
+            return False
+        return True
+
 
 class Router(Provider):
     """Routes each call over several providers: failover, load balancing and circuit
@@ -350,6 +360,28 @@ class Router(Provider):
         """The route of ``tier``: each target maps it through its own tier table."""
         return TIER_ROUTE + parse_tier(tier).value
 
+    def model_capabilities(self, model: str) -> Capabilities:
+        """What any target can express for the route ``model``: a call is refused here
+        only when no target could take it; each target then checks its own."""
+        caps = [
+            target.provider.capabilities(target.model(model))
+            for target in self._targets
+            if target.maps(model)
+        ]
+        return union(caps) if caps else Capabilities()
+
+    def build_request(self, messages: Any, **kwargs: Any) -> Request:
+        """As :meth:`Provider.build_request`; the structured-output mode is left to each
+        target (the strongest it has), unless the caller chose one."""
+        request = super().build_request(messages, **kwargs)
+        output = request.output
+        if output is not None:
+            chosen = kwargs.get("response_format")
+            mode = chosen.mode if isinstance(chosen, OutputSchema) else None
+            if output.mode is not mode:
+                request = attrs.evolve(request, output=attrs.evolve(output, mode=mode))
+        return request
+
     def models_for(self, route: str) -> dict[str, str]:
         """Each target's model for ``route`` (a target with none is left out)."""
         out = {}
@@ -418,6 +450,7 @@ class Router(Provider):
         failed: _Target | None = None
         skipped: list[str] = []
         config_error: ConfigurationError | None = None
+        unsupported: UnsupportedFeatureError | None = None
         min_window: int | None = None
         estimates: dict[str, int] = {}
         decide_options = self._decide_options
@@ -453,6 +486,12 @@ class Router(Provider):
                     skipped.append(f"{target.key}: a probe is in flight")
                     continue
             treq = _target_request(request, model, target.provider.config)
+            try:  # what this target cannot express skips it, before any I/O
+                treq = check_request(treq, target.provider.capabilities(model), target.key)
+            except UnsupportedFeatureError as exc:
+                unsupported = unsupported or exc
+                skipped.append(f"{target.key}: {exc.message}")
+                continue
             tries = 0
             while True:
                 if attempts >= settings.max_attempts:
@@ -505,7 +544,7 @@ class Router(Provider):
                     raise
                 await self._record_success(target, time.perf_counter() - started, hold)
                 return target, result
-        raise _nothing_left(last, attempts, skipped, config_error)
+        raise _nothing_left(last, attempts, skipped, config_error or unsupported)
 
     def _window_skip(
         self,
@@ -724,7 +763,7 @@ def _target_request(request: Request, model: str, config: ProviderConfig) -> Req
         r = request
         return Request(
             r.messages, model, r.temperature, r.max_tokens, r.tools, r.tool_choice,
-            r.json_mode, r.stop, r.reasoning, r.extra,
+            r.json_mode, r.stop, r.reasoning, r.extra, r.output,
         )  # fmt: skip
     return attrs.evolve(request, **changes)
 
@@ -813,13 +852,17 @@ def _nothing_left(
     last: ProviderError | None,
     attempts: int,
     skipped: Sequence[str],
-    config_error: ConfigurationError | None,
+    config_error: ConfigurationError | UnsupportedFeatureError | None,
 ) -> ProviderError:
     """The error when no target is left to try."""
     if last is not None:
         _note(last, attempts, skipped)
         return last
     if config_error is not None and all("context window" not in s for s in skipped):
+        if isinstance(config_error, UnsupportedFeatureError):
+            config_error.provider = "router"
+            config_error.message = "no target can take this call: " + "; ".join(skipped)
+            config_error.args = (config_error.message,)
         return config_error
     if skipped and all("context window" in s for s in skipped):
         err: ProviderError = ContextWindowExceededError(
