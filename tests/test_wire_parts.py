@@ -403,3 +403,19 @@ def _request(messages: list[Message], tools: list[Any] | None = None) -> Any:
     mock = MockProvider()
     # the mock declares every part; its build_request validates as any provider does
     return mock.build_request(messages, tools=tools, model="fake-model")
+
+
+def test_anthropic_a_mark_opening_a_message_closes_the_turn_before() -> None:
+    messages = [
+        Message.user("first question"),
+        Message.assistant("first answer"),
+        Message.user([CachePoint(), TextPart("second question")]),
+    ]
+    body = _anthropic.build_payload(_request(messages), stream=False)
+    assert body["messages"][1]["content"] == [
+        {"type": "text", "text": "first answer", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert body["messages"][2]["content"] == "second question"
+    opening = [Message.system([CachePoint(), TextPart("rules")]), Message.user("q")]
+    with pytest.raises(BadRequestError, match=r"messages\[0\]: a cache point must follow"):
+        _anthropic.build_payload(_request(opening), stream=False)

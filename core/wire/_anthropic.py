@@ -319,15 +319,37 @@ def _no_block_before(where: str) -> BadRequestError:
     )
 
 
+def _marked(content: str | tuple[ContentPart, ...]) -> bool:
+    """Whether ``content`` holds a cache point (text alone never does)."""
+    if isinstance(content, str):
+        return False
+    return any(type(part) is CachePoint for part in content)
+
+
+def _place_pending(
+    blocks: list[dict[str, Any]], out: list[dict[str, Any]], i: int
+) -> list[dict[str, Any]]:
+    """Move each mark that had no block before it in its message onto the block before
+    it: the previous block of this message, else the last block of the turns so far."""
+    placed: list[dict[str, Any]] = []
+    for block in blocks:
+        if block["type"] != _PENDING:
+            placed.append(block)
+            continue
+        before = placed[-1] if placed else (out[-1]["content"][-1] if out else None)
+        if before is None:
+            raise _no_block_before(f"messages[{i}]")
+        before["cache_control"] = block["cache_control"]
+    return placed
+
+
 def system_blocks(messages: Sequence[Message]) -> list[dict[str, Any]] | None:
     """The system messages as text blocks with their cache marks, or ``None`` when no
     system message holds a cache point (``system`` then stays one string)."""
-    if not any(
-        m.role == "system"
-        and not isinstance(m.content, str)
-        and any(isinstance(p, CachePoint) for p in m.content)
-        for m in messages
-    ):
+    for m in messages:
+        if m.role == "system" and _marked(m.content):
+            break
+    else:
         return None
     blocks: list[dict[str, Any]] = []
     for i, m in enumerate(messages):
@@ -397,12 +419,8 @@ def to_wire_messages(messages: Sequence[Message]) -> tuple[list[str], list[dict[
                 system.append(m.text)
             continue
         blocks = _message_blocks(m)
-        for j in [j for j, b in enumerate(blocks) if b["type"] == _PENDING]:
-            before = blocks[j - 1] if j else (out[-1]["content"][-1] if out else None)
-            if before is None:
-                raise _no_block_before(f"messages[{i}]")
-            before["cache_control"] = blocks[j]["cache_control"]
-        blocks = [b for b in blocks if b["type"] != _PENDING]
+        if _marked(m.content):
+            blocks = _place_pending(blocks, out, i)
         if not blocks:
             continue
         role = "assistant" if m.role == "assistant" else "user"

@@ -219,9 +219,9 @@ def build_payload(
         body["stream"] = True
         if usage_in_stream:
             body["stream_options"] = {"include_usage": True}
-    if cache_key and "prompt_cache_key" not in request.extra:
+    if cache_key:
         key = prompt_cache_key(request)
-        if key is not None:
+        if key is not None and "prompt_cache_key" not in request.extra:
             body["prompt_cache_key"] = key
     if request.extra:
         body.update(request.extra)
@@ -246,11 +246,20 @@ def prompt_cache_key(request: Request) -> str | None:
     first, then messages, as the prompt is laid out), so calls sharing that prefix share
     the key, whatever follows: ``jackfield-`` and 32 hex digits of its SHA-256.
     """
+    for m in request.messages:  # the common call has text only and no marked tool
+        if type(m.content) is not str:
+            break
+    else:
+        for t in request.tools:
+            if t.cache_point is not None:
+                break
+        else:
+            return None
     last_message = last_part = -1
     for i, m in enumerate(request.messages):
-        if not isinstance(m.content, str):
+        if type(m.content) is not str:
             for j, part in enumerate(m.content):
-                if isinstance(part, CachePoint):
+                if type(part) is CachePoint:
                     last_message, last_part = i, j
     marked_tools = [i for i, t in enumerate(request.tools) if t.cache_point is not None]
     if last_message < 0 and not marked_tools:
