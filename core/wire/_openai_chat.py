@@ -13,7 +13,6 @@ Cache points are never parts: OpenAI caches prefixes by itself, and the marks be
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -272,6 +271,8 @@ def prompt_cache_key(request: Request) -> str | None:
         cut = request.messages[last_message]
         head = attrs.evolve(cut, content=cut.content[:last_part])
         messages = (*request.messages[:last_message], head)
+    import hashlib  # on first use: discovery loads no heavy module
+
     prefix = [_wire_tools(tools), to_wire_messages(messages)]
     canonical = json.dumps(prefix, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return (
