@@ -9,7 +9,14 @@ an Anthropic-compatible endpoint can reuse it unchanged. No SDK is imported here
 Choices made where the API leaves room:
 
 * System messages, wherever they appear, are joined (blank line between) into the
-  top-level ``system`` field.
+  top-level ``system`` field; when one of them holds a cache point, ``system`` is a list
+  of text blocks instead (a string has no slot for ``cache_control``).
+* Documents are ``document`` blocks: a PDF by ``base64`` or ``url`` source, plain text
+  by a ``text`` source, with the part's ``title``. Messages takes no audio.
+* A cache point puts ``cache_control: {"type": "ephemeral"}`` (with ``ttl`` when the
+  point has one) on the block before it: a content block, a system text block, the
+  ``tool_result`` of a tool message, or the tool it follows in ``tools``. A point with
+  no block before it in the request is refused.
 * Tool results become ``tool_result`` blocks in a user turn; consecutive messages of the
   same wire role are merged into one turn, and in a user turn the ``tool_result`` blocks
   come first, as the API requires.
@@ -34,10 +41,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..errors import APIError, ConfigurationError, StreamError
+from ..errors import (
+    APIError,
+    BadRequestError,
+    ConfigurationError,
+    StreamError,
+    UnsupportedFeatureError,
+)
 from ..events import StreamEvent
 from ..types import (
+    AudioPart,
+    CachePoint,
     ContentPart,
+    DocumentPart,
     FinishReason,
     ImagePart,
     Message,
@@ -50,6 +66,7 @@ from ..types import (
 )
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload
+from ._parts import document_media_type
 from ._shape import Malformed, count, obj, opt_text, text
 
 __all__ = [
@@ -65,6 +82,7 @@ __all__ = [
     "needs_streaming",
     "parse_response",
     "parse_usage",
+    "system_blocks",
     "thinking_params",
     "to_wire_messages",
     "uses_adaptive_thinking",
@@ -238,15 +256,112 @@ def _image(part: ImagePart) -> dict[str, Any]:
     return {"type": "image", "source": source}
 
 
+_WIRE = "Anthropic Messages"
+_PENDING = "__jackfield_cache_point__"  # a mark with no block before it in its message
+
+
+def _cache_control(point: CachePoint) -> dict[str, Any]:
+    control = {"type": "ephemeral"}
+    if point.ttl:
+        control["ttl"] = point.ttl
+    return control
+
+
+def _document(part: DocumentPart) -> dict[str, Any]:
+    source: dict[str, Any]
+    if part.text is not None:
+        source = {"type": "text", "media_type": "text/plain", "data": part.text}
+    elif part.data:
+        source = {"type": "base64", "media_type": document_media_type(part, _WIRE)}
+        source["data"] = part.data
+    else:
+        url = part.url or ""
+        match = _DATA_URL.match(url)
+        if match:
+            media = document_media_type(DocumentPart(media_type=match.group(1)), _WIRE)
+            source = {"type": "base64", "media_type": media, "data": match.group(2)}
+        else:
+            document_media_type(part, _WIRE)
+            source = {"type": "url", "url": url}
+    block: dict[str, Any] = {"type": "document", "source": source}
+    if part.title:
+        block["title"] = part.title
+    return block
+
+
 def _content_blocks(content: str | tuple[ContentPart, ...]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks: list[dict[str, Any]] = []
     for part in content:
-        if isinstance(part, ImagePart):
+        if isinstance(part, TextPart):
+            if part.text:
+                blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
             blocks.append(_image(part))
-        elif isinstance(part, TextPart) and part.text:
-            blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, DocumentPart):
+            blocks.append(_document(part))
+        elif isinstance(part, CachePoint):
+            if blocks and blocks[-1]["type"] != _PENDING:
+                blocks[-1]["cache_control"] = _cache_control(part)
+            else:
+                blocks.append({"type": _PENDING, "cache_control": _cache_control(part)})
+        elif isinstance(part, AudioPart):
+            raise UnsupportedFeatureError(f"{_WIRE} takes no audio input", feature="audio")
+    return blocks
+
+
+def _no_block_before(where: str) -> BadRequestError:
+    return BadRequestError(
+        f"{where}: a cache point must follow the content it closes (a text, image or "
+        "document part, or a tool); to cache up to the system prompt, end the system "
+        "message with it"
+    )
+
+
+def _marked(content: str | tuple[ContentPart, ...]) -> bool:
+    """Whether ``content`` holds a cache point (text alone never does)."""
+    if isinstance(content, str):
+        return False
+    return any(type(part) is CachePoint for part in content)
+
+
+def _place_pending(
+    blocks: list[dict[str, Any]], out: list[dict[str, Any]], i: int
+) -> list[dict[str, Any]]:
+    """Move each mark that had no block before it in its message onto the block before
+    it: the previous block of this message, else the last block of the turns so far."""
+    placed: list[dict[str, Any]] = []
+    for block in blocks:
+        if block["type"] != _PENDING:
+            placed.append(block)
+            continue
+        before = placed[-1] if placed else (out[-1]["content"][-1] if out else None)
+        if before is None:
+            raise _no_block_before(f"messages[{i}]")
+        before["cache_control"] = block["cache_control"]
+    return placed
+
+
+def system_blocks(messages: Sequence[Message]) -> list[dict[str, Any]] | None:
+    """The system messages as text blocks with their cache marks, or ``None`` when no
+    system message holds a cache point (``system`` then stays one string)."""
+    for m in messages:
+        if m.role == "system" and _marked(m.content):
+            break
+    else:
+        return None
+    blocks: list[dict[str, Any]] = []
+    for i, m in enumerate(messages):
+        if m.role != "system":
+            continue
+        for block in _content_blocks(m.content):
+            if block["type"] == _PENDING:
+                if not blocks:
+                    raise _no_block_before(f"messages[{i}]")
+                blocks[-1]["cache_control"] = block["cache_control"]
+            else:
+                blocks.append(block)
     return blocks
 
 
@@ -264,11 +379,18 @@ def _thinking_blocks(thinking: Iterable[Thinking]) -> list[dict[str, Any]]:
 def _message_blocks(m: Message) -> list[dict[str, Any]]:
     if m.role == "tool":
         result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id}
-        if isinstance(m.content, str) or all(isinstance(p, TextPart) for p in m.content):
+        content = m.content
+        marks: tuple[CachePoint, ...] = ()
+        if not isinstance(content, str):
+            marks = tuple(p for p in content if isinstance(p, CachePoint))
+            content = tuple(p for p in content if not isinstance(p, CachePoint))
+        if isinstance(content, str) or all(isinstance(p, TextPart) for p in content):
             if m.text:  # an empty result is sent without content
                 result["content"] = m.text
         else:
-            result["content"] = _content_blocks(m.content)
+            result["content"] = _content_blocks(content)
+        if marks:  # a mark in a tool result closes the whole tool_result block
+            result["cache_control"] = _cache_control(marks[-1])
         return [result]
     if m.role == "assistant":
         blocks = _thinking_blocks(m.thinking)
@@ -286,16 +408,19 @@ def to_wire_messages(messages: Sequence[Message]) -> tuple[list[str], list[dict[
 
     Consecutive messages of one wire role merge into one turn (tool results are user
     turns); a user turn lists its ``tool_result`` blocks first. A turn with a single text
-    block is sent as a plain string. Messages with no content at all are left out.
+    block (and no cache mark) is sent as a plain string. Messages with no content at all
+    are left out. Cache marks of system messages are read by :func:`system_blocks`.
     """
     system: list[str] = []
     out: list[dict[str, Any]] = []
-    for m in messages:
+    for i, m in enumerate(messages):
         if m.role == "system":
             if m.text:
                 system.append(m.text)
             continue
         blocks = _message_blocks(m)
+        if _marked(m.content):
+            blocks = _place_pending(blocks, out, i)
         if not blocks:
             continue
         role = "assistant" if m.role == "assistant" else "user"
@@ -307,8 +432,8 @@ def to_wire_messages(messages: Sequence[Message]) -> tuple[list[str], list[dict[
         blocks = turn["content"]
         if turn["role"] == "user" and len(blocks) > 1:
             blocks.sort(key=lambda b: b.get("type") != "tool_result")  # stable
-        if len(blocks) == 1 and blocks[0].get("type") == "text":
-            turn["content"] = blocks[0]["text"]
+        if len(blocks) == 1 and blocks[0].get("type") == "text" and len(blocks[0]) == 2:
+            turn["content"] = blocks[0]["text"]  # a marked block keeps its cache_control
     return system, out
 
 
@@ -343,7 +468,7 @@ def build_payload(
     if request.json_mode:
         system.append(JSON_MODE_INSTRUCTION)
     if system:
-        body["system"] = "\n\n".join(system)
+        body["system"] = _system_field(request.messages, system)
     if request.temperature is not None and not thinking:
         body["temperature"] = request.temperature
     body.update(thinking)
@@ -354,6 +479,8 @@ def build_payload(
             if t.description:
                 tool["description"] = t.description
             tool["input_schema"] = t.parameters
+            if t.cache_point is not None:
+                tool["cache_control"] = _cache_control(t.cache_point)
             tools.append(tool)
         body["tools"] = tools
         if request.tool_choice is not None:
@@ -365,6 +492,16 @@ def build_payload(
     if request.extra:
         body.update(request.extra)
     return body
+
+
+def _system_field(messages: Sequence[Message], texts: list[str]) -> str | list[dict[str, Any]]:
+    """``texts`` (the system messages' texts, then any instructions added after them)
+    as one string, or as text blocks when a system message carries a cache mark."""
+    blocks = system_blocks(messages)
+    if blocks is None:
+        return "\n\n".join(texts)
+    added = texts[sum(1 for m in messages if m.role == "system" and m.text) :]
+    return blocks + [{"type": "text", "text": t} for t in added]
 
 
 def needs_streaming(payload: Mapping[str, Any]) -> bool:

@@ -4,6 +4,11 @@
 turns a non-streamed answer into a :class:`Response`, and :class:`ChunkParser` turns
 streamed chunks into jackfield events. Used by the aiohttp family (``openai_compat``,
 ``openrouter``, ``ollama``, ``vllm``, ``azure``) and by the ``openai`` SDK provider.
+
+Documents and audio: a PDF is a ``file`` part (``file_data`` a base64 data URL), a
+plain-text document a ``text`` part headed by its title, audio an ``input_audio`` part.
+Cache points are never parts: OpenAI caches prefixes by itself, and the marks become a
+``prompt_cache_key`` derived from the prefix up to the last one.
 """
 
 from __future__ import annotations
@@ -12,9 +17,14 @@ import json
 import re
 from typing import Any
 
-from ..errors import APIError, StreamError
+import attrs
+
+from ..errors import APIError, BadRequestError, StreamError, UnsupportedFeatureError
 from ..events import StreamEvent
 from ..types import (
+    AudioPart,
+    CachePoint,
+    DocumentPart,
     FinishReason,
     ImagePart,
     Message,
@@ -23,12 +33,14 @@ from ..types import (
     TextPart,
     Thinking,
     ToolCall,
+    ToolSpec,
     Usage,
 )
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload, error_from_response
 from ._json import loads
 from ._partial_json import final_arguments
+from ._parts import audio_format, document_media_type, split_data_url, titled
 from ._shape import Malformed, count, items, obj, opt_text, text, wrong
 
 __all__ = [
@@ -37,6 +49,7 @@ __all__ = [
     "build_payload",
     "is_reasoning_model",
     "parse_response",
+    "prompt_cache_key",
 ]
 
 CALL_OPTIONS: frozenset[str] = frozenset(
@@ -85,16 +98,57 @@ def finish_reason(value: str | None) -> FinishReason | str | None:
     return FINISH_REASONS.get(reason, reason)
 
 
+_WIRE = "Chat Completions"
+
+
+def _document(part: DocumentPart) -> dict[str, Any]:
+    """A PDF as a ``file`` part (base64 in a data URL, named ``filename``); plain text as
+    a ``text`` part headed by its title (Chat Completions takes no text files). A URL
+    goes in ``file_data`` as OpenRouter takes it; OpenAI itself takes none (its
+    providers do not declare ``document_urls``, so the call is refused before this)."""
+    if part.text is not None:
+        return {"type": "text", "text": titled(part.title, part.text)}
+    media = document_media_type(part, _WIRE)
+    name = part.title or "document.pdf"
+    if not name.lower().endswith(".pdf"):
+        name += ".pdf"
+    data = f"data:{media};base64,{part.data}" if part.data else part.url
+    return {"type": "file", "file": {"filename": name, "file_data": data}}
+
+
+def _audio(part: AudioPart) -> dict[str, Any]:
+    """An ``input_audio`` part: base64 data and its format (a data URL is split)."""
+    data, fmt = part.data, part.format
+    if not data:
+        parsed = split_data_url(part.url or "")
+        if parsed is None:
+            raise UnsupportedFeatureError(
+                f"{_WIRE} takes audio as base64 data, not audio by URL; "
+                "pass AudioPart(data=..., format=...)",
+                feature="audio",
+            )
+        media, data = parsed
+        fmt = fmt or audio_format(media)
+    if not fmt:
+        raise BadRequestError(f"audio input to {_WIRE} needs a format ('wav' or 'mp3')")
+    return {"type": "input_audio", "input_audio": {"data": data, "format": fmt}}
+
+
 def _content(message: Message) -> Any:
     if isinstance(message.content, str):
         return message.content
     parts: list[dict[str, Any]] = []
     for part in message.content:
-        if isinstance(part, ImagePart):
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
             url = part.url or f"data:{part.media_type or 'image/png'};base64,{part.data}"
             parts.append({"type": "image_url", "image_url": {"url": url}})
-        elif isinstance(part, TextPart):
-            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, DocumentPart):
+            parts.append(_document(part))
+        elif isinstance(part, AudioPart):
+            parts.append(_audio(part))
+        # a CachePoint is never a part here: build_payload turns marks into a cache key
     return parts
 
 
@@ -125,12 +179,19 @@ def to_wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 
 
 def build_payload(
-    request: Request, *, stream: bool, model: str | None = None, usage_in_stream: bool = True
+    request: Request,
+    *,
+    stream: bool,
+    model: str | None = None,
+    usage_in_stream: bool = True,
+    cache_key: bool = True,
 ) -> dict[str, Any]:
     """The JSON body of a Chat Completions call for ``request``.
 
     Reasoning models (o-series, gpt-5) get ``max_completion_tokens`` and no
     temperature; ``reasoning`` given as an effort name becomes ``reasoning_effort``.
+    Cache points become a :func:`prompt_cache_key` (``cache_key=False`` leaves it out,
+    for a server that rejects the field); a caller's own key is never replaced.
     ``request.extra`` is merged in last, so callers can pass any wire parameter.
     """
     target = model or request.model
@@ -143,17 +204,7 @@ def build_payload(
     if isinstance(request.reasoning, str) and request.reasoning:
         body["reasoning_effort"] = request.reasoning
     if request.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters,
-                },
-            }
-            for t in request.tools
-        ]
+        body["tools"] = _wire_tools(request.tools)
     if request.tool_choice is not None:
         if request.tool_choice in ("auto", "none", "required"):
             body["tool_choice"] = request.tool_choice
@@ -167,13 +218,74 @@ def build_payload(
         body["stream"] = True
         if usage_in_stream:
             body["stream_options"] = {"include_usage": True}
+    if cache_key:
+        key = prompt_cache_key(request)
+        if key is not None and "prompt_cache_key" not in request.extra:
+            body["prompt_cache_key"] = key
     if request.extra:
         body.update(request.extra)
     return body
 
 
+def _wire_tools(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+
+
+def prompt_cache_key(request: Request) -> str | None:
+    """The ``prompt_cache_key`` for ``request``'s cache points, ``None`` without any.
+
+    OpenAI caches prompt prefixes by itself; the key only routes calls that share a
+    prefix to the same cache. It is derived from the prefix up to the last mark (tools
+    first, then messages, as the prompt is laid out), so calls sharing that prefix share
+    the key, whatever follows: ``jackfield-`` and 32 hex digits of its SHA-256.
+    """
+    for m in request.messages:  # the common call has text only and no marked tool
+        if type(m.content) is not str:
+            break
+    else:
+        for t in request.tools:
+            if t.cache_point is not None:
+                break
+        else:
+            return None
+    last_message = last_part = -1
+    for i, m in enumerate(request.messages):
+        if type(m.content) is not str:
+            for j, part in enumerate(m.content):
+                if type(part) is CachePoint:
+                    last_message, last_part = i, j
+    marked_tools = [i for i, t in enumerate(request.tools) if t.cache_point is not None]
+    if last_message < 0 and not marked_tools:
+        return None
+    if last_message < 0:
+        tools = request.tools[: marked_tools[-1] + 1]
+        messages: tuple[Message, ...] = ()
+    else:
+        tools = request.tools
+        cut = request.messages[last_message]
+        head = attrs.evolve(cut, content=cut.content[:last_part])
+        messages = (*request.messages[:last_message], head)
+    import hashlib  # on first use: discovery loads no heavy module
+
+    prefix = [_wire_tools(tools), to_wire_messages(messages)]
+    canonical = json.dumps(prefix, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return (
+        "jackfield-" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    )
+
+
 def parse_usage(data: Any) -> Usage:
     """Usage from the wire's ``usage`` object (missing fields count as 0).
+
+    ``prompt_tokens`` already counts cached input, so it is the contract's input as is;
+    ``prompt_tokens_details.cached_tokens`` and ``cache_write_tokens`` (OpenRouter, and
+    OpenAI's explicit breakpoints) are its parts.
 
     Raises :class:`~jackfield.wire._shape.Malformed` naming a field of the wrong type.
     """
@@ -190,6 +302,10 @@ def parse_usage(data: Any) -> Usage:
         cache_read_tokens=count(
             (prompt_details or {}).get("cached_tokens"),
             "usage.prompt_tokens_details.cached_tokens",
+        ),
+        cache_write_tokens=count(
+            (prompt_details or {}).get("cache_write_tokens"),
+            "usage.prompt_tokens_details.cache_write_tokens",
         ),
         reasoning_tokens=count(
             (completion_details or {}).get("reasoning_tokens"),
