@@ -7,7 +7,10 @@ lines, Sphinx style, describe the parameters). :func:`json_schema` gives the sch
 one type: ``str``, ``int``, ``float``, ``bool``, ``None``, lists, tuples, sets, ``dict``
 with string keys, ``Literal``, ``Enum``, unions and optionals, dataclasses and
 ``TypedDict`` (as closed objects: ``additionalProperties: false``). Anything else is a
-``TypeError`` naming it. Nothing here imports pydantic or any SDK.
+``TypeError`` naming it. :func:`output_schema` turns a call's ``response_format`` into
+an :class:`~jackfield.types.OutputSchema`; :func:`schema_errors` validates a value
+against a schema (one line per error) and :func:`sample_instance` makes a value that
+fits one. Nothing here imports pydantic or any SDK.
 """
 
 from __future__ import annotations

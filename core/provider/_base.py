@@ -343,15 +343,15 @@ class Provider(ABC):
         """Run an already-built :class:`Request` (cache, hooks, retries, error mapping)."""
         started = time.perf_counter() if self.hooks is not None else 0.0
         response_cache = self._response_cache(cache)
-        output = request.output
-        upstream = self._call_upstream if output is None else self._call_structured
         try:
-            if response_cache is None:
-                response = await upstream(request)
+            if request.output is not None:
+                response = await self._generate_structured(request, response_cache)
+            elif response_cache is None:
+                response = await self._call_upstream(request)
             else:
-                response = await response_cache.generate(self, request, lambda: upstream(request))
-                if output is not None and response.cached:
-                    response = self._rebuild_parsed(response, request)
+                response = await response_cache.generate(
+                    self, request, lambda: self._call_upstream(request)
+                )
         except ProviderError as exc:
             self._report_failure(request, exc, started)
             raise
@@ -382,20 +382,25 @@ class Provider(ABC):
                 duration=time.perf_counter() - started,
             )
 
-    async def _call_structured(self, request: Request) -> Response:
-        """A call with ``response_format``: its mode, validation and re-asks (``_output``)."""
-        from ._output import generate_structured
+    async def _generate_structured(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> Response:
+        """A call with ``response_format``: its mode, validation and re-asks (``_output``);
+        a cache hit gets ``parsed`` built afresh."""
+        from ._output import generate_structured, rebuild_parsed
 
-        return await generate_structured(self, request)
-
-    def _rebuild_parsed(self, response: Response, request: Request) -> Response:
-        from ._output import rebuild_parsed
-
-        assert request.output is not None
-        try:
-            return rebuild_parsed(response, request.output, self._secrets())
-        except ProviderError as exc:
-            raise self._finish_error(exc, request) from None
+        if response_cache is None:
+            return await generate_structured(self, request)
+        response = await response_cache.generate(
+            self, request, lambda: generate_structured(self, request)
+        )
+        if response.cached:
+            assert request.output is not None
+            try:
+                return rebuild_parsed(response, request.output, self._secrets())
+            except ProviderError as exc:
+                raise self._finish_error(exc, request) from None
+        return response
 
     async def _call_upstream(self, request: Request) -> Response:
         """One call with retries and error mapping, no cache."""
@@ -485,16 +490,12 @@ class Provider(ABC):
         self, request: Request, response_cache: ResponseCache | None
     ) -> AsyncGenerator[StreamEvent, None]:
         started = time.perf_counter()
-        output = request.output
-        upstream = self._upstream_stream if output is None else self._stream_structured
-        if response_cache is None:
-            source = upstream(request)
+        if request.output is not None:
+            source = self._stream_structured(request, response_cache)
+        elif response_cache is None:
+            source = self._upstream_stream(request)
         else:
-            source = response_cache.stream(self, request, lambda: upstream(request))
-            if output is not None:
-                from ._output import rebuild_stream
-
-                source = rebuild_stream(source, output)
+            source = response_cache.stream(self, request, lambda: self._upstream_stream(request))
         last: StreamEvent | None = None
         try:
             async for event in source:
@@ -508,11 +509,20 @@ class Provider(ABC):
         assert isinstance(last, StreamEnd)  # the assembler ends every stream with one
         self._report_response(request, last.response, started)
 
-    def _stream_structured(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
-        """A stream with ``response_format``: its mode and validation (``_output``)."""
-        from ._output import stream_structured
+    def _stream_structured(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> AsyncIterator[StreamEvent]:
+        """A stream with ``response_format``: its mode and validation (``_output``); a
+        cache hit's final response gets ``parsed`` built afresh."""
+        from ._output import rebuild_stream, stream_structured
 
-        return stream_structured(self, request)
+        if response_cache is None:
+            return stream_structured(self, request)
+        assert request.output is not None
+        return rebuild_stream(
+            response_cache.stream(self, request, lambda: stream_structured(self, request)),
+            request.output,
+        )
 
     async def _upstream_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
         """One stream with retries before the first content event, no cache."""
