@@ -7,7 +7,10 @@ lines, Sphinx style, describe the parameters). :func:`json_schema` gives the sch
 one type: ``str``, ``int``, ``float``, ``bool``, ``None``, lists, tuples, sets, ``dict``
 with string keys, ``Literal``, ``Enum``, unions and optionals, dataclasses and
 ``TypedDict`` (as closed objects: ``additionalProperties: false``). Anything else is a
-``TypeError`` naming it. Nothing here imports pydantic or any SDK.
+``TypeError`` naming it. :func:`output_schema` turns a call's ``response_format`` into
+an :class:`~jackfield.types.OutputSchema`; :func:`schema_errors` validates a value
+against a schema (one line per error) and :func:`sample_instance` makes a value that
+fits one. Nothing here imports pydantic or any SDK.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .types import OutputSchema, ToolSpec
+from ._schema_check import schema_errors
+from ._schema_forms import sample_instance
+from .types import OutputMode, OutputSchema, ToolSpec
 
-__all__ = ["json_schema", "output_schema", "tool_from_function"]
+__all__ = [
+    "json_schema",
+    "output_schema",
+    "sample_instance",
+    "schema_errors",
+    "tool_from_function",
+]
 
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _SEQUENCES = (list, tuple, set, frozenset)
@@ -81,16 +92,70 @@ def json_schema(tp: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON schema for {_name(tp)}")
 
 
-def output_schema(value: Any) -> OutputSchema | None:
+def output_schema(
+    value: Any,
+    *,
+    mode: OutputMode | str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+) -> OutputSchema | None:
     """The :class:`OutputSchema` a call's ``response_format`` asks for.
 
     ``value`` is a JSON schema (a dict), a pydantic v2 model class (detected by its
     ``model_json_schema``; pydantic is never imported here), a dataclass or a
     ``TypedDict``, an :class:`OutputSchema`, or OpenAI's own spelling:
     ``{"type": "json_schema", "json_schema": {...}}``. OpenAI's ``{"type":
-    "json_object"}`` gives ``None``: it is JSON mode, with no schema.
+    "json_object"}`` gives ``None``: it is JSON mode, with no schema. The keywords
+    override what ``value`` says: ``mode`` forces a weaker mode than the provider's
+    strongest (``output_schema(Person, mode="tool")``), ``strict=False`` sends OpenAI's
+    ``json_schema`` unstrict. The schema's root must be an object.
     ``TypeError``/``ValueError`` say what is wrong.
     """
+    result = _output_schema(value)
+    if result is None:
+        if mode is not None or name is not None or strict is not None:
+            raise ValueError("{'type': 'json_object'} is JSON mode: it takes no schema options")
+        return None
+    changes: dict[str, Any] = {}
+    if mode is not None:
+        try:
+            changes["mode"] = OutputMode(mode)
+        except ValueError:
+            raise ValueError(
+                f"mode {mode!r} is not one of {[str(m) for m in OutputMode]}"
+            ) from None
+    if name is not None:
+        changes["name"] = _safe_name(name)
+    if description is not None:
+        changes["description"] = description
+    if strict is not None:
+        changes["strict"] = bool(strict)
+    if changes:
+        import attrs  # here: the common call changes nothing
+
+        result = attrs.evolve(result, **changes)
+    _check_root(result.schema)
+    return result
+
+
+def _check_root(schema: Mapping[str, Any]) -> None:
+    """The wires take an object at the root (OpenAI's strict mode, a tool's parameters)."""
+    root: Any = schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        for token in ref[2:].split("/"):
+            root = root.get(token, {}) if isinstance(root, Mapping) else {}
+    if not isinstance(root, Mapping):
+        root = {}
+    if root.get("type") != "object" and not isinstance(root.get("properties"), Mapping):
+        raise ValueError(
+            "the schema's root must be an object ({'type': 'object', 'properties': ...}); "
+            "wrap a list or a scalar in an object's property"
+        )
+
+
+def _output_schema(value: Any) -> OutputSchema | None:
     if isinstance(value, OutputSchema):
         return value
     if isinstance(value, Mapping):
@@ -104,7 +169,7 @@ def output_schema(value: Any) -> OutputSchema | None:
                 raise ValueError("json_schema.schema must be a JSON schema object")
             return OutputSchema(
                 dict(schema),
-                name=str(spec.get("name") or "output"),
+                name=_safe_name(str(spec.get("name") or "output")),
                 description=str(spec.get("description") or ""),
                 strict=spec.get("strict") is not False,
             )

@@ -312,7 +312,8 @@ class OutputSchema:
 
     ``target`` is the Python type the answer is built as (a pydantic model, a dataclass,
     a ``TypedDict``) or ``None`` for a plain schema (the answer is a dict). ``mode`` is
-    set by the provider from its capabilities when the request is built.
+    set by the provider from its capabilities when the request is built, unless the
+    caller forced a weaker one (``jackfield.schema.output_schema(X, mode="tool")``).
     """
 
     schema: dict[str, Any] = attrs.field(converter=_freeze_dict, hash=False)
@@ -321,6 +322,9 @@ class OutputSchema:
     strict: bool = True
     target: Any = attrs.field(default=None, eq=False, repr=False)
     mode: OutputMode | None = None
+    retries: int = 0
+    """How many times a reply that does not validate is sent back with its errors
+    (the call's ``output_retries``); not part of :meth:`to_dict` (nor of a cache key)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form (``target`` is a Python type and is left out)."""
@@ -482,7 +486,7 @@ class Capabilities:
     document_urls: bool = False
     """Documents by URL."""
     audio: bool = False
-    structured_output: OutputMode = OutputMode.PROMPT
+    structured_output: OutputMode = attrs.field(default=OutputMode.PROMPT, converter=OutputMode)
     """The strongest structured-output mode (prompt mode is always possible)."""
     json_mode: bool = True
     thinking: bool = False

@@ -23,6 +23,8 @@ import sys
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from jackfield import ModelTier, hookimpl
 from jackfield.errors import APIError, AuthenticationError, ProviderError
 from jackfield.events import StreamEvent
@@ -62,11 +64,21 @@ class AnthropicProvider(SDKProvider["AsyncAnthropic"]):
         cache_points="explicit",
         max_cache_points=4,
     )
+    """Tool mode for structured output unless the model family has it natively (see
+    :meth:`model_capabilities`)."""
     tier_models = {
         ModelTier.LOCAL_SMALL: "claude-haiku-4-5",
         ModelTier.HOSTED_SMALL: "claude-sonnet-4-6",
         ModelTier.HOSTED_LARGE: "claude-opus-4-6",
     }
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """Claude 4.5 and later enforce a schema natively (``output_config.format``);
+        older families get structured output by a forced tool call."""
+        caps = self.default_capabilities
+        if wire.has_structured_output(model):
+            return attrs.evolve(caps, structured_output=OutputMode.NATIVE)
+        return caps
 
     def _new_client(self) -> AsyncAnthropic:
         import anthropic

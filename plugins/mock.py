@@ -1,7 +1,10 @@
 """The mock provider: deterministic, offline, no key.
 
 With no script it echoes the last user message (``"echo: <text>"``), streaming it word
-by word. A script of :class:`MockReply` values plays text, thinking, tool calls, usage,
+by word; a ``json_mode`` call gets ``{"echo": "<text>"}`` and a ``response_format``
+call a deterministic JSON value that fits the schema (a sample per type, an enum's
+first value, every property present), as text or, in tool mode, as the answer tool's
+call. A script of :class:`MockReply` values plays text, thinking, tool calls, usage,
 latency and any error type, one reply per call, in order::
 
     provider = MockProvider(replies=[MockReply(error="rate_limit", retry_after=0.1),
@@ -156,7 +159,17 @@ class MockProvider(Provider):
         self.requests.append(request)
         if self._script:
             return self._script.popleft()
+        output = request.output
+        if output is not None:  # JSON that fits the schema, as the mode asks for it
+            from jackfield.schema import sample_instance  # not at discovery
+
+            value = sample_instance(output.schema)
+            if output.mode is OutputMode.TOOL:
+                return MockReply(tool_calls=[ToolCall("mock-answer", output.name, value)])
+            return MockReply(text=json.dumps(value, ensure_ascii=False))
         last = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+        if request.json_mode:
+            return MockReply(text=json.dumps({"echo": last}, ensure_ascii=False))
         return MockReply(text=f"echo: {last}")
 
     def _usage(self, request: Request, reply: MockReply, text: str) -> Usage:

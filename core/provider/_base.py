@@ -32,9 +32,10 @@ from ..errors import (
     UnknownError,
     redact,
 )
-from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta
+from ..events import StreamEnd, StreamEvent, StreamStart, TextDelta, TextStart
 from ..types import Capabilities, ModelTier, Request, Response, ToolSpec
 from ..wire._assembler import events_for_response
+from ..wire._partial_json import parse_streaming_json
 from ._capabilities import check_request
 from ._deadline import Deadline, idle_bounded, per_event
 from ._validation import build_request, call_extra, normalize_messages, normalize_tools
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from ..retry import RetryPolicy
     from ._sync import SyncStream
 
-__all__ = ["Hooks", "Provider", "ProviderStream"]
+__all__ = ["Hooks", "Provider", "ProviderStream", "StructuredStream"]
 
 
 class Hooks(Protocol):
@@ -269,6 +270,7 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         response_format: Any = None,
+        output_retries: int = 0,
         extra: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Request:
@@ -299,6 +301,7 @@ class Provider(ABC):
             stop=stop,
             reasoning=cfg.reasoning if reasoning is None else reasoning,
             response_format=response_format,
+            output_retries=output_retries,
             extra=fields,
         )
         return check_request(request, self.capabilities(request.model), self.name)
@@ -317,6 +320,7 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         response_format: Any = None,
+        output_retries: int = 0,
         cache: bool | None = None,
         extra: Mapping[str, Any] | None = None,
         **options: Any,
@@ -342,6 +346,7 @@ class Provider(ABC):
             stop=stop,
             reasoning=reasoning,
             response_format=response_format,
+            output_retries=output_retries,
             extra=extra,
             **options,
         )
@@ -352,7 +357,9 @@ class Provider(ABC):
         started = time.perf_counter() if self.hooks is not None else 0.0
         response_cache = self._response_cache(cache)
         try:
-            if response_cache is None:
+            if request.output is not None:
+                response = await self._generate_structured(request, response_cache)
+            elif response_cache is None:
                 response = await self._call_upstream(request)
             else:
                 response = await response_cache.generate(
@@ -387,6 +394,26 @@ class Provider(ABC):
                 response=response,
                 duration=time.perf_counter() - started,
             )
+
+    async def _generate_structured(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> Response:
+        """A call with ``response_format``: its mode, validation and re-asks (``_output``);
+        a cache hit gets ``parsed`` built afresh."""
+        from ._output import generate_structured, rebuild_parsed
+
+        if response_cache is None:
+            return await generate_structured(self, request)
+        response = await response_cache.generate(
+            self, request, lambda: generate_structured(self, request)
+        )
+        if response.cached:
+            assert request.output is not None
+            try:
+                return rebuild_parsed(response, request.output, self._secrets())
+            except ProviderError as exc:
+                raise self._finish_error(exc, request) from None
+        return response
 
     async def _call_upstream(self, request: Request) -> Response:
         """One call with retries and error mapping, no cache."""
@@ -428,6 +455,7 @@ class Provider(ABC):
         stop: str | Sequence[str] | None = None,
         reasoning: bool | str | None = None,
         response_format: Any = None,
+        output_retries: int = 0,
         cache: bool | None = None,
         extra: Mapping[str, Any] | None = None,
         **options: Any,
@@ -436,8 +464,17 @@ class Provider(ABC):
 
         The input is validated now, before any I/O. The request is retried only while
         nothing has been yielded; leaving the ``async for`` closes the connection.
-        ``cache`` overrides the provider's response-cache setting for this call.
+        ``cache`` overrides the provider's response-cache setting for this call. With
+        ``response_format`` the stream's ``partial`` and ``objects()`` give the object as
+        it grows; ``output_retries`` is for :meth:`generate` (a stream cannot take back
+        what it has yielded).
         """
+        if output_retries:
+            raise BadRequestError(
+                "output_retries re-asks in generate(); a stream cannot take back what it "
+                "has yielded",
+                provider=self.name,
+            )
         request = self.build_request(
             messages,
             model=model,
@@ -450,6 +487,7 @@ class Provider(ABC):
             stop=stop,
             reasoning=reasoning,
             response_format=response_format,
+            output_retries=output_retries,
             extra=extra,
             **options,
         )
@@ -457,13 +495,17 @@ class Provider(ABC):
 
     def stream_request(self, request: Request, *, cache: bool | None = None) -> ProviderStream:
         """Stream an already-built :class:`Request`."""
-        return ProviderStream(self._run_stream(request, self._response_cache(cache)))
+        if request.output is None:
+            return ProviderStream(self._run_stream(request, self._response_cache(cache)))
+        return StructuredStream(self._run_stream(request, self._response_cache(cache)))
 
     async def _run_stream(
         self, request: Request, response_cache: ResponseCache | None
     ) -> AsyncGenerator[StreamEvent, None]:
         started = time.perf_counter()
-        if response_cache is None:
+        if request.output is not None:
+            source = self._stream_structured(request, response_cache)
+        elif response_cache is None:
             source = self._upstream_stream(request)
         else:
             source = response_cache.stream(self, request, lambda: self._upstream_stream(request))
@@ -479,6 +521,21 @@ class Provider(ABC):
             await _aclose(source)
         assert isinstance(last, StreamEnd)  # the assembler ends every stream with one
         self._report_response(request, last.response, started)
+
+    def _stream_structured(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> AsyncIterator[StreamEvent]:
+        """A stream with ``response_format``: its mode and validation (``_output``); a
+        cache hit's final response gets ``parsed`` built afresh."""
+        from ._output import rebuild_stream, stream_structured
+
+        if response_cache is None:
+            return stream_structured(self, request)
+        assert request.output is not None
+        return rebuild_stream(
+            response_cache.stream(self, request, lambda: stream_structured(self, request)),
+            request.output,
+        )
 
     async def _upstream_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
         """One stream with retries before the first content event, no cache."""
@@ -918,3 +975,57 @@ class ProviderStream(AsyncIterator[StreamEvent]):
         async for event in self:
             if isinstance(event, TextDelta):
                 yield event.text
+
+    @property
+    def partial(self) -> dict[str, Any] | None:
+        """The structured answer parsed so far; ``None`` without ``response_format``."""
+        return None
+
+    def objects(self) -> AsyncIterator[dict[str, Any]]:
+        """Iterate the structured answer as it grows (a call with ``response_format``)."""
+        raise BadRequestError("objects() needs a stream with a response_format schema")
+
+
+class StructuredStream(ProviderStream):
+    """The stream of a call with ``response_format``: :attr:`partial` is the object
+    parsed from the answer's JSON so far, and :meth:`objects` yields it as it grows."""
+
+    __slots__ = ("_partial", "_stale", "_text")
+
+    def __init__(self, events: AsyncGenerator[StreamEvent, None]) -> None:
+        super().__init__(events)
+        self._text: list[str] = []
+        self._stale = False
+        self._partial: dict[str, Any] | None = None
+
+    async def __anext__(self) -> StreamEvent:
+        event = await self._events.__anext__()
+        kind = type(event)
+        if kind is TextDelta:
+            self._text.append(event.text)  # type: ignore[union-attr]
+            self._stale = True
+        elif kind is TextStart:  # the answer is the last text block (a preamble is not)
+            self._text.clear()
+            self._stale = True
+        elif kind is StreamEnd:
+            self.response = event.response  # type: ignore[union-attr]
+        return event
+
+    @property
+    def partial(self) -> dict[str, Any] | None:
+        """The answer's object parsed so far (best effort; ``None`` before its ``{``)."""
+        if self._stale:
+            self._stale = False
+            self._partial = parse_streaming_json("".join(self._text))
+        return self._partial
+
+    async def objects(self) -> AsyncIterator[dict[str, Any]]:
+        """Iterate the partial object each time it grows; the validated final object is
+        ``response.parsed`` once the stream has ended."""
+        last: dict[str, Any] | None = None
+        async for event in self:
+            if type(event) is TextDelta:
+                current = self.partial
+                if current is not None and current != last:
+                    last = current
+                    yield current

@@ -79,6 +79,9 @@ class _AsyncStream(Protocol):
 
     response: Response | None
 
+    @property
+    def partial(self) -> dict[str, Any] | None: ...
+
     def __anext__(self) -> Coroutine[Any, Any, StreamEvent]: ...
 
     def aclose(self) -> Coroutine[Any, Any, None]: ...
@@ -146,3 +149,19 @@ class SyncStream(Iterator[StreamEvent]):
         for event in self:
             if isinstance(event, TextDelta):
                 yield event.text
+
+    @property
+    def partial(self) -> dict[str, Any] | None:
+        """The structured answer parsed so far (a call with ``response_format``)."""
+        return self._stream.partial
+
+    def objects(self) -> Iterator[dict[str, Any]]:
+        """Iterate the structured answer as it grows (a call with ``response_format``);
+        the validated final object is ``response.parsed``."""
+        last: dict[str, Any] | None = None
+        for event in self:
+            if isinstance(event, TextDelta):
+                current = self._stream.partial
+                if current is not None and current != last:
+                    last = current
+                    yield current

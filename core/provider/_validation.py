@@ -48,6 +48,7 @@ CALL_KEYWORDS: tuple[str, ...] = (
     "stop",
     "reasoning",
     "response_format",
+    "output_retries",
     "cache",
     "extra",
 )
@@ -473,6 +474,7 @@ def build_request(
     stop: str | Sequence[str] | None = None,
     reasoning: bool | str | None = None,
     response_format: Any = None,
+    output_retries: int = 0,
     extra: Mapping[str, Any] | None = None,
 ) -> Request:
     """Validate every argument of a call and freeze them into a :class:`Request`."""
@@ -524,7 +526,27 @@ def build_request(
         if output is None:  # {"type": "json_object"}: the OpenAI spelling of json_mode
             json_mode = True
         else:
+            if json_mode:
+                raise _bad("json_mode and a response_format schema: pass one of them", provider)
+            try:
+                json.dumps(output.schema, allow_nan=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise _bad(f"response_format: the schema is not JSON: {exc}", provider) from None
             _check_strings(output.schema, "response_format", provider)
+            if output.name in {t.name for t in specs}:
+                raise _bad(
+                    f"response_format is named {output.name!r}, as a tool of this call is; "
+                    "rename one (output_schema(X, name=...))",
+                    provider,
+                )
+    if output_retries:
+        if isinstance(output_retries, bool) or not isinstance(output_retries, int):
+            raise _bad(f"output_retries must be an integer (got {output_retries!r})", provider)
+        if not 0 <= output_retries <= 10:
+            raise _bad(f"output_retries must be from 0 to 10 (got {output_retries})", provider)
+        if output is None:
+            raise _bad("output_retries needs a response_format schema to validate", provider)
+        output = attrs.evolve(output, retries=output_retries)
     return Request(
         messages=msgs,
         model=model,

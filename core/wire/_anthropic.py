@@ -30,7 +30,8 @@ Choices made where the API leaves room:
   and in the stream (their block indices are simply not mapped). A non-streamed
   :attr:`Response.raw` keeps them.
 * Messages has no JSON mode: ``json_mode`` adds :data:`JSON_MODE_INSTRUCTION` to
-  ``system``. For schema-enforced output pass ``output_config={"format": ...}``.
+  ``system``. A ``response_format`` in native mode becomes ``output_config.format``
+  (beside a thinking ``effort``; keys of the caller's own ``output_config`` win).
 * Text blocks are joined without a separator, as the stream assembler joins them.
 """
 
@@ -41,6 +42,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._schema_forms import anthropic_schema
 from ..errors import (
     APIError,
     BadRequestError,
@@ -57,6 +59,7 @@ from ..types import (
     FinishReason,
     ImagePart,
     Message,
+    OutputMode,
     Request,
     Response,
     TextPart,
@@ -79,6 +82,7 @@ __all__ = [
     "THINKING_BUDGETS",
     "EventParser",
     "build_payload",
+    "has_structured_output",
     "needs_streaming",
     "parse_response",
     "parse_usage",
@@ -186,6 +190,19 @@ def uses_adaptive_thinking(model: str) -> bool:
         return True
     version = _claude_version(name)
     return version is not None and version >= (4, 6)
+
+
+def has_structured_output(model: str) -> bool:
+    """Whether ``model`` takes ``output_config.format`` (Claude 4.5 and later: Haiku 4.5,
+    Sonnet 4.5 and 4.6, Opus 4.5 and later). Older models, and names without a Claude
+    version (another vendor's model behind an Anthropic-compatible endpoint), do not."""
+    name = model.lower()
+    if "claude" not in name:
+        return False
+    if "mythos" in name:
+        return True
+    version = _claude_version(name)
+    return version is not None and version >= (4, 5)
 
 
 def thinking_params(
@@ -472,6 +489,14 @@ def build_payload(
     if request.temperature is not None and not thinking:
         body["temperature"] = request.temperature
     body.update(thinking)
+    output = request.output
+    native = output is not None and output.mode is OutputMode.NATIVE
+    if native:
+        assert output is not None
+        schema = anthropic_schema(output.schema)
+        config = body.get("output_config")
+        fmt = {"type": "json_schema", "schema": schema}
+        body["output_config"] = {**config, "format": fmt} if config else {"format": fmt}
     if request.tools:
         tools: list[dict[str, Any]] = []
         for t in request.tools:
@@ -490,7 +515,11 @@ def build_payload(
     if stream:
         body["stream"] = True
     if request.extra:
+        ours = body.get("output_config")
         body.update(request.extra)
+        theirs = request.extra.get("output_config")
+        if native and isinstance(ours, dict) and isinstance(theirs, Mapping):
+            body["output_config"] = {**ours, **theirs}  # the caller's keys win, ours stay
     return body
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from .._schema_forms import strict_schema
 from ..errors import APIError, BadRequestError, StreamError, UnsupportedFeatureError
 from ..events import StreamEvent
 from ..types import (
@@ -28,6 +29,8 @@ from ..types import (
     FinishReason,
     ImagePart,
     Message,
+    OutputMode,
+    OutputSchema,
     Request,
     Response,
     TextPart,
@@ -50,6 +53,7 @@ __all__ = [
     "is_reasoning_model",
     "parse_response",
     "prompt_cache_key",
+    "response_format",
 ]
 
 CALL_OPTIONS: frozenset[str] = frozenset(
@@ -212,6 +216,9 @@ def build_payload(
             body["tool_choice"] = {"type": "function", "function": {"name": request.tool_choice}}
     if request.json_mode:
         body["response_format"] = {"type": "json_object"}
+    output = request.output
+    if output is not None and output.mode is OutputMode.NATIVE:
+        body["response_format"] = response_format(output)
     if request.stop:
         body["stop"] = list(request.stop)
     if stream:
@@ -278,6 +285,18 @@ def prompt_cache_key(request: Request) -> str | None:
     return (
         "jackfield-" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     )
+
+
+def response_format(output: OutputSchema) -> dict[str, Any]:
+    """The ``response_format`` of a native structured-output call: ``json_schema``, with
+    the schema in OpenAI's strict form when ``strict`` (every object closed, every
+    property required, the optional ones nullable, ``$defs`` kept)."""
+    spec: dict[str, Any] = {"name": output.name}
+    if output.description:
+        spec["description"] = output.description
+    spec["schema"] = strict_schema(output.schema) if output.strict else dict(output.schema)
+    spec["strict"] = output.strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def parse_usage(data: Any) -> Usage:
