@@ -75,3 +75,36 @@ async def test_every_request_field_reaches_the_target() -> None:
     sent = seen[0]
     assert sent.model == "model-b"
     assert sent.output is not None and sent.output.schema == schema
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "rank": {"type": "integer"}},
+    "required": ["city", "rank"],
+}
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["generate", "stream"])
+async def test_each_target_gives_structured_output_in_its_own_mode(streamed: bool) -> None:
+    tool_only = {"target": "mock", "capabilities": {"structured_output": "tool"}}
+    router = _router([tool_only])
+    if streamed:
+        stream = router.stream("a city?", response_format=SCHEMA)
+        response = await asyncio.wait_for(stream.collect(), 10)
+    else:
+        response = await asyncio.wait_for(router.generate("a city?", response_format=SCHEMA), 10)
+    assert str(response.output_mode) == "tool"
+    assert isinstance(response.parsed, dict) and set(response.parsed) == {"city", "rank"}
+    assert response.tool_calls == ()  # the answer tool's call became the content
+
+
+async def test_a_native_target_gets_the_schema_on_its_wire() -> None:
+    async with FakeLLMServer() as server:
+        server.enqueue('{"city": "Paris", "rank": 1}')
+        compat = {"target": "openai-compat", "base_url": server.openai_base_url, "model": "m"}
+        router = _router([compat])
+        response = await asyncio.wait_for(router.generate("a city?", response_format=SCHEMA), 10)
+        assert server.requests[0].json["response_format"]["type"] == "json_schema"
+        assert str(response.output_mode) == "native"
+        assert response.parsed == {"city": "Paris", "rank": 1}
+        await router.aclose()

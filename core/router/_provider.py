@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
@@ -44,6 +44,12 @@ from ..errors import (
 from ..events import StreamEvent
 from ..provider import Provider
 from ..provider._capabilities import check_request, union
+from ..provider._output import (
+    generate_structured,
+    rebuild_parsed,
+    rebuild_stream,
+    stream_structured,
+)
 from ..retry import RetryPolicy
 from ..types import Capabilities, ModelTier, OutputSchema, Request, Response
 from ._breaker import (
@@ -62,6 +68,7 @@ from ._strategies import order_for
 from ._targets import TargetSpec, parse_targets
 
 if TYPE_CHECKING:
+    from ..cache import ResponseCache
     from ..registry import Registry
 
 __all__ = ["ROUTER_FIELDS", "Router", "router_status"]
@@ -399,9 +406,54 @@ class Router(Provider):
         _, response = await self._route(request, _generate, hold=False)
         return response
 
-    async def _upstream_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
+    def _upstream_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
+        return self._routed_stream(request, _open_stream)
+
+    async def _generate_structured(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> Response:
+        """A structured call routed whole: each target gives the output in its own mode
+        (tool, prompt, native) and validates it; a reply that does not fit fails over."""
+
+        async def routed() -> Response:
+            self._notify_started(request)
+            _, response = await self._route(request, _generate_structured_on, hold=False)
+            return response
+
+        if response_cache is None:
+            return await routed()
+        response = await response_cache.generate(self, request, routed)
+        if response.cached:
+            assert request.output is not None
+            try:
+                return rebuild_parsed(response, request.output, self._secrets())
+            except ProviderError as exc:
+                raise self._finish_error(exc, request) from None
+        return response
+
+    def _stream_structured(
+        self, request: Request, response_cache: ResponseCache | None
+    ) -> AsyncIterator[StreamEvent]:
+        """A structured stream routed whole, each target in its own mode."""
+        if response_cache is None:
+            return self._routed_stream(request, _open_structured_stream)
+        assert request.output is not None
+        return rebuild_stream(
+            response_cache.stream(
+                self, request, lambda: self._routed_stream(request, _open_structured_stream)
+            ),
+            request.output,
+        )
+
+    async def _routed_stream(
+        self,
+        request: Request,
+        opener: Callable[
+            [_Target, Request], Awaitable[tuple[AsyncGenerator[StreamEvent, None], StreamEvent]]
+        ],
+    ) -> AsyncGenerator[StreamEvent, None]:
         self._notify_started(request)
-        target, (stream, first) = await self._route(request, _open_stream, hold=True)
+        target, (stream, first) = await self._route(request, opener, hold=True)
         try:
             yield first
             async for event in stream:
@@ -777,12 +829,28 @@ async def _generate(target: _Target, request: Request) -> Response:
     return await target.provider._call_upstream(request)
 
 
+async def _generate_structured_on(target: _Target, request: Request) -> Response:
+    return await generate_structured(target.provider, request)
+
+
 async def _open_stream(
     target: _Target, request: Request
 ) -> tuple[AsyncGenerator[StreamEvent, None], StreamEvent]:
     """Open a stream and read its first event (the target has read to the first content
     event by then): until this returns, a failure may fail over."""
-    stream = target.provider._upstream_stream(request)
+    return await _first_event(target, target.provider._upstream_stream(request))
+
+
+async def _open_structured_stream(
+    target: _Target, request: Request
+) -> tuple[AsyncGenerator[StreamEvent, None], StreamEvent]:
+    """:func:`_open_stream` for a structured call, in the target's own mode."""
+    return await _first_event(target, stream_structured(target.provider, request))
+
+
+async def _first_event(
+    target: _Target, stream: AsyncGenerator[StreamEvent, None]
+) -> tuple[AsyncGenerator[StreamEvent, None], StreamEvent]:
     try:
         first = await stream.__anext__()
     except StopAsyncIteration:
