@@ -130,7 +130,8 @@ def build_payload(
     """The JSON body of a Chat Completions call for ``request``.
 
     Reasoning models (o-series, gpt-5) get ``max_completion_tokens`` and no
-    temperature; ``reasoning`` given as an effort name becomes ``reasoning_effort``.
+    temperature; ``reasoning`` given as an effort name becomes ``reasoning_effort``
+    (``True``: ``"medium"``).
     ``request.extra`` is merged in last, so callers can pass any wire parameter.
     """
     target = model or request.model
@@ -142,6 +143,8 @@ def build_payload(
         body["temperature"] = request.temperature
     if isinstance(request.reasoning, str) and request.reasoning:
         body["reasoning_effort"] = request.reasoning
+    elif request.reasoning is True:  # "think": the API's default effort, said aloud
+        body["reasoning_effort"] = "medium"
     if request.tools:
         body["tools"] = [
             {
