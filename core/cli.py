@@ -2,8 +2,8 @@
 
 ``jackfield prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
 ``tiers``, ``capabilities`` and ``tokens`` inspect the registry; ``cache stats`` and
-``cache clear`` operate the response cache. Bad input prints one line to stderr and exits non-zero, never a
-traceback.
+``cache clear`` operate the response cache. Bad input prints one line to stderr and
+exits non-zero, never a traceback.
 """
 
 from __future__ import annotations
