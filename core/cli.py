@@ -1,9 +1,10 @@
 """The ``jackfield`` command line.
 
 ``jackfield prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
-``tiers`` and ``tokens`` inspect the registry; ``cache stats`` and ``cache clear`` operate
-the response cache; ``router status`` shows router profiles' targets and their state.
-Bad input prints one line to stderr and exits non-zero, never a traceback.
+``tiers``, ``capabilities`` and ``tokens`` inspect the registry; ``cache stats`` and
+``cache clear`` operate the response cache; ``router status`` shows router profiles'
+targets and their state. Bad input prints one line to stderr and exits non-zero, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .errors import ConfigurationError, JackfieldError, ProviderError
 
 if TYPE_CHECKING:
     from .provider import Provider
-    from .types import Response
+    from .types import Capabilities, Response
 
 __all__ = ["main"]
 
@@ -104,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tiers", help="show a provider's tier-to-model table", parents=[config])
     p.add_argument("provider")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "capabilities",
+        help="show what a provider (and model) can be asked for (offline)",
+        parents=[config],
+    )
+    p.add_argument("provider")
+    p.add_argument("-m", "--model", help="model id (default: the provider's default model)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("tokens", help="estimate the tokens of a prompt (offline)", parents=[config])
@@ -269,6 +279,9 @@ def _providers(args: argparse.Namespace, out: _Out, err: _Out) -> int:
             extra = f"  [not installed: pip install 'jackfield[{i.extra}]']"
         aliases = f" (aliases: {', '.join(i.aliases)})" if i.aliases else ""
         out.write(f"{i.name}{aliases}: {i.description}{extra}\n")
+        if i.capabilities is not None:
+            model = f" ({i.default_model})" if i.default_model else ""
+            out.write(f"    can{model}: {_capability_summary(i.capabilities)}\n")
     routers = _router_profiles()
     if routers:
         out.write("\nrouter profiles:\n")
@@ -277,6 +290,44 @@ def _providers(args: argparse.Namespace, out: _Out, err: _Out) -> int:
         shown = ", ".join(_target_text(t) for t in targets) if isinstance(targets, list) else "-"
         strategy = profile.get("strategy", "fallback")
         out.write(f"{name} (router, {strategy}): {shown}\n")
+    return 0
+
+
+_FEATURES = (
+    "tools",
+    "parallel_tool_calls",
+    "images",
+    "documents",
+    "document_urls",
+    "audio",
+    "json_mode",
+    "thinking",
+)
+
+
+def _capability_summary(caps: Capabilities) -> str:
+    """One line naming what ``caps`` declares: ``tools, images, ..., structured output
+    native``; a feature not named is refused."""
+    names = [name.replace("_", " ") for name in _FEATURES if getattr(caps, name)]
+    names.append(f"structured output {caps.structured_output}")
+    if caps.cache_points != "none":
+        limit = f" (at most {caps.max_cache_points})" if caps.max_cache_points else ""
+        names.append(f"cache points {caps.cache_points}{limit}")
+    if caps.context_window:
+        names.append(f"context {caps.context_window:,} tokens")
+    return ", ".join(names)
+
+
+def _capabilities(args: argparse.Namespace, out: _Out) -> int:
+    provider = _offline_provider(args, args.provider)
+    model = args.model or provider.resolve_model()
+    caps = provider.capabilities(model)
+    if args.json:
+        out.write(json.dumps({"model": model, **caps.to_dict()}, indent=2) + "\n")
+        return 0
+    out.write(f"model: {model}\n")
+    for name, value in caps.to_dict().items():
+        out.write(f"{name}: {'-' if value is None else json.dumps(value)}\n")
     return 0
 
 
@@ -540,6 +591,8 @@ def _run(argv: Sequence[str] | None, out: _Out, err: _Out) -> int:
             return _plugins(args, out)
         if args.command == "tiers":
             return _tiers(args, out)
+        if args.command == "capabilities":
+            return _capabilities(args, out)
         if args.command == "cache":
             return _cache(args, out)
         if args.command == "router":

@@ -490,6 +490,8 @@ class Capabilities:
     """The strongest structured-output mode (prompt mode is always possible)."""
     json_mode: bool = True
     thinking: bool = False
+    temperature: bool = True
+    """The model takes a sampling temperature (reasoning models fix their own)."""
     cache_points: Literal["explicit", "automatic", "none"] = "automatic"
     """``explicit``: marks become the wire's breakpoints; ``automatic``: the provider
     caches by itself and marks are accepted; ``none``: marks are refused."""

@@ -3,7 +3,8 @@
 Calls ``{base_url}/openai/deployments/{deployment}/chat/completions?api-version=...``
 with the ``api-key`` header. ``base_url`` defaults to ``$AZURE_OPENAI_ENDPOINT``; the
 deployment is ``config.deployment`` or the call's model (tiers map to deployments
-through ``tier_models``).
+through ``tier_models``). Capabilities follow OpenAI's model families, found from
+``extra={"deployment_model": "gpt-4o"}`` or else from the deployment's name.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 from jackfield import Capabilities, ConfigurationError, OutputMode, Request, hookimpl
-from jackfield.provider import OpenAICompatibleProvider, RegisterProvider
+from jackfield.provider import (
+    OpenAICompatibleProvider,
+    RegisterProvider,
+    openai_model_capabilities,
+)
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -31,6 +36,14 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         structured_output=OutputMode.NATIVE,
         thinking=True,
     )
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """OpenAI's model families, by the deployment's model: ``extra["deployment_model"]``
+        when set (``"gpt-4o"``), else the deployment name (often the model's own)."""
+        base = self.config.extra.get("deployment_model")
+        return openai_model_capabilities(
+            base if isinstance(base, str) and base else model, self.default_capabilities
+        )
 
     @property
     def base_url(self) -> str | None:

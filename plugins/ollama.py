@@ -16,10 +16,10 @@ class OllamaProvider(OpenAICompatibleProvider):
     tiers_default_to_model = True
     tokenizer = "heuristic"
     default_capabilities = Capabilities(
-        images=True,  # vision models, base64 only
-        structured_output=OutputMode.NATIVE,
-        thinking=True,
+        structured_output=OutputMode.NATIVE,  # response_format json_schema
     )
+    """Conservative: images and thinking only for the vision and reasoning families
+    (llava, gemma3, qwen2.5-VL ...; qwen3, deepseek-r1, gpt-oss ...), found by name."""
     tier_models = {
         ModelTier.LOCAL_SMALL: "llama3.2:3b",
         ModelTier.HOSTED_SMALL: "llama3.1:8b",

@@ -41,6 +41,7 @@ from jackfield.provider import (
     StreamAssembler,
     error_from_payload,
     openai_chat as wire,
+    openai_model_capabilities,
     request_id_from,
 )
 from jackfield.types import Capabilities, ModelTier, OutputMode, Request, Response
@@ -73,6 +74,12 @@ class OpenAIProvider(SDKProvider["AsyncOpenAI"]):
         structured_output=OutputMode.NATIVE,
         thinking=True,
     )
+    """For a model no family in ``OPENAI_FAMILIES`` matches (a newer model)."""
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """By model family: audio input on the audio models only, images and PDFs on the
+        vision models, thinking on the reasoning models (o-series, GPT-5)."""
+        return openai_model_capabilities(model, self.default_capabilities)
 
     def validate_config(self) -> None:
         """The SDK sends the key as a bearer token; other auth methods are refused."""

@@ -9,6 +9,13 @@ the ``end`` response. Retries follow the core rule: a stream is retried only bef
 first content event; ``generate``, which shows nothing until the end, may retry a
 retryable error at any point.
 
+Protocol version 2 (``docs/proxy-protocol.md``): the request carries
+``protocol_version: 2``, the structured-output schema (``output``) and the new content
+parts (documents, audio, cache points); the ``end`` response names its ``output_mode``. A
+server that does not answer with the ``jackfield-protocol: 2`` header is a version-1
+server: a call using what only version 2 carries is refused with
+:class:`~jackfield.errors.UnsupportedFeatureError` before any event reaches the caller.
+
 The provider is an :class:`~jackfield.provider.HTTPProvider` (a session per event loop,
 bounded bodies, raw logging) whose :meth:`~ProxyProvider.error_for` reads protocol error
 bodies. The protocol itself -- the request JSON, decoding one event, the error mapping --
@@ -38,7 +45,13 @@ from typing import Any
 import attrs
 
 from jackfield import hookimpl
-from jackfield.errors import BadRequestError, ConfigurationError, ProviderError, StreamError
+from jackfield.errors import (
+    BadRequestError,
+    ConfigurationError,
+    ProviderError,
+    StreamError,
+    UnsupportedFeatureError,
+)
 from jackfield.events import StreamEnd, StreamEvent, StreamStart
 from jackfield.provider import HTTPProvider, ProviderStream, RegisterProvider, proxy_protocol
 from jackfield.types import Capabilities, ModelTier, OutputMode, Request, Response
@@ -155,6 +168,19 @@ class ProxyProvider(HTTPProvider):
                 ) from None
         return request, tuple(signals)
 
+    def _check_server_version(self, request: Request, headers: Mapping[str, str]) -> None:
+        """A version-1 server ignores what only version 2 carries: refuse, before any
+        event reaches the caller (the connection is closed), rather than let it drop."""
+        feature = proxy_protocol.v2_feature(request)
+        if feature is not None and proxy_protocol.server_version(headers) < 2:
+            raise UnsupportedFeatureError(
+                f"the proxy server speaks protocol version 1, which cannot carry "
+                f"{feature}; upgrade the server to version 2 (docs/proxy-protocol.md)",
+                feature=feature,
+                provider=self.name,
+                model=request.model,
+            )
+
     # -- what a plugin writes -----------------------------------------------------------
 
     async def _generate(self, request: Request) -> Response:
@@ -163,13 +189,18 @@ class ProxyProvider(HTTPProvider):
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         signals = _SIGNALS.get()  # this call's, on every attempt (retries included)
         _check(signals)
+        headers: dict[str, str] = {}
         sse_events = self.http.stream_sse(
-            f"{self.base_url}{proxy_protocol.STREAM_PATH}", self.payload(request)
+            f"{self.base_url}{proxy_protocol.STREAM_PATH}",
+            self.payload(request),
+            headers_out=headers,
         )
         secrets = self._secrets()
         started = ended = False
         try:
             async for sse in sse_events:
+                if not started:
+                    self._check_server_version(request, headers)
                 if sse.data == "[DONE]" or ended:
                     break
                 event = proxy_protocol.decode_event(sse, provider=self.name, secrets=secrets)

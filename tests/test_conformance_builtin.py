@@ -51,17 +51,19 @@ def _missing(plugin: str, sdk: str | None = None) -> pytest.MarkDecorator:
 
 
 class TestOpenAICompatConformance(ProviderConformance):
+    """Thinking (delta.reasoning_content, as vLLM and DeepSeek send it) declared in config,
+    as for a server known to reason; supports_* follow the declaration."""
+
     wire = "openai"
     requires_api_key = False
-    supports_thinking = True  # delta.reasoning_content, as vLLM and DeepSeek send it
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        config.setdefault("capabilities", {"thinking": True})
         return OpenAICompatProvider(base_url=server.openai_base_url, model="compat-model", **config)
 
 
 class TestOpenRouterConformance(ProviderConformance):
     wire = "openai"
-    supports_thinking = True
     server_options = {"openai_reasoning_field": "reasoning"}  # OpenRouter's field
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
@@ -69,18 +71,20 @@ class TestOpenRouterConformance(ProviderConformance):
 
 
 class TestOllamaConformance(ProviderConformance):
+    """A reasoning family (qwen3): thinking declared by the model's name."""
+
     wire = "openai"
     requires_api_key = False
-    supports_thinking = True
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
-        return OllamaProvider(base_url=server.openai_base_url, **config)
+        return OllamaProvider(base_url=server.openai_base_url, model="qwen3:8b", **config)
 
 
 class TestVLLMConformance(ProviderConformance):
+    """A served model of no known family: the conservative declaration (no thinking)."""
+
     wire = "openai"
     requires_api_key = False
-    supports_thinking = True
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
         return VLLMProvider(base_url=server.openai_base_url, model="served-model", **config)

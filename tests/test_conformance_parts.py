@@ -1,6 +1,7 @@
-"""The conformance checks of documents, audio and cache points (``PartsChecks``) run on
-every built-in provider, alone (the rest of the battery runs in
-``test_conformance_builtin.py``), and catch providers that drop a part or a mark."""
+"""The conformance checks of documents, audio and cache points (``PartsChecks``, part of
+the battery every built-in runs in ``test_conformance_builtin.py``): on a compatible
+server declared to read documents and audio, and against providers that drop a part or
+a mark, which they must catch."""
 
 from __future__ import annotations
 
@@ -26,57 +27,12 @@ def _parts_only(cls: type[Any]) -> type[Any]:
 
 
 @_parts_only
-class TestOpenAICompatParts(PartsChecks, builtin.TestOpenAICompatConformance):
-    pass
-
-
-@_parts_only
 class TestOpenAICompatWithDocumentsParts(PartsChecks, builtin.TestOpenAICompatConformance):
     """A compatible server declared (by config) to read documents and audio."""
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
         caps = {"documents": True, "audio": True}
         return super().make_provider(server, capabilities=caps, **config)
-
-
-@_parts_only
-class TestOpenRouterParts(PartsChecks, builtin.TestOpenRouterConformance):
-    pass
-
-
-@_parts_only
-class TestOllamaParts(PartsChecks, builtin.TestOllamaConformance):
-    pass
-
-
-@_parts_only
-class TestVLLMParts(PartsChecks, builtin.TestVLLMConformance):
-    pass
-
-
-@_parts_only
-class TestAzureParts(PartsChecks, builtin.TestAzureConformance):
-    pass
-
-
-@_parts_only
-class TestOpenAIParts(PartsChecks, builtin.TestOpenAIConformance):
-    pass
-
-
-@_parts_only
-class TestAnthropicParts(PartsChecks, builtin.TestAnthropicConformance):
-    pass
-
-
-@_parts_only
-class TestProxyParts(PartsChecks, builtin.TestProxyConformance):
-    pass
-
-
-@_parts_only
-class TestMockParts(PartsChecks, builtin.TestMockConformance):
-    pass
 
 
 # -- the checks catch broken providers ------------------------------------------------------

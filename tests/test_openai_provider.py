@@ -34,6 +34,7 @@ from jackfield.errors import (
     ServerError,
     StreamError,
     UnknownError,
+    UnsupportedFeatureError,
 )
 from jackfield.events import (
     StreamEnd,
@@ -320,16 +321,31 @@ async def test_reasoning_model_payload(
     server: FakeLLMServer, make: Callable[..., OpenAIProvider]
 ) -> None:
     provider = make()
-    await provider.generate("Hi", tier="hosted_small", temperature=0.3, max_tokens=50)
-    await provider.stream(
-        "Hi", model="o4-mini", temperature=0.3, max_tokens=50, reasoning="low"
-    ).collect()
-    plain, streamed = (r.json for r in server.requests)
+    await provider.generate("Hi", tier="hosted_small", max_tokens=50)
+    await provider.stream("Hi", model="o4-mini", max_tokens=50, reasoning="low").collect()
+    await provider.generate("Hi", model="gpt-5.4-mini", reasoning=True)
+    plain, streamed, thinking = (r.json for r in server.requests)
     assert plain["model"] == "gpt-5.4-mini"
     assert plain["max_completion_tokens"] == 50
     assert "temperature" not in plain and "max_tokens" not in plain
     assert streamed["model"] == "o4-mini" and streamed["reasoning_effort"] == "low"
     assert streamed["max_completion_tokens"] == 50 and "temperature" not in streamed
+    assert thinking["reasoning_effort"] == "medium"  # reasoning=True is said on the wire
+    # a reasoning model fixes its temperature: refused before any I/O, never dropped
+    for call in (provider.generate, provider.stream):
+        with pytest.raises(UnsupportedFeatureError, match="temperature") as info:
+            await _maybe(call("Hi", model="o4-mini", temperature=0.3))
+        assert info.value.feature == "temperature"
+    with pytest.raises(UnsupportedFeatureError, match="thinking"):  # gpt-4o does not reason
+        await provider.generate("Hi", model="gpt-4o", reasoning="high")
+    assert len(server.requests) == 3
+
+
+async def _maybe(value: Any) -> Any:
+    """Await ``value`` if it is awaitable (``generate``), else collect it (``stream``)."""
+    if hasattr(value, "collect"):
+        return await value.collect()
+    return await value
 
 
 async def test_sdk_client_settings(make: Callable[..., OpenAIProvider]) -> None:

@@ -21,6 +21,7 @@ from jackfield.errors import (
     RateLimitError,
     ServerError,
     StreamError,
+    UnsupportedFeatureError,
 )
 from jackfield.events import (
     StreamEnd,
@@ -46,7 +47,19 @@ from jackfield.testing._fake_server import (
     Stall,
     Truncate,
 )
-from jackfield.types import FinishReason, Message, Request, ToolCall, ToolSpec, Usage
+from jackfield.types import (
+    AudioPart,
+    CachePoint,
+    DocumentPart,
+    FinishReason,
+    Message,
+    OutputMode,
+    Request,
+    TextPart,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 
 TOKEN = "pb-proxy-token-0123456789"
 
@@ -222,6 +235,7 @@ async def test_request_json_shape_and_bearer_header(
     assert recorded.headers["authorization"] == f"Bearer {TOKEN}"
     assert recorded.headers["content-type"].startswith("application/json")
     assert recorded.json == {
+        "protocol_version": 2,
         "model": "gpt-x",
         "messages": [
             {"role": "system", "content": "Be brief."},
@@ -233,12 +247,14 @@ async def test_request_json_shape_and_bearer_header(
         "stop": ["END"],
         "options": {"temperature": 0.3, "max_tokens": 99, "reasoning": "high"},
         "extra": {"user": "u-42"},
+        "output": None,
     }
 
 
 async def test_defaults_on_the_wire(proxy: ProxyProvider, server: FakeLLMServer) -> None:
     await proxy.generate("Hi")
     assert server.last_request.json == {
+        "protocol_version": 2,
         "model": "hosted_small",
         "messages": [{"role": "user", "content": "Hi"}],
         "tools": [],
@@ -247,6 +263,7 @@ async def test_defaults_on_the_wire(proxy: ProxyProvider, server: FakeLLMServer)
         "stop": [],
         "options": {"temperature": None, "max_tokens": None, "reasoning": None},
         "extra": {},
+        "output": None,
     }
 
 
@@ -767,3 +784,107 @@ def test_the_proxy_is_an_http_provider_with_its_protocol_in_the_wire_layer() -> 
     assert ProxyProvider.payload(ProxyProvider.__new__(ProxyProvider), request) == (
         proxy_protocol.build_payload(request)
     )
+
+
+# -- protocol version 2 -----------------------------------------------------------------------
+
+_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+_V2_PARTS = [
+    TextPart("Read these."),
+    DocumentPart(data="JVBERi0xLjQ=", title="report"),
+    DocumentPart(url="https://example.com/a.pdf"),
+    DocumentPart(text="plain words"),
+    AudioPart(data="UklGRg==", format="wav"),
+    CachePoint(ttl="1h"),
+]
+
+
+async def test_version_2_carries_parts_tools_cache_points_and_the_output_schema(
+    proxy: ProxyProvider, server: FakeLLMServer
+) -> None:
+    tool = ToolSpec("lookup", "Look up", {"type": "object", "properties": {}})
+    server.enqueue(Reply('{"city": "Paris"}'))
+    response = await proxy.generate(
+        [Message.user(_V2_PARTS)], tools=[tool, CachePoint()], response_format=_SCHEMA
+    )
+    body = server.last_request.json
+    assert body["protocol_version"] == 2
+    assert [p["type"] for p in body["messages"][0]["content"]] == [
+        "text",
+        "document",
+        "document",
+        "document",
+        "audio",
+        "cache_point",
+    ]
+    assert body["messages"][0]["content"][1] == {
+        "type": "document",
+        "data": "JVBERi0xLjQ=",
+        "url": None,
+        "text": None,
+        "media_type": None,
+        "title": "report",
+    }
+    assert body["messages"][0]["content"][5] == {"type": "cache_point", "ttl": "1h"}
+    assert body["tools"][0]["cache_point"] == {"type": "cache_point", "ttl": None}
+    assert body["output"]["schema"] == _SCHEMA and body["output"]["mode"] == "native"
+    assert response.output_mode is OutputMode.NATIVE  # the end event's response says so
+    assert response.content == '{"city": "Paris"}'
+
+
+async def test_a_version_1_client_is_served_exactly_version_1(server: FakeLLMServer) -> None:
+    """A v1 body (no protocol_version) gets the v1 events: no output_mode in end."""
+    import aiohttp
+
+    v1_body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "output": {"schema": _SCHEMA, "mode": "native"},
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{server.proxy_url}/api/stream",
+            json=v1_body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as resp,
+    ):
+        text = await asyncio.wait_for(resp.text(), 10)
+    events = [json.loads(x[6:]) for x in text.splitlines() if x.startswith("data: {")]
+    end = events[-1]
+    assert end["type"] == "end"
+    assert "output_mode" not in end["response"]
+    assert end["response"]["content"] == "echo: hi"
+
+
+@pytest.mark.parametrize(
+    ("content", "feature"),
+    [
+        ([TextPart("x"), DocumentPart(text="words")], "documents"),
+        ([TextPart("x"), AudioPart(data="UklGRg==", format="wav")], "audio"),
+        ([TextPart("x"), CachePoint()], "cache_points"),
+        ("x", "structured_output"),
+    ],
+)
+async def test_a_version_1_server_is_refused_what_it_would_drop(
+    make: Callable[..., ProxyProvider], content: Any, feature: str
+) -> None:
+    async with FakeLLMServer(proxy_token=TOKEN, proxy_protocol_version=1) as old:
+        proxy = make(base_url=old.proxy_url)
+        try:
+            old.enqueue(Reply("ignored"), Reply("plain"))
+            kwargs = {"response_format": _SCHEMA} if feature == "structured_output" else {}
+            events: list[Any] = []
+
+            async def consume() -> None:
+                async for event in proxy.stream([Message.user(content)], **kwargs):
+                    events.append(event)
+
+            with pytest.raises(UnsupportedFeatureError) as info:
+                await consume()
+            assert info.value.feature == feature and "protocol version 1" in str(info.value)
+            assert events == []  # refused before any event reached the caller
+            assert old.request_count == 1
+            assert (await proxy.generate("plain")).content == "plain"  # v1 calls still work
+        finally:
+            await proxy.aclose()

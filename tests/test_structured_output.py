@@ -64,22 +64,9 @@ class _AnthropicToolMode(builtin.TestAnthropicConformance):
         return super().make_provider(server, **config)
 
 
-TestStructuredOpenAICompat = _checks_only(
-    "TestStructuredOpenAICompat", builtin.TestOpenAICompatConformance
-)
-TestStructuredOpenRouter = _checks_only(
-    "TestStructuredOpenRouter", builtin.TestOpenRouterConformance
-)
-TestStructuredOllama = _checks_only("TestStructuredOllama", builtin.TestOllamaConformance)
-TestStructuredVLLM = _checks_only("TestStructuredVLLM", builtin.TestVLLMConformance)
-TestStructuredAzure = _checks_only("TestStructuredAzure", builtin.TestAzureConformance)
-TestStructuredOpenAI = _checks_only("TestStructuredOpenAI", builtin.TestOpenAIConformance)
-TestStructuredAnthropic = _checks_only("TestStructuredAnthropic", builtin.TestAnthropicConformance)
 TestStructuredAnthropicToolMode = _checks_only(
     "TestStructuredAnthropicToolMode", _AnthropicToolMode
 )
-TestStructuredProxy = _checks_only("TestStructuredProxy", builtin.TestProxyConformance)
-TestStructuredMock = _checks_only("TestStructuredMock", builtin.TestMockConformance)
 
 
 # -- the wires in detail ------------------------------------------------------------------

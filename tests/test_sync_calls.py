@@ -123,3 +123,21 @@ def test_a_sync_call_from_the_background_loop_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="would wait for itself"):
         run_sync(inside())
+
+
+def test_the_background_loop_is_closed_at_exit() -> None:
+    """A script that made a sync call exits without an unclosed-loop ResourceWarning."""
+    import subprocess
+    import sys
+
+    code = (
+        "from jackfield.plugins.mock import MockProvider\n"
+        "p = MockProvider()\n"
+        "assert p.generate_sync('x').content == 'echo: x'\n"
+        "p.close_sync()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unclosed event loop" not in result.stderr, result.stderr

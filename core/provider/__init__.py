@@ -40,6 +40,7 @@ from ..wire._errors import (
 from ..wire._partial_json import parse_streaming_json
 from ..wire._sse import SSEEvent, iter_sse
 from ._base import Provider, ProviderStream
+from ._families import family_capabilities, openai_model_capabilities, self_hosted_capabilities
 from ._http import HTTPProvider
 from ._openai_compatible import OpenAICompatibleProvider
 from ._register import RegisterProvider
@@ -58,15 +59,18 @@ __all__ = [
     "anthropic_messages",
     "error_from_payload",
     "error_from_response",
+    "family_capabilities",
     "gemini",
     "hookimpl",
     "iter_sse",
     "json_body",
     "limit_stream",
     "openai_chat",
+    "openai_model_capabilities",
     "parse_retry_after",
     "parse_streaming_json",
     "proxy_protocol",
     "read_limited",
     "request_id_from",
+    "self_hosted_capabilities",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..errors import UnsupportedFeatureError
+from ..errors import BadRequestError, UnsupportedFeatureError
 from ..types import (
     AudioPart,
     CachePoint,
@@ -50,6 +50,14 @@ def check_request(request: Request, caps: Capabilities, provider: str) -> Reques
     model = request.model
     if request.tools and not caps.tools:
         raise _refuse("tools", "call tools", provider, model)
+    if request.tool_choice is not None and not request.tools:
+        raise BadRequestError(
+            f"tool_choice {request.tool_choice!r} needs tools: this call passes none",
+            provider=provider,
+            model=model,
+        )
+    if request.temperature is not None and not caps.temperature:
+        raise _refuse("temperature", "take a sampling temperature", provider, model)
     if request.extra.get("parallel_tool_calls") and not caps.parallel_tool_calls:
         raise _refuse("parallel_tool_calls", "make parallel tool calls", provider, model)
     if request.reasoning and not caps.thinking:

@@ -16,6 +16,7 @@ from ..types import Capabilities, ModelTier, OutputMode, Request, Response
 from ..wire._assembler import StreamAssembler
 from ..wire._errors import request_id_from as request_id_from_headers
 from ..wire._openai_chat import CALL_OPTIONS, ChunkParser, build_payload, parse_response
+from ._families import self_hosted_capabilities
 from ._http import HTTPProvider
 
 __all__ = ["OpenAICompatibleProvider"]
@@ -33,16 +34,22 @@ class OpenAICompatibleProvider(HTTPProvider):
     call_options = CALL_OPTIONS
     default_capabilities = Capabilities(
         structured_output=OutputMode.NATIVE,  # response_format json_schema
-        thinking=True,  # reasoning_effort
     )
-    """A generic server: tools and native ``response_format`` schemas; images, documents
-    and audio only where a preset (or the config's ``capabilities``) says so."""
+    """A generic server, conservatively: tools, JSON mode and native ``response_format``
+    schemas. Images and thinking by model family (:meth:`model_capabilities`); anything
+    more where a preset or the config's ``capabilities`` says so."""
     chat_path: ClassVar[str] = "/chat/completions"
     usage_in_stream: ClassVar[bool] = True
     """Send ``stream_options.include_usage`` (servers that reject it set this False)."""
     tiers_default_to_model: ClassVar[bool] = False
     """For a self-hosted server, which serves what it serves: a tier missing from every
     table falls back to ``config.model``."""
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """:attr:`default_capabilities`, with images for the open vision families and
+        thinking for the open reasoning families, by name
+        (:func:`~jackfield.provider.self_hosted_capabilities`)."""
+        return self_hosted_capabilities(model, self.default_capabilities)
 
     def model_for_tier(self, tier: ModelTier | str) -> str:
         """As :meth:`Provider.model_for_tier`; a known tier with no model may fall back

@@ -48,6 +48,8 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 def _stop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+    if not thread.is_alive():  # stopped: close it, or it is an unclosed loop at exit
+        loop.close()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

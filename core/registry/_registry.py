@@ -27,6 +27,7 @@ from ..errors import (
     RegistryError,
 )
 from ..provider import Provider
+from ..types import Capabilities, ModelTier
 from . import _hookspecs as hookspecs
 from ._cache_backends import CacheBackendTable
 from ._entry_points import entry_points
@@ -74,12 +75,36 @@ class ProviderInfo:
     provider_class: type[Provider] = attrs.field(repr=False, eq=False)
     plugin_name: str = ""
     """The plugin (entry-point) name that registered it, as ``jackfield plugins`` lists."""
+    default_model: str | None = None
+    """The model a call naming none uses (with no configuration), if the class knows it."""
+    capabilities: Capabilities | None = attrs.field(default=None, eq=False)
+    """What the provider declares for :attr:`default_model` (before configuration)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``jackfield providers --json``)."""
-        data = attrs.asdict(self, filter=lambda a, _: a.name != "provider_class")
+        data = attrs.asdict(self, recurse=False, filter=lambda a, _: a.name != "provider_class")
         data["aliases"] = list(self.aliases)
+        data["capabilities"] = None if self.capabilities is None else self.capabilities.to_dict()
         return data
+
+
+def declared_capabilities(cls: type[Provider]) -> tuple[str | None, Capabilities]:
+    """The default model of ``cls`` (no configuration) and what it declares for it.
+
+    ``model_capabilities`` is asked on an instance built without ``__init__`` (no key,
+    no config check, no I/O) holding a default config; a plugin whose declaration needs
+    more falls back to its ``default_capabilities``.
+    """
+    model = cls.default_model or cls.tier_models.get(ModelTier.HOSTED_SMALL) or None
+    caps = cls.default_capabilities
+    if model:
+        try:
+            probe = cls.__new__(cls)
+            probe.config = ProviderConfig()
+            caps = probe.model_capabilities(model)
+        except Exception:  # a plugin's own logic: show its class-level declaration
+            caps = cls.default_capabilities
+    return model, caps
 
 
 @attrs.frozen(slots=True)
@@ -451,6 +476,7 @@ class Registry:
             cls = entry.cls
             dist, version = self._plugin_versions.get(entry.plugin, (entry.plugin, None))
             installed = all(importlib.util.find_spec(m) is not None for m in cls.requires)
+            model, caps = declared_capabilities(cls)
             out.append(
                 ProviderInfo(
                     name=key,
@@ -463,6 +489,8 @@ class Registry:
                     extra_installed=installed,
                     provider_class=cls,
                     plugin_name=entry.plugin,
+                    default_model=model,
+                    capabilities=caps,
                 )
             )
         return out

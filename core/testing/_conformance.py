@@ -75,6 +75,10 @@ from ..provider._base import Provider
 from ..registry._hookspecs import hookimpl
 from ..retry import RetryPolicy
 from ..types import FinishReason, Message, ModelTier, Response, ToolCall, ToolSpec, Usage
+from ._checks_capabilities import CapabilityChecks
+from ._checks_parts import PartsChecks
+from ._checks_structured import StructuredOutputChecks
+from ._checks_sync import SyncChecks
 from ._scripts import (
     ErrorReply,
     InStreamError,
@@ -338,7 +342,13 @@ async def _wait_until(predicate: Any, timeout: float) -> bool:  # noqa: ASYNC109
     return True
 
 
-class ProviderConformance:
+class ProviderConformance(
+    # The battery's capability checks, one mixin module each:
+    CapabilityChecks,  # _checks_capabilities: undeclared refused before I/O, declared sent
+    SyncChecks,  # _checks_sync: the sync calls, from threads and inside a running loop
+    StructuredOutputChecks,  # _checks_structured: response_format in the declared mode
+    PartsChecks,  # _checks_parts: documents, audio and cache points reach the wire
+):
     """The standard battery every jackfield provider should pass; subclass it.
 
     Set the class attributes that describe your provider and implement
@@ -358,10 +368,11 @@ class ProviderConformance:
     supports_streaming: ClassVar[bool] = True
     """The provider streams natively; ``False`` skips the tests of a live connection
     (early exit, in-stream faults). Derived streams are still checked."""
-    supports_tools: ClassVar[bool] = True
-    """The provider sends tools and returns tool calls."""
-    supports_thinking: ClassVar[bool] = False
-    """The provider returns reasoning as thinking blocks."""
+    supports_tools: ClassVar[bool | None] = None
+    """The provider sends tools and returns tool calls; ``None`` (the default): as its
+    :meth:`~jackfield.provider.Provider.capabilities` declare for its default model."""
+    supports_thinking: ClassVar[bool | None] = None
+    """The provider returns reasoning as thinking blocks; ``None``: as declared."""
     requires_api_key: ClassVar[bool] = True
     """The provider refuses to start without a key, and the server checks the key."""
     api_key: ClassVar[str] = CANARY_KEY
@@ -555,6 +566,14 @@ class ProviderConformance:
         if not flag:
             pytest.skip(f"{type(self).__name__} declares no {what}")
 
+    def supports(self, provider: Provider, feature: Literal["tools", "thinking"]) -> bool:
+        """``supports_<feature>`` when set, else the provider's declaration for its
+        default model."""
+        flag: bool | None = getattr(self, f"supports_{feature}")
+        if flag is not None:
+            return flag
+        return bool(getattr(provider.capabilities(), feature))
+
     async def _collect(self, stream: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
         return [event async for event in stream]
 
@@ -692,8 +711,8 @@ class ProviderConformance:
 
     async def test_tool_calls_generate(self) -> None:
         """Tool calls come back with ids, names and parsed arguments."""
-        self._need(self.supports_tools, "tool support")
         async with self.session() as s:
+            self._need(self.supports(s.provider, "tools"), "tool support")
             s.script(Reply(tool_calls=TOOL_CALLS))
             response = await s.provider.generate("Weather and time in Paris?", tools=self.tools())
             assert response.finish_reason == FinishReason.TOOL_CALLS
@@ -703,8 +722,8 @@ class ProviderConformance:
 
     async def test_tool_calls_stream(self) -> None:
         """Streamed tool calls round-trip: fragments joined, arguments parsed, order kept."""
-        self._need(self.supports_tools, "tool support")
         async with self.session() as s:
+            self._need(self.supports(s.provider, "tools"), "tool support")
             s.script(Reply(tool_calls=TOOL_CALLS, arguments_chunk_size=5))
             events = await self._collect(
                 s.provider.stream("Weather and time in Paris?", tools=self.tools())
@@ -719,8 +738,8 @@ class ProviderConformance:
 
     async def test_tool_result_round_trip(self) -> None:
         """An answer's tool calls, sent back with tool results, make a valid next request."""
-        self._need(self.supports_tools, "tool support")
         async with self.session() as s:
+            self._need(self.supports(s.provider, "tools"), "tool support")
             s.script(Reply(tool_calls=TOOL_CALLS[:1]), Reply("It is sunny in Paris."))
             first = await s.provider.generate("Weather in Paris?", tools=self.tools())
             history = [
@@ -733,8 +752,8 @@ class ProviderConformance:
 
     async def test_thinking(self) -> None:
         """Thinking arrives as thinking blocks, streamed and not, with its signature."""
-        self._need(self.supports_thinking, "thinking support")
         async with self.session() as s:
+            self._need(self.supports(s.provider, "thinking"), "thinking support")
             reply = Reply("42", thinking=THINKING, thinking_signature=SIGNATURE, chunk_size=9)
             s.script(reply, reply)
             response = await s.provider.generate("The answer?", reasoning=True)
@@ -761,7 +780,7 @@ class ProviderConformance:
                 assert long > short
                 history = [Message.user("Hi"), Message.assistant("Hey"), Message.user("Sun?")]
                 assert p.estimate_tokens(history) > short
-                if self.supports_tools:
+                if self.supports(p, "tools"):
                     assert p.estimate_tokens("Hi", tools=self.tools()) > short
                 assert s.requests == 0
 

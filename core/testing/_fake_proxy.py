@@ -16,12 +16,16 @@ the full response) and then ``data: [DONE]\\n\\n``. An error inside the stream i
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any, Final
 
+import attrs
+
 from ..errors import AuthenticationError, BadRequestError, ProviderError
-from ..events import StreamEvent, event_to_dict
-from ..types import FinishReason
+from ..events import StreamEnd, StreamEvent, event_to_dict
+from ..types import FinishReason, OutputMode
 from ..wire._assembler import StreamAssembler
+from ..wire._proxy import PROTOCOL_HEADER
 from ._fake_wire import (
     PH_RID,
     Rejection,
@@ -37,7 +41,7 @@ from ._fake_wire import (
 )
 from ._scripts import Reply
 
-__all__ = ["PROXY", "ProxyWire"]
+__all__ = ["PROXY", "PROXY_V1", "ProxyWire"]
 
 _TO_NEUTRAL: Final[dict[str, str]] = {
     "end_turn": "stop",
@@ -68,6 +72,10 @@ class ProxyWire(WireRenderer):
     name = "proxy"
     content_event = "text_delta"
 
+    def __init__(self, version: int = 2) -> None:
+        self.version = version
+        """The newest protocol version this server speaks (1 or 2)."""
+
     def render(self, reply: Reply, ctx: RenderContext) -> Rendered:
         asm = StreamAssembler(ctx.provider, reply.model or ctx.model)
         events: list[StreamEvent] = [asm.start(request_id=PH_RID)]
@@ -84,9 +92,20 @@ class ProxyWire(WireRenderer):
             for piece in pieces(raw, reply.arguments_chunk_size) or [""]:
                 events += asm.tool_call(i, id=call.id, name=call.name, arguments=piece)
         events += asm.finish(_neutral_reason(reply), usage_of(reply, ctx))
+        end = events[-1]
+        mode = ctx.output_mode if self.version >= 2 and ctx.protocol_version >= 2 else None
+        if isinstance(end, StreamEnd) and mode is not None and mode in set(OutputMode):
+            response = attrs.evolve(end.response, output_mode=OutputMode(mode))
+            events[-1] = StreamEnd(response)
         out = [_proxy_event(e) for e in events]
         out.append(b"data: [DONE]\n\n")
         return Rendered.sse(out, 2)
+
+    def add_headers(self, headers: MutableMapping[str, str], rid: str | None) -> None:
+        """The request id, and (version 2) the ``jackfield-protocol`` header."""
+        super().add_headers(headers, rid)
+        if self.version >= 2:
+            headers[PROTOCOL_HEADER] = str(self.version)
 
     def auth_rejection(self) -> Rejection:
         return self._rejection(AuthenticationError, "missing or invalid bearer token", 401)
@@ -106,3 +125,5 @@ class ProxyWire(WireRenderer):
 
 
 PROXY: Final = ProxyWire()
+PROXY_V1: Final = ProxyWire(version=1)
+"""A version-1 server: no version header, exactly the version-1 events."""

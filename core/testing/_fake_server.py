@@ -66,7 +66,7 @@ from multidict import CIMultiDict
 from ._fake_anthropic import ANTHROPIC, render_count_tokens
 from ._fake_gemini import GEMINI, gemini_path
 from ._fake_openai import OPENAI, render_model_list, unknown_url_body
-from ._fake_proxy import PROXY
+from ._fake_proxy import PROXY, PROXY_V1, ProxyWire
 from ._fake_wire import (
     JSON_CONTENT_TYPE,
     PH_ID_B,
@@ -339,6 +339,8 @@ class FakeLLMServer:
         as vLLM and DeepSeek send, ``"reasoning"`` as OpenRouter does, ``None`` to drop
         thinking).
     :param proxy_provider: the ``provider`` name the proxy reports in its events.
+    :param proxy_protocol_version: the newest proxy protocol version served (2); ``1``
+        plays a version-1 server (no version header, exactly the version-1 events).
     :param models: the model ids ``GET /v1/models`` lists.
     :param default_reply: the item used when the queue is empty and no handler answers;
         ``None`` echoes the last user message.
@@ -357,6 +359,7 @@ class FakeLLMServer:
         events_per_write: int = 1,
         openai_reasoning_field: str | None = "reasoning_content",
         proxy_provider: str = "fake",
+        proxy_protocol_version: int = 2,
         models: Sequence[str] = (DEFAULT_MODEL,),
         default_reply: ScriptItem | str | None = None,
         handler: Responder | None = None,
@@ -370,6 +373,9 @@ class FakeLLMServer:
         self.events_per_write = events_per_write
         self.openai_reasoning_field = openai_reasoning_field
         self.proxy_provider = proxy_provider
+        if proxy_protocol_version not in (1, 2):
+            raise ValueError("proxy_protocol_version must be 1 or 2")
+        self._proxy_wire: ProxyWire = PROXY if proxy_protocol_version == 2 else PROXY_V1
         self.models: list[str] = list(models)
         self.default_reply: ScriptItem | str | None = default_reply
         """The item used when the queue is empty and no handler answers (``None``: echo)."""
@@ -615,7 +621,7 @@ class FakeLLMServer:
             endpoint=route.endpoint,
         )
         self._requests.append(rec)
-        wire = _WIRE_OF[route.endpoint]
+        wire = self._proxy_wire if route.endpoint == "proxy" else _WIRE_OF[route.endpoint]
 
         if route.endpoint == "unknown":
             return self._json_response(404, unknown_url_body(request.method, request.path), wire)
@@ -642,7 +648,7 @@ class FakeLLMServer:
         return await self._respond_body(request, wire, rendered, item, rid, token, ex)
 
     def _check_auth(self, rec: RecordedRequest, wire: WireRenderer) -> Rejection | None:
-        secret = self.proxy_token if wire is PROXY else self.api_key
+        secret = self.proxy_token if isinstance(wire, ProxyWire) else self.api_key
         if secret is None or wire.authorized(rec.headers, secret):
             return None
         return wire.auth_rejection()
@@ -710,6 +716,9 @@ class FakeLLMServer:
             stop[0] if isinstance(stop, list) and stop and isinstance(stop[0], str) else None
         )
         options = data.get("stream_options")
+        version = data.get("protocol_version") if endpoint == "proxy" else None
+        output = data.get("output") if endpoint == "proxy" else None
+        mode = output.get("mode") if isinstance(output, dict) else None
         ctx = RenderContext(
             stream=rec.stream,
             include_usage=isinstance(options, dict) and bool(options.get("include_usage")),
@@ -718,8 +727,10 @@ class FakeLLMServer:
             stop_sequence=stop_sequence,
             reasoning_field=self.openai_reasoning_field,
             provider=self.proxy_provider,
+            protocol_version=version if type(version) is int else 1,
+            output_mode=mode if isinstance(mode, str) else None,
         )
-        wire = _WIRE_OF[endpoint]
+        wire = self._proxy_wire if endpoint == "proxy" else _WIRE_OF[endpoint]
         key: tuple[Any, ...] | None = (wire.name, reply, ctx)
         cached: Rendered | None = None
         try:

@@ -147,6 +147,10 @@ class RenderContext:
     """The OpenAI field carrying thinking (the server's ``openai_reasoning_field``)."""
     provider: str
     """The provider name the proxy reports (the server's ``proxy_provider``)."""
+    protocol_version: int = 1
+    """The proxy protocol version the request declares (``protocol_version``; 1 if none)."""
+    output_mode: str | None = None
+    """The structured-output mode a proxy request asks for (its ``output.mode``)."""
 
 
 def usage_of(reply: Reply, ctx: RenderContext) -> Usage:

@@ -193,9 +193,10 @@ def build_payload(
     """The JSON body of a Chat Completions call for ``request``.
 
     Reasoning models (o-series, gpt-5) get ``max_completion_tokens`` and no
-    temperature; ``reasoning`` given as an effort name becomes ``reasoning_effort``.
-    Cache points become a :func:`prompt_cache_key` (``cache_key=False`` leaves it out,
-    for a server that rejects the field); a caller's own key is never replaced.
+    temperature; ``reasoning`` given as an effort name becomes ``reasoning_effort``
+    (``True``: ``"medium"``). Cache points become a :func:`prompt_cache_key`
+    (``cache_key=False`` leaves it out, for a server that rejects the field); a caller's
+    own key is never replaced.
     ``request.extra`` is merged in last, so callers can pass any wire parameter.
     """
     target = model or request.model
@@ -207,6 +208,8 @@ def build_payload(
         body["temperature"] = request.temperature
     if isinstance(request.reasoning, str) and request.reasoning:
         body["reasoning_effort"] = request.reasoning
+    elif request.reasoning is True:  # "think": the API's default effort, said aloud
+        body["reasoning_effort"] = "medium"
     if request.tools:
         body["tools"] = _wire_tools(request.tools)
     if request.tool_choice is not None:

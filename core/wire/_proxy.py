@@ -31,21 +31,34 @@ from ._shape import check_attrs, items, obj
 from ._sse import SSEEvent
 
 __all__ = [
+    "PROTOCOL_HEADER",
+    "PROTOCOL_VERSION",
     "STREAM_PATH",
     "build_payload",
     "decode_event",
     "error_from_response",
     "protocol_error",
+    "server_version",
+    "v2_feature",
 ]
 
 STREAM_PATH = "/api/stream"
 """The protocol's one endpoint, appended to the server's base URL."""
 
+PROTOCOL_VERSION = 2
+"""The version this client speaks, sent as the request's ``protocol_version``."""
+
+PROTOCOL_HEADER = "jackfield-protocol"
+"""The response header in which a version-2 server names its version (a version-1
+server sends none)."""
+
 
 def build_payload(request: Request) -> dict[str, Any]:
-    """The request JSON of the protocol."""
+    """The request JSON of the protocol (version 2: ``protocol_version`` and ``output``
+    beside the version-1 fields; the new content parts ride in ``messages``)."""
     wire = request.to_dict()
     return {
+        "protocol_version": PROTOCOL_VERSION,
         "model": request.model,
         "messages": wire["messages"],
         "tools": wire["tools"],
@@ -58,7 +71,36 @@ def build_payload(request: Request) -> dict[str, Any]:
             "reasoning": request.reasoning,
         },
         "extra": wire["extra"],
+        "output": wire.get("output"),
     }
+
+
+def v2_feature(request: Request) -> str | None:
+    """The first feature of ``request`` a version-1 server would ignore (its capability
+    name: ``structured_output``, ``documents``, ``audio``, ``cache_points``), or ``None``."""
+    if request.output is not None:
+        return "structured_output"
+    if any(t.cache_point is not None for t in request.tools):
+        return "cache_points"
+    for m in request.messages:
+        if isinstance(m.content, str):
+            continue
+        for part in m.content:
+            kind = part.type
+            if kind == "document":
+                return "documents"
+            if kind == "audio":
+                return "audio"
+            if kind == "cache_point":
+                return "cache_points"
+    return None
+
+
+def server_version(headers: Mapping[str, str]) -> int:
+    """The protocol version a server's answer declares (:data:`PROTOCOL_HEADER`; 1 when
+    absent or unreadable). ``headers`` has lower-case names."""
+    value = headers.get(PROTOCOL_HEADER, "").strip()
+    return int(value) if value.isdigit() else 1
 
 
 def decode_event(

@@ -45,6 +45,27 @@ class TestAcmeConformance(ProviderConformance):
             assert request.model == "acme-large"
 
 
+def test_acme_declares_its_capabilities() -> None:
+    """Images and native schemas everywhere, thinking on acme-large only; audio nowhere
+    (the battery's capability checks hold the provider to this)."""
+    import jackfield_acme
+
+    source = Path(__file__).resolve().parents[1] / "src"
+    if "default_capabilities" not in vars(AcmeProvider) and not Path(
+        jackfield_acme.__file__
+    ).resolve().is_relative_to(source):
+        pytest.skip(
+            "the installed jackfield-acme is older than this checkout: "
+            "pip install ./examples/jackfield-acme"
+        )
+    acme = AcmeProvider(api_key="k")
+    assert acme.capabilities().images and not acme.capabilities().thinking
+    assert acme.capabilities("acme-large").thinking
+    assert acme.capabilities("acme-large").context_window == 256_000
+    with pytest.raises(jackfield.UnsupportedFeatureError, match="thinking"):
+        acme.build_request("hi", reasoning=True)
+
+
 def _entry_point_installed() -> bool:
     return any(ep.name == "acme" for ep in importlib.metadata.entry_points(group="jackfield"))
 
