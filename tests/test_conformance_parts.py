@@ -13,7 +13,6 @@ import test_conformance_builtin as builtin
 from jackfield.plugins.openai_compat import OpenAICompatProvider
 from jackfield.provider import Provider
 from jackfield.testing import ProviderConformance
-from jackfield.testing._checks_parts import PartsChecks
 from jackfield.testing._fake_server import FakeLLMServer
 from jackfield.types import Capabilities, Request
 
@@ -27,7 +26,7 @@ def _parts_only(cls: type[Any]) -> type[Any]:
 
 
 @_parts_only
-class TestOpenAICompatWithDocumentsParts(PartsChecks, builtin.TestOpenAICompatConformance):
+class TestOpenAICompatWithDocumentsParts(builtin.TestOpenAICompatConformance):
     """A compatible server declared (by config) to read documents and audio."""
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
@@ -73,7 +72,7 @@ class _ClaimsAudio(OpenAICompatProvider):
         return body
 
 
-class _Case(PartsChecks, ProviderConformance):
+class _Case(ProviderConformance):
     wire = "openai"
     requires_api_key = False
     provider_class: ClassVar[type[OpenAICompatProvider]] = OpenAICompatProvider

@@ -41,6 +41,7 @@ MODELS: dict[str, str] = {
     "vllm": "served-model",
     "openai-compat": "served-model",
     "proxy": "hosted_small",
+    "gemini": "gemini-3.8-flash",
 }
 """A realistic model per provider (its declaration decides carry-or-refuse)."""
 
@@ -219,10 +220,17 @@ def _output_carried(body: dict[str, Any], provider: Provider, *, chat: bool) -> 
     mode = provider.build_request("x", response_format=SCHEMA).output
     assert mode is not None and mode.mode is not None
     if mode.mode is OutputMode.NATIVE:
+        # the wire's own form of the schema (OpenAI's strict form closes every object)
         if chat:
             fmt = body.get("response_format") or {}
-            return fmt.get("type") == "json_schema" and fmt["json_schema"]["schema"] == SCHEMA
-        return (body.get("output_config") or {}).get("format", {}).get("schema") == SCHEMA
+            sent = (
+                fmt.get("json_schema", {}).get("schema")
+                if fmt.get("type") == "json_schema"
+                else None
+            )
+        else:
+            sent = (body.get("output_config") or {}).get("format", {}).get("schema")
+        return _same_fields(sent)
     if mode.mode is OutputMode.TOOL:
         tools = body.get("tools") or []
         schemas = [
@@ -232,10 +240,62 @@ def _output_carried(body: dict[str, Any], provider: Provider, *, chat: bool) -> 
     return "rank" in json.dumps(body.get("messages")) + json.dumps(body.get("system"))
 
 
+def _same_fields(sent: Any) -> bool:
+    """``sent`` is :data:`SCHEMA` as a wire writes it: the same properties and required."""
+    return (
+        isinstance(sent, dict)
+        and sent.get("properties") == SCHEMA["properties"]
+        and set(sent.get("required", ())) == set(SCHEMA["required"])
+    )
+
+
+def _gemini_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for c in body.get("contents", []) for p in c.get("parts", [])]
+
+
+def _gemini(feature: str, body: dict[str, Any], provider: Provider) -> bool:
+    """Whether a Gemini ``generateContent`` body carries ``feature``."""
+    config = body.get("generationConfig") or {}
+    calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    inline = [p["inlineData"]["mimeType"] for p in _gemini_parts(body) if "inlineData" in p]
+    if feature == "tools":
+        return body["tools"][0]["functionDeclarations"][0]["name"] == "get_weather"
+    if feature == "tool_choice":
+        return calling.get("mode") == "ANY"
+    if feature == "parallel_tool_calls":
+        return False  # Gemini has no switch for it: must be refused
+    if feature == "images":
+        return "image/png" in inline
+    if feature == "documents_data":
+        return "application/pdf" in inline
+    if feature == "documents_url":
+        return any("fileData" in p for p in _gemini_parts(body))
+    if feature == "documents_text":
+        return DOC_TEXT in json.dumps(body["contents"])
+    if feature == "audio":
+        return any(m.startswith("audio/") for m in inline)
+    if feature == "structured_output":
+        return _same_fields(config.get("responseJsonSchema"))
+    if feature == "json_mode":
+        return config.get("responseMimeType") == "application/json"
+    if feature in ("reasoning", "reasoning_effort"):
+        return "thinkingConfig" in config
+    if feature in ("cache_points", "tool_cache_point"):
+        return "cache_point" not in json.dumps(body)  # implicit caching: the mark stays out
+    if feature == "stop":
+        return config.get("stopSequences") == ["END"]
+    if feature == "temperature":
+        return config.get("temperature") == 0.25
+    if feature == "max_tokens":
+        return config.get("maxOutputTokens") == 77
+    raise AssertionError(feature)
+
+
 CARRIES: dict[str, Callable[[str, dict[str, Any], Provider], bool]] = {
     "openai": _chat,
     "anthropic": _anthropic,
     "proxy": _proxy,
+    "gemini": _gemini,
 }
 
 
