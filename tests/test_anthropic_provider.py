@@ -39,6 +39,7 @@ from jackfield.errors import (
     ServerError,
     StreamError,
     UnknownError,
+    UnsupportedFeatureError,
 )
 from jackfield.events import (
     StreamEnd,
@@ -496,7 +497,7 @@ async def test_thinking_is_sent_back_with_signature_on_the_next_turn(
 async def test_adaptive_thinking_for_claude_4_6(
     server: FakeLLMServer, make: Callable[..., AnthropicProvider]
 ) -> None:
-    await make(temperature=0.5).generate("x", tier="hosted_large", reasoning="high")
+    await make().generate("x", tier="hosted_large", reasoning="high")
     sent = server.last_request.json
     assert sent["model"] == "claude-opus-4-6"
     assert sent["thinking"] == {"type": "adaptive"}
@@ -1575,14 +1576,26 @@ def test_payload_tool_result_with_image_and_order() -> None:
 def test_budget_thinking(
     reasoning: Any, max_tokens: int | None, thinking: dict[str, Any] | None, sent_max: int
 ) -> None:
-    body = build_payload(
-        _request(reasoning=reasoning, max_tokens=max_tokens, temperature=0.7), stream=False
-    )
+    body = build_payload(_request(reasoning=reasoning, max_tokens=max_tokens), stream=False)
     assert body.get("thinking") == thinking
     assert body["max_tokens"] == sent_max
-    assert ("temperature" in body) is (thinking is None)
     if thinking:
         assert body["max_tokens"] > thinking["budget_tokens"]
+    warm = _request(reasoning=reasoning, max_tokens=max_tokens, temperature=0.7)
+    if thinking is None:
+        assert build_payload(warm, stream=False)["temperature"] == 0.7
+    else:  # the API takes no temperature with thinking: refused, never dropped
+        with pytest.raises(UnsupportedFeatureError, match="temperature"):
+            build_payload(warm, stream=False)
+
+
+async def test_a_temperature_with_thinking_is_refused_before_any_request(
+    server: FakeLLMServer, make: Callable[..., AnthropicProvider]
+) -> None:
+    with pytest.raises(UnsupportedFeatureError, match="temperature") as info:
+        await make(temperature=0.5).generate("x", tier="hosted_large", reasoning="high")
+    assert info.value.feature == "temperature"
+    assert server.request_count == 0
 
 
 def test_budget_thinking_needs_room() -> None:

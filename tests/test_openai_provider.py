@@ -341,6 +341,18 @@ async def test_reasoning_model_payload(
     assert len(server.requests) == 3
 
 
+async def test_a_chat_snapshot_of_gpt_5_keeps_its_temperature(
+    server: FakeLLMServer, make: Callable[..., OpenAIProvider]
+) -> None:
+    # gpt-5-chat-latest does not reason and takes a temperature (its declaration says
+    # so): the wire must send it, not drop it as for the reasoning gpt-5 models
+    await make().generate("Hi", model="gpt-5-chat-latest", temperature=0.3, max_tokens=40)
+    await make().generate("Hi", model="gpt-5.1-chat-latest", temperature=0.3)
+    first, second = (r.json for r in server.requests)
+    assert first["temperature"] == 0.3 and first["max_tokens"] == 40
+    assert second["temperature"] == 0.3
+
+
 async def _maybe(value: Any) -> Any:
     """Await ``value`` if it is awaitable (``generate``), else collect it (``stream``)."""
     if hasattr(value, "collect"):

@@ -471,8 +471,9 @@ def build_payload(
 
     ``max_tokens`` is always sent (the API requires it): the request's (which already
     holds ``config.max_tokens``), else ``default_max_tokens``, raised for thinking as
-    :func:`thinking_params` says. With thinking on, ``temperature`` is not sent (the API
-    rejects it). ``request.extra`` is merged in last, so callers can pass any wire field
+    :func:`thinking_params` says. With thinking on, a ``temperature`` other than 1 is
+    refused (:class:`UnsupportedFeatureError`: the API takes none), never dropped.
+    ``request.extra`` is merged in last, so callers can pass any wire field
     (``top_k``, ``metadata``, ``output_config``, their own ``thinking`` ...).
     """
     system, messages = to_wire_messages(request.messages)
@@ -486,7 +487,15 @@ def build_payload(
         system.append(JSON_MODE_INSTRUCTION)
     if system:
         body["system"] = _system_field(request.messages, system)
-    if request.temperature is not None and not thinking:
+    if request.temperature is not None:
+        if thinking and request.temperature != 1:
+            raise UnsupportedFeatureError(
+                f"temperature {request.temperature} cannot be sent with thinking on "
+                f"{request.model} (the API takes only the default): leave temperature "
+                "unset, or reasoning off",
+                feature="temperature",
+                model=request.model,
+            )
         body["temperature"] = request.temperature
     body.update(thinking)
     output = request.output

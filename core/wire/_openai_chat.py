@@ -86,11 +86,12 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "content_filter": FinishReason.CONTENT_FILTER,
 }
 
-_REASONING_MODEL = re.compile(r"^(?:.*/)?(?:o\d|gpt-5)(?:[-.]|$)")
+_REASONING_MODEL = re.compile(r"^(?:.*/)?(?:o\d|gpt-5(?![.\d]*-chat))(?:[-.]|$)")
 
 
 def is_reasoning_model(model: str) -> bool:
-    """Whether ``model`` is an o-series or gpt-5 model (no sampling parameters)."""
+    """Whether ``model`` is an o-series or gpt-5 model (no sampling parameters); the
+    ``gpt-5*-chat`` snapshots do not reason and are not."""
     return bool(_REASONING_MODEL.match(model.lower()))
 
 
