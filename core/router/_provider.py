@@ -44,12 +44,6 @@ from ..errors import (
 from ..events import StreamEvent
 from ..provider import Provider
 from ..provider._capabilities import check_request, union
-from ..provider._output import (
-    generate_structured,
-    rebuild_parsed,
-    rebuild_stream,
-    stream_structured,
-)
 from ..retry import RetryPolicy
 from ..types import Capabilities, ModelTier, OutputSchema, Request, Response
 from ._breaker import (
@@ -415,6 +409,8 @@ class Router(Provider):
         """A structured call routed whole: each target gives the output in its own mode
         (tool, prompt, native) and validates it; a reply that does not fit fails over."""
 
+        from ..provider._output import rebuild_parsed  # on first use: discovery stays light
+
         async def routed() -> Response:
             self._notify_started(request)
             _, response = await self._route(request, _generate_structured_on, hold=False)
@@ -435,6 +431,8 @@ class Router(Provider):
         self, request: Request, response_cache: ResponseCache | None
     ) -> AsyncIterator[StreamEvent]:
         """A structured stream routed whole, each target in its own mode."""
+        from ..provider._output import rebuild_stream
+
         if response_cache is None:
             return self._routed_stream(request, _open_structured_stream)
         assert request.output is not None
@@ -830,6 +828,8 @@ async def _generate(target: _Target, request: Request) -> Response:
 
 
 async def _generate_structured_on(target: _Target, request: Request) -> Response:
+    from ..provider._output import generate_structured
+
     return await generate_structured(target.provider, request)
 
 
@@ -845,6 +845,8 @@ async def _open_structured_stream(
     target: _Target, request: Request
 ) -> tuple[AsyncGenerator[StreamEvent, None], StreamEvent]:
     """:func:`_open_stream` for a structured call, in the target's own mode."""
+    from ..provider._output import stream_structured
+
     return await _first_event(target, stream_structured(target.provider, request))
 
 
