@@ -16,10 +16,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from recorded import WIRE
 
 from jackfield.config import ProviderConfig
 from jackfield.errors import (
@@ -96,7 +96,6 @@ from jackfield.wire._sse import SSEDecoder
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 
 KEY = "sk-ant-api03-TESTKEY-0123456789abcdefghij"
-WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 needs_wire = pytest.mark.skipif(
     not WIRE.is_dir(), reason=f"captured wire files not found at {WIRE}"
 )

@@ -10,13 +10,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anthropic
 import openai
 import pytest
+from recorded import WIRE
 
 from jackfield.errors import RateLimitError
 from jackfield.events import (
@@ -42,7 +42,6 @@ from jackfield.testing._fake_server import (
 )
 from jackfield.types import FinishReason, Message, Request, ToolCall, ToolSpec, Usage
 
-WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 needs_wire = pytest.mark.skipif(
     not WIRE.is_dir(), reason=f"captured wire files not found at {WIRE}"
 )

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from recorded import WIRE
 
 pytest.importorskip("google.genai", reason="the google-genai SDK is not installed")
 
@@ -40,10 +40,6 @@ pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 KEY = "AIzaSy-canary-0123456789abcdefghijkl"
 # The recorded captures live next to the checkout (set JACKFIELD_WIRE_DIR to point
 # elsewhere); the tests that need them skip, saying so, when the folder is absent.
-WIRE = Path(
-    os.environ.get("JACKFIELD_WIRE_DIR")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "wire"
-)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gemini"
 needs_wire = pytest.mark.skipif(
     not WIRE.is_dir(), reason=f"captured wire files not found at {WIRE}"

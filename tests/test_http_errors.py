@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from recorded import WIRE
 
 from jackfield.errors import (
     APIError,
@@ -38,8 +39,6 @@ from jackfield.wire._errors import (
     parse_retry_after,
     request_id_from,
 )
-
-WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 
 
 def _wire_dir() -> Path:

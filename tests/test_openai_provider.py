@@ -12,10 +12,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from recorded import WIRE
 
 from jackfield.errors import (
     APIError,
@@ -62,7 +62,6 @@ from jackfield.types import FinishReason, ModelTier, ToolCall, ToolSpec, Usage
 from jackfield.wire._openai_chat import build_payload
 
 KEY = "sk-canary-0123456789abcdefXYZ"
-WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 needs_wire = pytest.mark.skipif(
     not WIRE.is_dir(), reason=f"recorded wire captures not found at {WIRE}"
 )
