@@ -25,7 +25,7 @@ class Client:
     """One way of calling an LLM API; subclasses fill in the three methods."""
 
     name = ""
-    wire = ""  # "openai" or "anthropic"
+    wire = ""  # "openai", "responses" or "anthropic"
     description = ""
 
     async def setup(self, base_url: str) -> None:
@@ -99,6 +99,39 @@ class FloorOpenAI(_Floor):
                         content = choices[0]["delta"].get("content")
                         if content:
                             parts.append(content)
+        return parts
+
+
+class FloorResponses(_Floor):
+    name = "floor-responses"
+    wire = "responses"
+    description = "hand-written aiohttp client (the floor), OpenAI Responses wire"
+    path = "/v1/responses"
+    headers = FloorOpenAI.headers
+
+    async def request(self) -> str:
+        body = {"model": MODEL_OPENAI, "input": PROMPT, "max_output_tokens": NON_STREAM_MAX_TOKENS}
+        async with self.session.post(self.url, data=json.dumps(body), headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            data = json.loads(await r.read())
+        text: str = data["output"][0]["content"][0]["text"]
+        return text
+
+    async def stream(self, n: int) -> list[str]:
+        body = {"model": MODEL_OPENAI, "input": PROMPT, "max_output_tokens": n, "stream": True}
+        parts: list[str] = []
+        async with self.session.post(self.url, data=json.dumps(body), headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    event = json.loads(line[6:])
+                    kind = event["type"]
+                    if kind == "response.output_text.delta":
+                        parts.append(event["delta"])
+                    elif kind in ("response.completed", "response.incomplete"):
+                        break
         return parts
 
 
@@ -186,6 +219,36 @@ class SDKOpenAI(Client):
         await self.client.close()
 
 
+class SDKResponses(Client):
+    name = "sdk-responses"
+    wire = "responses"
+    description = "openai SDK used directly (responses.create, typed events)"
+
+    async def setup(self, base_url: str) -> None:
+        import openai
+
+        self.client = openai.AsyncOpenAI(base_url=base_url + "/v1", api_key=API_KEY, max_retries=0)
+
+    async def request(self) -> str:
+        r = await self.client.responses.create(
+            model=MODEL_OPENAI, input=PROMPT, max_output_tokens=NON_STREAM_MAX_TOKENS
+        )
+        return r.output_text
+
+    async def stream(self, n: int) -> list[str]:
+        parts: list[str] = []
+        s = await self.client.responses.create(
+            model=MODEL_OPENAI, input=PROMPT, max_output_tokens=n, stream=True
+        )
+        async for event in s:
+            if event.type == "response.output_text.delta":
+                parts.append(event.delta)
+        return parts
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
 class SDKAnthropic(Client):
     name = "sdk-anthropic"
     wire = "anthropic"
@@ -231,6 +294,7 @@ class _Jackfield(Client):
     module = ""
     class_name = ""
     model = ""
+    options: dict[str, Any] = {}
 
     def _base(self, base_url: str) -> str:
         return base_url
@@ -240,6 +304,7 @@ class _Jackfield(Client):
 
         registry = jackfield.get_registry()
         config = {"base_url": self._base(base_url), "api_key": API_KEY, "model": self.model}
+        config.update(self.options)
         if registry.is_registered(self.provider_name):
             self.provider: Any = jackfield.create_provider(self.provider_name, **config)
         else:  # the plugin exists but its entry point is not registered (yet)
@@ -289,6 +354,13 @@ class JackfieldOpenAI(JackfieldOpenAICompat):
     class_name = "OpenAIProvider"
 
 
+class JackfieldOpenAIResponses(JackfieldOpenAI):
+    name = "pb-openai-responses"
+    wire = "responses"
+    description = "jackfield `openai` provider on the Responses API (api='responses')"
+    options = {"api": "responses"}
+
+
 class JackfieldAnthropic(_Jackfield):
     name = "pb-anthropic"
     wire = "anthropic"
@@ -303,16 +375,19 @@ CLIENTS: dict[str, type[Client]] = {
     c.name: c
     for c in (
         FloorOpenAI,
+        FloorResponses,
         FloorAnthropic,
         SDKOpenAI,
+        SDKResponses,
         SDKAnthropic,
         JackfieldOpenAICompat,
         JackfieldOpenAI,
+        JackfieldOpenAIResponses,
         JackfieldAnthropic,
     )
 }
-FLOOR = {"openai": "floor-openai", "anthropic": "floor-anthropic"}
-SDK = {"openai": "sdk-openai", "anthropic": "sdk-anthropic"}
+FLOOR = {"openai": "floor-openai", "responses": "floor-responses", "anthropic": "floor-anthropic"}
+SDK = {"openai": "sdk-openai", "responses": "sdk-responses", "anthropic": "sdk-anthropic"}
 
 
 def available(name: str) -> str | None:
@@ -321,8 +396,10 @@ def available(name: str) -> str | None:
 
     needs = {
         "sdk-openai": ["openai"],
+        "sdk-responses": ["openai"],
         "sdk-anthropic": ["anthropic"],
         "pb-openai": ["openai", "jackfield.plugins.openai"],
+        "pb-openai-responses": ["openai", "jackfield.plugins.openai"],
         "pb-anthropic": ["anthropic", "jackfield.plugins.anthropic"],
     }.get(name, [])
     for module in needs:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .clients import CLIENTS, FLOOR
+
 TIMES = "\u00d7"
 """The multiplication sign of ratios."""
 MIB = 1024 * 1024
@@ -17,6 +19,9 @@ COLUMNS = (
     "sdk-openai",
     "pb-openai-compat",
     "pb-openai",
+    "floor-responses",
+    "sdk-responses",
+    "pb-openai-responses",
     "floor-anthropic",
     "sdk-anthropic",
     "pb-anthropic",
@@ -65,7 +70,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "x",
             )
         )
-    for client in ("pb-openai", "pb-anthropic"):
+    for client in ("pb-openai", "pb-openai-responses", "pb-anthropic"):
         provider = client.removeprefix("pb-")
         for scenario in ("stream", "streams"):
             title = scenarios[scenario]["title"]
@@ -190,7 +195,7 @@ def _rss_table(results: dict[str, Any]) -> str:
     for name in COLUMNS:
         if name not in rss:
             continue
-        floor = "floor-anthropic" if "anthropic" in name else "floor-openai"
+        floor = FLOOR[CLIENTS[name].wire]
         ratio = rss[name] / rss[floor] if floor in rss else float("nan")
         lines.append(f"| `{name}` | {rss[name] / 1024:.1f} MiB | {ratio:.2f}{TIMES} |")
     return "\n".join(lines)

@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown client {name!r}")
     skipped = {name: why for name in wanted if (why := available(name))}
     names = [n for n in wanted if n not in skipped]
-    for wire in ("openai", "anthropic"):  # a ratio needs its floor
+    for wire in FLOOR:  # a ratio needs its floor
         if any(CLIENTS[n].wire == wire for n in names) and FLOOR[wire] not in names:
             names.insert(0, FLOOR[wire])
 

@@ -24,7 +24,7 @@ import sys
 from . import wire
 
 _STREAM = re.compile(rb'"stream"\s*:\s*true')
-_MAX_TOKENS = re.compile(rb'"max_tokens"\s*:\s*(\d+)')
+_MAX_TOKENS = re.compile(rb'"max_(?:output_)?tokens"\s*:\s*(\d+)')
 _CHUNK = 64 * 1024
 
 
@@ -74,16 +74,21 @@ class Answers:
     """Pre-rendered responses; a stream of a new length is rendered once, then reused."""
 
     def __init__(self) -> None:
-        self.openai_json = _json_response(wire.openai_body(), "x-request-id")
-        self.anthropic_json = _json_response(wire.anthropic_body(), "request-id")
-        self._streams: dict[tuple[bool, int], bytes] = {}
+        self.json = {
+            "openai": _json_response(wire.openai_body(), "x-request-id"),
+            "responses": _json_response(wire.responses_body(), "x-request-id"),
+            "anthropic": _json_response(wire.anthropic_body(), "request-id"),
+        }
+        self._streams: dict[tuple[str, int], bytes] = {}
 
-    def stream(self, anthropic: bool, n: int) -> bytes:
-        key = (anthropic, n)
+    def stream(self, kind: str, n: int) -> bytes:
+        key = (kind, n)
         found = self._streams.get(key)
         if found is None:
-            if anthropic:
+            if kind == "anthropic":
                 found = _stream_response(wire.anthropic_stream(n), "request-id")
+            elif kind == "responses":
+                found = _stream_response(wire.responses_stream(n), "x-request-id")
             else:
                 found = _stream_response(wire.openai_stream(n), "x-request-id")
             self._streams[key] = found
@@ -92,15 +97,17 @@ class Answers:
     def answer(self, path: bytes, body: bytes) -> bytes:
         path = path.split(b"?", 1)[0]
         if path.endswith(b"/messages"):
-            anthropic = True
+            kind = "anthropic"
         elif path.endswith(b"/chat/completions"):
-            anthropic = False
+            kind = "openai"
+        elif path.endswith(b"/responses"):
+            kind = "responses"
         else:
             return _NOT_FOUND
         if _STREAM.search(body):
             match = _MAX_TOKENS.search(body)
-            return self.stream(anthropic, int(match.group(1)) if match else 16)
-        return self.anthropic_json if anthropic else self.openai_json
+            return self.stream(kind, int(match.group(1)) if match else 16)
+        return self.json[kind]
 
 
 class _Protocol(asyncio.Protocol):

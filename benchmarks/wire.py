@@ -1,4 +1,5 @@
-"""What the fake server answers: realistic OpenAI and Anthropic bodies, rendered once.
+"""What the fake server answers: realistic OpenAI (Chat Completions and Responses) and
+Anthropic bodies, rendered once.
 
 Bodies follow what the real services send today (field for field, in their order), so
 every client parses the same bytes it would parse in production. Stream chunks carry
@@ -204,3 +205,111 @@ def anthropic_stream(n: int) -> bytes:
         ("message_stop", {"type": "message_stop"}),
     ]
     return "".join(f"event: {name}\ndata: {_dumps(data)}\n\n" for name, data in events).encode()
+
+
+# -- OpenAI Responses ------------------------------------------------------------------------
+
+_RESPONSE_ID = "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"
+_MESSAGE_ID = "msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b"
+
+
+def _responses_usage(output: int) -> dict[str, object]:
+    return {
+        "input_tokens": 19,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 19 + output,
+    }
+
+
+def _response(status: str, text: str | None, output: int) -> dict[str, object]:
+    items: list[object] = []
+    if text is not None:
+        items.append(_responses_message(text, "completed"))
+    return {
+        "id": _RESPONSE_ID,
+        "object": "response",
+        "created_at": 1741476542,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": MODEL_OPENAI,
+        "output": items,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": _responses_usage(output) if status != "in_progress" else None,
+        "user": None,
+        "metadata": {},
+    }
+
+
+def _responses_message(text: str, status: str) -> dict[str, object]:
+    content = [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]
+    return {
+        "id": _MESSAGE_ID,
+        "type": "message",
+        "status": status,
+        "content": content if text else [],
+        "role": "assistant",
+    }
+
+
+def responses_body() -> bytes:
+    """A non-streamed Responses answer."""
+    return _dumps(_response("completed", TEXT, 10)).encode()
+
+
+def responses_stream(n: int) -> bytes:
+    """A Responses SSE stream (``event:`` lines, no ``[DONE]``) of one message whose text
+    comes in ``n`` ``response.output_text.delta`` events."""
+    where = {"item_id": _MESSAGE_ID, "output_index": 0, "content_index": 0}
+    empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+    text = stream_text(n)
+    events: list[dict[str, object]] = [
+        {"type": "response.created", "response": _response("in_progress", None, 0)},
+        {"type": "response.in_progress", "response": _response("in_progress", None, 0)},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": _responses_message("", "in_progress"),
+        },
+        {"type": "response.content_part.added", **where, "part": empty},
+    ]
+    events += [
+        {
+            "type": "response.output_text.delta",
+            **where,
+            "delta": word(i),
+            "logprobs": [],
+            "obfuscation": "ReLAoBL6oNRsX"[: 16 - len(word(i)) % 16],
+        }
+        for i in range(n)
+    ]
+    done_part = {**empty, "text": text}
+    events += [
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": done_part},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": _responses_message(text, "completed"),
+        },
+        {"type": "response.completed", "response": _response("completed", text, n)},
+    ]
+    out = []
+    for seq, event in enumerate(events):
+        event["sequence_number"] = seq
+        out.append(f"event: {event['type']}\ndata: {_dumps(event)}\n\n")
+    return "".join(out).encode()

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {"seq", "conc", "stream", "streams"}
-FLOORS = {"openai": "floor-openai", "anthropic": "floor-anthropic"}
+FLOORS = {"openai": "floor-openai", "responses": "floor-responses", "anthropic": "floor-anthropic"}
 
 
 def _positive(value: Any) -> bool:
@@ -47,14 +47,17 @@ def test_every_scenario_ran_with_positive_figures(run: tuple[dict[str, Any], str
     results, _ = run
     assert set(results["scenarios"]) == SCENARIOS
     clients = set(results["meta"]["clients"])
-    assert {"floor-openai", "floor-anthropic", "pb-openai-compat"} <= clients
+    assert {"floor-openai", "floor-responses", "floor-anthropic", "pb-openai-compat"} <= clients
     assert clients | set(results["meta"]["skipped_clients"]) == {
         "floor-openai",
+        "floor-responses",
         "floor-anthropic",
         "sdk-openai",
+        "sdk-responses",
         "sdk-anthropic",
         "pb-openai-compat",
         "pb-openai",
+        "pb-openai-responses",
         "pb-anthropic",
     }
     for name, scenario in results["scenarios"].items():
@@ -67,10 +70,9 @@ def test_every_scenario_ran_with_positive_figures(run: tuple[dict[str, Any], str
             assert data["units"] == expected, where
             assert len(data["cpu_us_samples"]) == results["meta"]["repetitions"], where
             assert _positive(data["ratio_vs_floor"]), where
-            wire = "anthropic" if "anthropic" in client else "openai"
-            if client == FLOORS[wire]:
+            if client in FLOORS.values():
                 assert data["ratio_vs_floor"] == 1.0
-            if client in ("pb-openai", "pb-anthropic"):
+            if client in ("pb-openai", "pb-openai-responses", "pb-anthropic"):
                 assert _positive(data["ratio_vs_sdk"]), where
 
 

@@ -121,14 +121,51 @@ class TestAzureConformance(ProviderConformance):
 
 @_missing("openai", sdk="openai")
 class TestOpenAIConformance(ProviderConformance):
-    """The official openai SDK provider."""
+    """The official openai SDK provider on Chat Completions (``api="chat"``: its tier
+    models reason, and would take the Responses API by default)."""
 
     wire = "openai"
     supports_thinking = True  # the shared Chat Completions parser reads reasoning_content
 
     def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
         module = cast(ModuleType, _plugin("openai"))
+        provider: Provider = module.OpenAIProvider(
+            base_url=server.openai_base_url, extra={"api": "chat"}, **config
+        )
+        return provider
+
+
+@_missing("openai", sdk="openai")
+class TestOpenAIResponsesConformance(ProviderConformance):
+    """The openai provider on the Responses API: its tier models (GPT-5) take it by
+    default (``api="auto"``)."""
+
+    wire = "responses"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("openai"))
         provider: Provider = module.OpenAIProvider(base_url=server.openai_base_url, **config)
+        return provider
+
+    def bad_configs(self) -> list[tuple[dict[str, Any], str]]:
+        """The API switch is checked with the rest of the config."""
+        return [*super().bad_configs(), ({"extra": {"api": "completions"}}, "api")]
+
+
+@_missing("openai", sdk="openai")
+class TestOpenAIResponsesForcedConformance(ProviderConformance):
+    """``api="responses"`` on a model that would default to Chat Completions."""
+
+    wire = "responses"
+    supports_thinking = True
+
+    def make_provider(self, server: FakeLLMServer, **config: Any) -> Provider:
+        module = cast(ModuleType, _plugin("openai"))
+        config.setdefault("capabilities", {"thinking": True})
+        provider: Provider = module.OpenAIProvider(
+            base_url=server.openai_base_url, model="gpt-4.1", extra={"api": "responses"}, **config
+        )
         return provider
 
 

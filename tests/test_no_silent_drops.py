@@ -4,8 +4,10 @@ feature, or a typed error (``UnsupportedFeatureError`` / ``BadRequestError``) wa
 and the server saw no request.
 
 The wire shapes asserted are the ones each wire format has a slot for: Chat Completions
-(openai, azure, openrouter, ollama, vllm, openai-compat), Anthropic Messages and the
-jackfield proxy protocol (version 2). The mock has no wire and is not in the table.
+(openai, azure, openrouter, ollama, vllm, openai-compat), OpenAI's Responses API
+(openai-responses, and openai on a reasoning model by default), Anthropic Messages,
+Gemini and the jackfield proxy protocol (version 2). Each body is judged by the endpoint
+it reached. The mock has no wire and is not in the table.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from jackfield.types import (
 
 MODELS: dict[str, str] = {
     "openai": "gpt-5.4-mini",
+    "openai-responses": "gpt-5.4-mini",
     "azure": "gpt-4o",
     "openrouter": "openai/gpt-5.4-mini",
     "anthropic": "claude-sonnet-4-6",
@@ -249,6 +252,60 @@ def _same_fields(sent: Any) -> bool:
     )
 
 
+def _input_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        p
+        for item in body.get("input", [])
+        if isinstance(item.get("content"), list)
+        for p in item["content"]
+        if isinstance(p, dict)
+    ]
+
+
+def _responses(feature: str, body: dict[str, Any], provider: Provider) -> bool:
+    """Whether a Responses body carries ``feature``."""
+    types = [p.get("type") for p in _input_parts(body)]
+    files = [p for p in _input_parts(body) if p.get("type") == "input_file"]
+    fmt = (body.get("text") or {}).get("format") or {}
+    if feature == "tools":
+        return body["tools"][0]["name"] == "get_weather"
+    if feature == "tool_choice":
+        return body.get("tool_choice") == "required"
+    if feature == "parallel_tool_calls":
+        return body.get("parallel_tool_calls") is False
+    if feature == "images":
+        return "input_image" in types
+    if feature == "documents_data":
+        return any(f.get("file_data", "").endswith(PDF) for f in files)
+    if feature == "documents_url":
+        return any(f.get("file_url") == "https://example.com/report.pdf" for f in files)
+    if feature == "documents_text":
+        return DOC_TEXT in json.dumps(body["input"])
+    if feature == "audio":
+        return False  # the Responses API has no audio input part: must be refused
+    if feature == "structured_output":
+        mode = provider.build_request("x", response_format=SCHEMA).output
+        assert mode is not None
+        if mode.mode is OutputMode.NATIVE:
+            return fmt.get("type") == "json_schema" and _same_fields(fmt.get("schema"))
+        return SCHEMA in [t.get("parameters") for t in body.get("tools") or []]
+    if feature == "json_mode":
+        return fmt == {"type": "json_object"}
+    if feature == "reasoning":
+        return body.get("reasoning") == {"effort": "medium", "summary": "auto"}
+    if feature == "reasoning_effort":
+        return (body.get("reasoning") or {}).get("effort") == "high"
+    if feature in ("cache_points", "tool_cache_point"):
+        return "prompt_cache_key" in body and "cache_point" not in json.dumps(body["input"])
+    if feature == "stop":
+        return False  # no stop sequences on this API: must be refused
+    if feature == "temperature":
+        return body.get("temperature") == 0.25
+    if feature == "max_tokens":
+        return body.get("max_output_tokens") == 77
+    raise AssertionError(feature)
+
+
 def _gemini_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for c in body.get("contents", []) for p in c.get("parts", [])]
 
@@ -293,6 +350,8 @@ def _gemini(feature: str, body: dict[str, Any], provider: Provider) -> bool:
 
 CARRIES: dict[str, Callable[[str, dict[str, Any], Provider], bool]] = {
     "openai": _chat,
+    "azure": _chat,
+    "responses": _responses,
     "anthropic": _anthropic,
     "proxy": _proxy,
     "gemini": _gemini,
@@ -335,7 +394,7 @@ async def test_a_feature_reaches_the_wire_or_is_refused_before_io(spec: Spec, fe
                 f"{spec.name}/{feature}: refused ({refused}) after the request was sent"
             )
             body = server.last_request.json
-            assert CARRIES[spec.wire](feature, body, provider), (
+            assert CARRIES[server.last_request.endpoint](feature, body, provider), (
                 f"{spec.name}/{feature}: the request was sent without it: {json.dumps(body)[:1500]}"
             )
         finally:

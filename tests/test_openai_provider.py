@@ -103,10 +103,14 @@ def sleep() -> FakeSleep:
 async def make(
     server: FakeLLMServer, sleep: FakeSleep
 ) -> AsyncIterator[Callable[..., OpenAIProvider]]:
-    """``make(**config)``: a provider on the fake server, max_retries=2, closed afterwards."""
+    """``make(**config)``: a provider on the fake server, max_retries=2, closed afterwards.
+
+    On Chat Completions (``api="chat"``), the wire this module tests: by default the
+    reasoning models take the Responses API (tests/test_responses_provider.py)."""
     made: list[OpenAIProvider] = []
 
     def factory(*, max_retries: int = 2, **config: Any) -> OpenAIProvider:
+        config.setdefault("extra", {"api": "chat"})
         config.setdefault("api_key", KEY)
         config.setdefault("base_url", server.openai_base_url)
         provider = OpenAIProvider(

@@ -79,7 +79,7 @@ def test_a_cached_provider_works_from_successive_loops_and_from_threads(
     options = spec.options(server)
 
     def cached() -> Any:
-        return registry.create_provider(spec.name, options)
+        return registry.create_provider(spec.provider_name, options)
 
     provider = cached()
     # Two asyncio.run calls in a row: the second loop must not reuse the first's

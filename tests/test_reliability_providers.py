@@ -34,9 +34,17 @@ class Spec:
     name: str
     module: str
     cls: str
-    wire: str  # "openai", "anthropic", "gemini" or "proxy"
+    wire: str  # "openai", "responses", "anthropic", "gemini" or "proxy"
     options: Callable[[FakeLLMServer], dict[str, Any]]
     sdk: str | None = None
+    provider: str | None = None
+    """The registry name of the provider, when it is not :attr:`name` (a second
+    configuration of one provider)."""
+
+    @property
+    def provider_name(self) -> str:
+        """The name the registry knows the provider by."""
+        return self.provider or self.name
 
     def available(self) -> bool:
         """Whether the plugin module exists and its SDK (if any) is installed."""
@@ -143,6 +151,15 @@ HTTP_PROVIDERS: tuple[Spec, ...] = (
         lambda s: {"base_url": s.proxy_url, "model": "fake-model", "api_key": KEY},
     ),
     Spec("openai", "jackfield.plugins.openai", "OpenAIProvider", "openai", _keyed, sdk="openai"),
+    Spec(
+        "openai-responses",
+        "jackfield.plugins.openai",
+        "OpenAIProvider",
+        "responses",
+        lambda s: {**_keyed(s), "api": "responses"},
+        sdk="openai",
+        provider="openai",
+    ),
     Spec(
         "anthropic",
         "jackfield.plugins.anthropic",

@@ -172,7 +172,8 @@ def _echo_in_stream(spec: Spec, key: str) -> InStreamError:
         payload = {"type": "api_error", "message": f"key {key} failed"}
     elif spec.wire == "gemini":
         payload = {"code": 500, "message": f"key {key} failed", "status": "INTERNAL"}
-    return InStreamError(payload, after_events=4, reply=Reply("some text that streams"))
+    after = 6 if spec.wire == "responses" else 4  # past the first text delta
+    return InStreamError(payload, after_events=after, reply=Reply("some text that streams"))
 
 
 def _script(spec: Spec, key: str) -> list[ScriptItem]:
@@ -290,7 +291,7 @@ async def test_the_key_appears_nowhere(
             for item in _script(spec, key):
                 server.enqueue(item)
             options = {**spec.options(server), "api_key": key}
-            provider = registry.create_provider(spec.name, options)
+            provider = registry.create_provider(spec.provider_name, options)
             provider.retry_policy = RetryPolicy(max_retries=1, sleep=no_wait)
             raw = RawRecorder()
             if hasattr(provider, "raw_log"):
@@ -372,10 +373,10 @@ def test_config_and_registry_keys_hide_the_key(
         registry.register_provider(spec.provider_class())
     where = {"base_url": "http://127.0.0.1:1/v1", "model": "m"}
     for spec in AVAILABLE:
-        registry.create_provider(spec.name, where, api_key=key)
-        registry.create_provider(spec.name, where, api_key_env="CANARY_KEY_ENV")
-        registry.create_provider(spec.name, where, api_key=key, temperature=0.5)
-    assert len(registry.cache_keys()) == 3 * len(AVAILABLE)
+        registry.create_provider(spec.provider_name, where, api_key=key)
+        registry.create_provider(spec.provider_name, where, api_key_env="CANARY_KEY_ENV")
+        registry.create_provider(spec.provider_name, where, api_key=key, temperature=0.5)
+    assert len(registry.cache_keys()) == 3 * len({s.provider_name for s in AVAILABLE})
     seen.add("cache keys", registry.cache_keys())
     assert not (leaks := seen.leaks()), "the key leaked:\n" + "\n".join(leaks)
 
@@ -396,7 +397,7 @@ def _canary_profiles(
     for spec in AVAILABLE:
         options = {**spec.options(server), "api_key": key, "max_retries": 0}
         lines.append(f"[profiles.canary-{spec.name}]")
-        lines.append(f"provider = {_toml(spec.name)}")
+        lines.append(f"provider = {_toml(spec.provider_name)}")
         lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
     config = tmp_path / "config.toml"
     config.write_text("\n".join(lines) + "\n")
@@ -517,7 +518,9 @@ async def test_a_key_echoed_as_request_id_appears_nowhere(
     async with FakeLLMServer() as server:
         for item in script:
             server.enqueue(item)
-        provider = registry.create_provider(spec.name, {**spec.options(server), "api_key": key})
+        provider = registry.create_provider(
+            spec.provider_name, {**spec.options(server), "api_key": key}
+        )
         provider.retry_policy = RetryPolicy(max_retries=0)
 
         async def attempt(where: str, call: Any) -> None:

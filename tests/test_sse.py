@@ -14,11 +14,11 @@ from typing import Any
 import attrs
 import pytest
 from hypothesis import given, settings, strategies as st
+from recorded import WIRE
 
 from jackfield.errors import StreamError
 from jackfield.wire._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, iter_sse
 
-WIRE = Path(__file__).resolve().parents[1].parent / "shared" / "wire"
 WIRE_FILES = sorted(WIRE.glob("*.sse")) if WIRE.is_dir() else []
 
 FAST = settings(max_examples=200, deadline=None)

@@ -68,6 +68,10 @@ def _success_body(spec: Spec) -> dict[str, Any]:
         }
     if spec.wire == "proxy":
         return {"content": "whole", "model": "fake-model", "provider": "x"}
+    if spec.wire == "responses":
+        content = [{"type": "output_text", "text": "whole", "annotations": []}]
+        message = {"type": "message", "role": "assistant", "content": content}
+        return {"id": "resp_1", "object": "response", "status": "completed", "output": [message]}
     if spec.wire == "gemini":
         candidate = {"content": {"parts": [{"text": "whole"}], "role": "model"}}
         return {"candidates": [{**candidate, "finishReason": "STOP"}], "modelVersion": "fake-model"}
@@ -160,6 +164,13 @@ def _wrong_answers(spec: Spec) -> tuple[Raw, Raw, str]:
         ]
         json_body = Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
         return json_body, _sse(chunks), "usageMetadata"
+    if spec.wire == "responses":
+        body = _success_body(spec)
+        body["output"] = [5]
+        delta = {"type": "response.output_text.delta", "output_index": 0, "delta": "a"}
+        done = {"type": "response.completed", "response": {"status": "completed", "usage": "x"}}
+        json_body = Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
+        return json_body, _sse([delta, done], named=True), "usage"
     if spec.wire == "proxy":
         end = {"content": "a", "model": "fake-model", "provider": "x", "usage": "x"}
         events = [
@@ -205,6 +216,6 @@ async def test_an_answer_of_the_wrong_shape_is_a_typed_error_naming_the_field(
         assert stream_field in err.message, err.message
     else:
         assert type(err) is APIError, repr(err)
-        named = ("content[0]", "tool_calls[0]", "parts[0]")  # Gemini: content.parts[0]
+        named = ("content[0]", "tool_calls[0]", "parts[0]", "output[0]")  # Gemini: parts[0]
         assert any(n in err.message for n in named), err.message
     assert not err.retryable and requests == 1  # the server's answer, not a fault to retry

@@ -15,8 +15,9 @@ Bases to extend, shortest first:
 - :class:`Provider`: the contract itself, for a client library of your own.
 
 The wire formats (pure building and parsing, no I/O) are here as namespaces:
-:data:`openai_chat`, :data:`anthropic_messages`, :data:`gemini` (Gemini's
-``generateContent``) and :data:`proxy_protocol`.
+:data:`openai_chat`, :data:`openai_responses` (OpenAI's Responses API),
+:data:`anthropic_messages`, :data:`gemini` (Gemini's ``generateContent``) and
+:data:`proxy_protocol`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..wire import (
     _gemini as gemini,
     _openai_chat as openai_chat,
     _proxy as proxy_protocol,
+    _responses as openai_responses,
 )
 from ..wire._assembler import StreamAssembler
 from ..wire._errors import (
@@ -67,6 +69,7 @@ __all__ = [
     "limit_stream",
     "openai_chat",
     "openai_model_capabilities",
+    "openai_responses",
     "parse_retry_after",
     "parse_streaming_json",
     "proxy_protocol",

@@ -83,8 +83,10 @@ class PartsChecks(_Battery):
         return None if last is None else last.json
 
     def _parts_blocks(self, body: Any) -> list[Any]:
-        """The content blocks of the last user turn of ``body`` (openai/anthropic wires)."""
-        content = body["messages"][-1]["content"]
+        """The content blocks of the last user turn of ``body`` (openai, responses and
+        anthropic wires)."""
+        turns = body["input"] if self.wire == "responses" else body["messages"]
+        content = turns[-1]["content"]
         return content if isinstance(content, list) else [{"type": "text", "text": content}]
 
     async def test_parts_pdf_document(self) -> None:
@@ -102,6 +104,11 @@ class PartsChecks(_Battery):
             assert files, f"no file part in {self._parts_blocks(body)!r}"
             assert files[0]["file"]["file_data"] == f"data:application/pdf;base64,{PDF_DATA}"
             assert files[0]["file"]["filename"]
+        elif self.wire == "responses":
+            files = [b for b in self._parts_blocks(body) if b.get("type") == "input_file"]
+            assert files, f"no input_file part in {self._parts_blocks(body)!r}"
+            assert files[0]["file_data"] == f"data:application/pdf;base64,{PDF_DATA}"
+            assert files[0]["filename"]
         elif self.wire == "anthropic":
             docs = [b for b in self._parts_blocks(body) if b.get("type") == "document"]
             assert docs, f"no document block in {self._parts_blocks(body)!r}"
@@ -127,6 +134,9 @@ class PartsChecks(_Battery):
         if self.wire == "anthropic":
             docs = [b for b in self._parts_blocks(body) if b.get("type") == "document"]
             assert docs and docs[0]["source"] == {"type": "url", "url": PDF_URL}, body
+        elif self.wire == "responses":
+            files = [b for b in self._parts_blocks(body) if b.get("type") == "input_file"]
+            assert files and files[0].get("file_url") == PDF_URL, body
         else:
             assert PDF_URL in json.dumps(body), "the document URL is not in the request"
 
@@ -144,8 +154,9 @@ class PartsChecks(_Battery):
             docs = [b for b in self._parts_blocks(body) if b.get("type") == "document"]
             assert docs, f"no document block in {self._parts_blocks(body)!r}"
             assert docs[0]["source"]["data"] == DOC_TEXT and docs[0].get("title") == "notes"
-        elif self.wire == "openai":
-            texts = [b["text"] for b in self._parts_blocks(body) if b.get("type") == "text"]
+        elif self.wire in ("openai", "responses"):
+            kind = "input_text" if self.wire == "responses" else "text"
+            texts = [b["text"] for b in self._parts_blocks(body) if b.get("type") == kind]
             found = any(DOC_TEXT in t and "notes" in t for t in texts)
             assert found, f"the document text and title are not in the request: {texts!r}"
         else:
@@ -198,11 +209,13 @@ class PartsChecks(_Battery):
                     "cache_control": {"type": "ephemeral", "ttl": "1h"},
                 }
             ]
-        elif self.wire == "openai":
+        elif self.wire in ("openai", "responses"):
             assert '"cache_point"' not in wire, "a cache point was sent as a part"
             texts = [b.get("text") for b in self._parts_blocks(body)]
             # as parts, or joined into one text (a plugin may send a turn's text whole)
             assert "".join(str(t) for t in texts) == "A long, stable document.Q?", texts
+            if self.wire == "responses":  # the marks route by a key, as on Chat
+                assert str(body.get("prompt_cache_key", "")).startswith("jackfield-"), body
 
     async def test_parts_cache_point_limit(self) -> None:
         """One mark more than ``max_cache_points`` is refused before any I/O."""

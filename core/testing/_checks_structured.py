@@ -86,11 +86,17 @@ class StructuredOutputChecks:
         """The body the fake server received carries ``mode``'s fields."""
         server = session.server
         wire = getattr(self, "wire", None)
-        if server is None or wire not in ("openai", "anthropic"):
+        if server is None or wire not in ("openai", "responses", "anthropic"):
             return  # the proxy protocol's fields are checked by its own tests
         body = server.last_request.json
         system = json.dumps(body.get("system", "")) + json.dumps(body.get("messages", []))
-        if mode is OutputMode.NATIVE and wire == "openai":
+        system += json.dumps(body.get("instructions", "")) + json.dumps(body.get("input", []))
+        if mode is OutputMode.NATIVE and wire == "responses":
+            fmt = body["text"]["format"]
+            assert fmt["type"] == "json_schema", fmt
+            assert fmt["name"] == "Order"
+            assert "$defs" in fmt["schema"]
+        elif mode is OutputMode.NATIVE and wire == "openai":
             fmt = body["response_format"]
             assert fmt["type"] == "json_schema", fmt
             assert fmt["json_schema"]["name"] == "Order"
@@ -128,8 +134,9 @@ class StructuredOutputChecks:
         """stream(response_format=...): the partial object grows; the end is validated."""
         async with self.session() as s:  # type: ignore[attr-defined]
             mode = self._mode(s.provider)
-            s.script(self.structured_reply(mode, ANSWER_OBJECT, chunk_size=6,
-                                           arguments_chunk_size=6))
+            s.script(
+                self.structured_reply(mode, ANSWER_OBJECT, chunk_size=6, arguments_chunk_size=6)
+            )
             stream = s.provider.stream("Order 7?", response_format=ORDER_SCHEMA)
             partials: list[dict[str, Any]] = []
             text: list[str] = []
@@ -172,16 +179,16 @@ class StructuredOutputChecks:
                 self.structured_reply(mode, ANSWER_OBJECT),
             )
             response = await asyncio.wait_for(
-                s.provider.generate(
-                    "Order 7?", response_format=ORDER_SCHEMA, output_retries=1
-                ),
+                s.provider.generate("Order 7?", response_format=ORDER_SCHEMA, output_retries=1),
                 _TIMEOUT,
             )
             assert response.parsed == ANSWER_OBJECT
             if s.server is not None:
                 assert s.server.request_count == 2
-                if getattr(self, "wire", None) in ("openai", "anthropic"):
-                    sent = json.dumps(s.server.last_request.json["messages"])
+                wire = getattr(self, "wire", None)
+                if wire in ("openai", "responses", "anthropic"):
+                    field = "input" if wire == "responses" else "messages"
+                    sent = json.dumps(s.server.last_request.json[field])
                     assert "lost" in sent and "does not fit" in sent
 
     async def test_structured_output_weaker_mode_on_request(self) -> None:

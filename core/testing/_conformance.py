@@ -99,7 +99,7 @@ __all__ = [
     "assert_well_formed_stream",
 ]
 
-Wire: TypeAlias = Literal["openai", "anthropic", "gemini", "proxy"]
+Wire: TypeAlias = Literal["openai", "responses", "anthropic", "gemini", "proxy"]
 """A wire format the :class:`~jackfield.testing.FakeLLMServer` speaks."""
 
 CANARY_KEY = "pbcanary-7Q2xK9mW4vR8tL3nJ6"
@@ -360,7 +360,8 @@ class ProviderConformance(
     wire: ClassVar[Wire | None] = "openai"
     """The wire format your provider speaks, served by a
     :class:`~jackfield.testing.FakeLLMServer` per test: ``"openai"`` (Chat Completions,
-    Azure deployment paths included), ``"anthropic"`` (Messages), ``"gemini"``
+    Azure deployment paths included), ``"responses"`` (OpenAI's Responses API),
+    ``"anthropic"`` (Messages), ``"gemini"``
     (``generateContent``, Gemini API and Vertex AI paths) or ``"proxy"`` (the
     jackfield proxy protocol). ``None``: no fake server -- serve your own wire by
     overriding :meth:`start_server` and :meth:`script`, or run without a server (the
@@ -766,6 +767,9 @@ class ProviderConformance(
             if self.wire in ("anthropic", "proxy"):
                 assert [t.signature for t in response.thinking] == [SIGNATURE]
                 assert [t.signature for t in streamed.thinking] == [SIGNATURE]
+            elif self.wire == "responses":  # the encrypted content, inside the signature
+                for block in (*response.thinking, *streamed.thinking):
+                    assert block.signature and SIGNATURE in block.signature, block
 
     # -- offline behaviour ------------------------------------------------------------------
 
@@ -906,13 +910,15 @@ class ProviderConformance(
             reply = Reply(ANSWER, chunk_size=4)
             expected: type[ProviderError] = StreamError
             item: ScriptItem
+            # past the first text delta: Responses opens with four events before it
+            after = 6 if self.wire == "responses" else 4
             if fault == "truncate":
-                item = Truncate(after_events=4, reply=reply)
+                item = Truncate(after_events=after, reply=reply)
             elif fault == "malformed":
-                item = Malformed(after_events=4, reply=reply)
+                item = Malformed(after_events=after, reply=reply)
             else:
                 payload, expected = self.in_stream_error()
-                item = InStreamError(payload, after_events=4, reply=reply)
+                item = InStreamError(payload, after_events=after, reply=reply)
             s.script(item, Reply("must never be requested"))
             events: list[StreamEvent] = []
 

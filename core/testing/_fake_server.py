@@ -1,5 +1,5 @@
-"""A loopback fake LLM server speaking the real OpenAI, Anthropic, Gemini and jackfield-proxy
-wires.
+"""A loopback fake LLM server speaking the real OpenAI (Chat Completions and Responses),
+Anthropic, Gemini and jackfield-proxy wires.
 
 :class:`FakeLLMServer` is an aiohttp server bound to ``127.0.0.1`` on a free port. Point an
 SDK or a jackfield provider at it, script its answers, and assert on what it received::
@@ -16,6 +16,8 @@ Endpoints (each answers in the service's own wire format, headers included):
 =========================================================  ============================
 ``POST /v1/chat/completions``, ``POST /chat/completions``,  OpenAI Chat Completions,
 ``POST /openai/deployments/{deployment}/chat/completions``  streamed or not (Azure path)
+``POST /v1/responses``, ``POST /responses``                 OpenAI Responses, streamed
+                                                            or not
 ``POST /v1/messages``                                       Anthropic Messages
 ``POST /v1/messages/count_tokens``                          ``{"input_tokens": N}``
 ``POST /{version}/.../models/{model}:generateContent``,     Gemini (API and Vertex AI
@@ -32,7 +34,8 @@ paths get OpenAI's 404 body and consume nothing.
 
 Each wire's bodies, SSE events, errors, ids and headers live in its own module behind
 the :class:`~jackfield.testing._fake_wire.WireRenderer` interface:
-:mod:`jackfield.testing._fake_openai`, :mod:`jackfield.testing._fake_anthropic`,
+:mod:`jackfield.testing._fake_openai`, :mod:`jackfield.testing._fake_responses`,
+:mod:`jackfield.testing._fake_anthropic`,
 :mod:`jackfield.testing._fake_gemini` and :mod:`jackfield.testing._fake_proxy` (which
 also documents the jackfield proxy protocol); this module is the wire-independent server:
 routing, the script queue, the request log, connection counting and fault injection.
@@ -67,6 +70,7 @@ from ._fake_anthropic import ANTHROPIC, render_count_tokens
 from ._fake_gemini import GEMINI, gemini_path
 from ._fake_openai import OPENAI, render_model_list, unknown_url_body
 from ._fake_proxy import PROXY, PROXY_V1, ProxyWire
+from ._fake_responses import RESPONSES, responses_user_text
 from ._fake_wire import (
     JSON_CONTENT_TYPE,
     PH_ID_B,
@@ -109,7 +113,15 @@ __all__ = [
 ]
 
 Endpoint: TypeAlias = Literal[
-    "openai", "azure", "anthropic", "count_tokens", "gemini", "proxy", "models", "unknown"
+    "openai",
+    "responses",
+    "azure",
+    "anthropic",
+    "count_tokens",
+    "gemini",
+    "proxy",
+    "models",
+    "unknown",
 ]
 DEFAULT_MODEL: Final = "fake-model"
 _TEMPLATE_CACHE_SIZE: Final = 64
@@ -123,7 +135,7 @@ class RecordedRequest:
     ``headers`` is a plain dict with lower-case names (repeated headers joined with
     ``", "``); ``body`` the raw bytes; ``json`` the parsed body, or ``None`` when it is
     empty or not JSON; ``endpoint`` which API the path belongs to (``"openai"``,
-    ``"azure"``, ``"anthropic"``, ``"count_tokens"``, ``"proxy"``, ``"models"`` or
+    ``"responses"``, ``"azure"``, ``"anthropic"``, ``"count_tokens"``, ``"proxy"``, ``"models"`` or
     ``"unknown"``).
     """
 
@@ -162,6 +174,8 @@ class RecordedRequest:
             return ""
         if self.endpoint == "gemini":
             return _gemini_user_text(self.json.get("contents"))
+        if self.endpoint == "responses":
+            return responses_user_text(self.json)
         messages = self.json.get("messages")
         if not isinstance(messages, list):
             return ""
@@ -224,6 +238,11 @@ def _estimate_input_tokens(data: Any) -> int:
     contents = data.get("contents")  # Gemini
     if isinstance(contents, list):
         chars += len(_gemini_user_text(contents)) + 4 * len(contents)
+    items = data.get("input")  # OpenAI Responses
+    if isinstance(items, list):
+        instructions = data.get("instructions")
+        chars += len(responses_user_text(data)) + 4 * len(items)
+        chars += len(instructions) if isinstance(instructions, str) else 0
     return max(1, math.ceil(chars / 4))
 
 
@@ -253,6 +272,8 @@ def _route(method: str, path: str) -> _Route:
     if method == "POST":
         if path in ("/v1/chat/completions", "/chat/completions"):
             return _Route("openai")
+        if path in ("/v1/responses", "/responses"):
+            return _Route("responses")
         if path == "/v1/messages":
             return _Route("anthropic")
         if path == "/v1/messages/count_tokens":
@@ -295,6 +316,7 @@ _Answer: TypeAlias = (
 
 _WIRE_OF: Final[dict[Endpoint, WireRenderer]] = {
     "openai": OPENAI,
+    "responses": RESPONSES,
     "azure": OPENAI,
     "models": OPENAI,
     "unknown": OPENAI,
@@ -322,7 +344,8 @@ class _TrackingServer(web.Server):
 
 
 class FakeLLMServer:
-    """A scripted fake of the OpenAI, Anthropic, Gemini and jackfield-proxy HTTP APIs on loopback.
+    """A scripted fake of the OpenAI (Chat Completions, Responses), Anthropic, Gemini and
+    jackfield-proxy HTTP APIs on loopback.
 
     :param proxy_token: when set, ``/api/stream`` requires ``Authorization: Bearer
         <proxy_token>`` and answers 401 otherwise.
@@ -719,6 +742,7 @@ class FakeLLMServer:
         version = data.get("protocol_version") if endpoint == "proxy" else None
         output = data.get("output") if endpoint == "proxy" else None
         mode = output.get("mode") if isinstance(output, dict) else None
+        include = data.get("include") if endpoint == "responses" else None
         ctx = RenderContext(
             stream=rec.stream,
             include_usage=isinstance(options, dict) and bool(options.get("include_usage")),
@@ -729,6 +753,8 @@ class FakeLLMServer:
             provider=self.proxy_provider,
             protocol_version=version if type(version) is int else 1,
             output_mode=mode if isinstance(mode, str) else None,
+            encrypted_reasoning=isinstance(include, list)
+            and "reasoning.encrypted_content" in include,
         )
         wire = self._proxy_wire if endpoint == "proxy" else _WIRE_OF[endpoint]
         key: tuple[Any, ...] | None = (wire.name, reply, ctx)

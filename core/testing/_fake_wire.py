@@ -1,8 +1,8 @@
 """The seam between :class:`~jackfield.testing._fake_server.FakeLLMServer` and its wires.
 
 The server is wire-independent: it routes a request to one :class:`WireRenderer`
-(:mod:`._fake_openai`, :mod:`._fake_anthropic`, :mod:`._fake_gemini` or
-:mod:`._fake_proxy`) and asks it how
+(:mod:`._fake_openai`, :mod:`._fake_responses`, :mod:`._fake_anthropic`,
+:mod:`._fake_gemini` or :mod:`._fake_proxy`) and asks it how
 to render a :class:`~jackfield.testing.Reply` (:meth:`WireRenderer.render`, cached as a
 :class:`Rendered` template with id placeholders), the body and SSE event of an error or of
 garbage, the ids and headers of a response, and whether a request's credentials or body
@@ -48,7 +48,7 @@ __all__ = [
     "usage_of",
 ]
 
-WireName: TypeAlias = Literal["openai", "anthropic", "gemini", "proxy"]
+WireName: TypeAlias = Literal["openai", "responses", "anthropic", "gemini", "proxy"]
 
 SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
 JSON_CONTENT_TYPE: Final = "application/json"
@@ -151,6 +151,8 @@ class RenderContext:
     """The proxy protocol version the request declares (``protocol_version``; 1 if none)."""
     output_mode: str | None = None
     """The structured-output mode a proxy request asks for (its ``output.mode``)."""
+    encrypted_reasoning: bool = False
+    """A Responses request asked for ``include: ["reasoning.encrypted_content"]``."""
 
 
 def usage_of(reply: Reply, ctx: RenderContext) -> Usage:
