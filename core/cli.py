@@ -3,8 +3,9 @@
 ``jackfield prompt TEXT`` streams an answer to stdout; ``providers``, ``plugins``,
 ``tiers``, ``capabilities`` and ``tokens`` inspect the registry; ``cache stats`` and
 ``cache clear`` operate the response cache; ``router status`` shows router profiles'
-targets and their state. Bad input prints one line to stderr and exits non-zero, never a
-traceback.
+targets and their state; ``serve`` runs the gateway and ``gateway token
+create|list|revoke`` manages its client tokens. Bad input prints one line to stderr
+and exits non-zero, never a traceback.
 """
 
 from __future__ import annotations
@@ -143,7 +144,90 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser(
         "clear", help="delete every entry and reset the counters", parents=[cache_options]
     )
+
+    gateway_config = _Parser(add_help=False)
+    gateway_config.add_argument(
+        "-c", "--config", metavar="FILE",
+        help="the gateway config (default: $JACKFIELD_GATEWAY_CONFIG, else ./gateway.toml)",
+    )  # fmt: skip
+    p = sub.add_parser("serve", help="run the gateway (docs/gateway.md)", parents=[gateway_config])
+    p.add_argument("--host", help="listen address (default: the config's)")
+    p.add_argument("--port", type=int, help="listen port (default: the config's)")
+    p = sub.add_parser("gateway", help="manage the gateway's client tokens")
+    actions = p.add_subparsers(dest="gateway_action", metavar="ACTION", parser_class=_Parser)
+    token = actions.add_parser("token", help="create, list or revoke client tokens")
+    verbs = token.add_subparsers(dest="token_action", metavar="ACTION", parser_class=_Parser)
+    p = verbs.add_parser("create", help="issue a token (printed once)", parents=[gateway_config])
+    p.add_argument("name")
+    p.add_argument(
+        "--allow", action="append", default=[], metavar="NAME",
+        help="a model, tier, provider or profile the token may use (repeat; default: all)",
+    )  # fmt: skip
+    p.add_argument("--rpm", type=int, help="requests per minute")
+    p.add_argument("--tpm", type=int, help="tokens per minute")
+    p.add_argument("--daily-tokens", type=int, help="tokens per UTC day")
+    p = verbs.add_parser(
+        "list", help="the tokens' names, allow-lists and limits", parents=[gateway_config]
+    )
+    p.add_argument("--json", action="store_true")
+    p = verbs.add_parser(
+        "revoke", help="revoke a token (effective at once)", parents=[gateway_config]
+    )
+    p.add_argument("name")
     return parser
+
+
+def _gateway_config(args: argparse.Namespace) -> Any:
+    from .gateway import load_config
+
+    path = args.config or os.environ.get("JACKFIELD_GATEWAY_CONFIG") or "gateway.toml"
+    return load_config(path)
+
+
+def _serve(args: argparse.Namespace, err: _Out) -> int:
+    from .gateway import serve
+
+    config = _gateway_config(args)
+    asyncio.run(serve(config, host=args.host, port=args.port))
+    return 0
+
+
+def _gateway(args: argparse.Namespace, out: _Out) -> int:
+    from .gateway import TokenStore
+
+    action = getattr(args, "token_action", None)
+    if getattr(args, "gateway_action", None) != "token" or action is None:
+        raise _UsageError("usage: jackfield gateway token create|list|revoke [NAME]")
+    config = _gateway_config(args)
+    if config.tokens is None:
+        raise ConfigurationError("the gateway config names no token file", field="gateway.tokens")
+    store = TokenStore(config.tokens)
+    if action == "create":
+        value = store.create(
+            args.name,
+            allow=args.allow or ("*",),
+            rpm=args.rpm,
+            tpm=args.tpm,
+            daily_tokens=args.daily_tokens,
+        )
+        out.write(f"{value}\n")
+        return 0
+    if action == "revoke":
+        if not store.revoke(args.name):
+            raise ConfigurationError(f"no token named {args.name!r}", field="name")
+        out.write(f"revoked {args.name}\n")
+        return 0
+    rows = [r.public() for r in store.records()]
+    if args.json:
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    for row in rows:
+        limits = ", ".join(f"{k}={row[k]}" for k in ("rpm", "tpm", "daily_tokens") if row[k])
+        allow = ",".join(row["allow"])
+        out.write(
+            f"{row['name']}  allow={allow}  {limits or 'no limits'}  created {row['created']}\n"
+        )
+    return 0
 
 
 def _provider_name(args: argparse.Namespace, err: _Out) -> str:
@@ -597,6 +681,10 @@ def _run(argv: Sequence[str] | None, out: _Out, err: _Out) -> int:
             return _cache(args, out)
         if args.command == "router":
             return _router(args, out)
+        if args.command == "serve":
+            return _serve(args, err)
+        if args.command == "gateway":
+            return _gateway(args, out)
         return _tokens(args, out, err)
     except _UsageError as exc:
         err.write(f"jackfield: {exc}\n")

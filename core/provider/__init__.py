@@ -31,6 +31,7 @@ from ..wire import (
     _openai_chat as openai_chat,
     _proxy as proxy_protocol,
     _responses as openai_responses,
+    _tinyagent as tinyagent_protocol,
 )
 from ..wire._assembler import StreamAssembler
 from ..wire._errors import (
@@ -76,4 +77,5 @@ __all__ = [
     "read_limited",
     "request_id_from",
     "self_hosted_capabilities",
+    "tinyagent_protocol",
 ]
