@@ -21,6 +21,13 @@ bounded bodies, raw logging) whose :meth:`~ProxyProvider.error_for` reads protoc
 bodies. The protocol itself -- the request JSON, decoding one event, the error mapping --
 is :data:`jackfield.provider.proxy_protocol`, which does no I/O.
 
+``protocol = "tinyagent"`` (a profile key, or ``extra={"protocol": "tinyagent"}``) talks
+to an existing server of the tinyagent protocol instead (the ``ProxyStreamOptions``
+clients' wire, :data:`jackfield.provider.tinyagent_protocol`): same path, a
+``{"model", "context", "options"}`` body, pi-ai events rebuilt into jackfield's. It
+carries text, inline images, tools and thinking; a call needing more (documents,
+audio, cache points, a native schema) is refused before any I/O.
+
 Tiers pass through: a tier resolves through ``config.tier_models`` (and the
 ``jackfield_model_for_tier`` hook), else the tier's own name (``"hosted_large"``) is sent
 as the model and the server maps it. ``model`` is therefore never ``null`` from this
@@ -53,10 +60,23 @@ from jackfield.errors import (
     UnsupportedFeatureError,
 )
 from jackfield.events import StreamEnd, StreamEvent, StreamStart
-from jackfield.provider import HTTPProvider, ProviderStream, RegisterProvider, proxy_protocol
+from jackfield.provider import (
+    HTTPProvider,
+    ProviderStream,
+    RegisterProvider,
+    proxy_protocol,
+    tinyagent_protocol,
+)
 from jackfield.types import Capabilities, ModelTier, OutputMode, Request, Response
 
-__all__ = ["ProxyProvider", "Signal"]
+__all__ = ["PROTOCOLS", "ProxyProvider", "Signal"]
+
+PROTOCOLS = ("jackfield", "tinyagent")
+"""The wire protocols the client speaks (``protocol`` setting)."""
+
+_TINYAGENT_CAPABILITIES = Capabilities(
+    images=True, thinking=True, structured_output=OutputMode.PROMPT, cache_points="none"
+)
 
 Signal = Callable[[], bool]
 """Returns ``True`` when the call should stop (``threading.Event().is_set`` will do)."""
@@ -73,6 +93,7 @@ class ProxyProvider(HTTPProvider):
     api_key_env = "JACKFIELD_PROXY_TOKEN"  # a required key, sent as a bearer token
     tier_models = {tier: tier.value for tier in ModelTier}
     call_options = frozenset({"signal"})  # taken out of the request: never sent
+    extra_fields = frozenset({"protocol"})
     default_capabilities = Capabilities(  # the server decides, and refuses what it cannot
         images=True,
         documents=True,
@@ -89,8 +110,27 @@ class ProxyProvider(HTTPProvider):
         url = self.config.base_url or os.environ.get("JACKFIELD_PROXY_URL") or ""
         return url.rstrip("/") or None
 
+    @property
+    def protocol(self) -> str:
+        """The wire protocol: ``"jackfield"`` (the default) or ``"tinyagent"``."""
+        return str(self.config.extra.get("protocol") or "jackfield")
+
+    def model_capabilities(self, model: str) -> Capabilities:
+        """The tinyagent protocol carries less than jackfield's (no documents, audio,
+        cache points or schema): a call needing them is refused before any I/O."""
+        if self.protocol == "tinyagent":
+            return _TINYAGENT_CAPABILITIES
+        return self.default_capabilities
+
     def validate_config(self) -> None:
-        """An ``http(s)`` base URL is required; ``config.extra["signal"]`` must be callable."""
+        """An ``http(s)`` base URL is required; ``config.extra["signal"]`` must be callable;
+        ``protocol`` is one of :data:`PROTOCOLS`."""
+        if self.protocol not in PROTOCOLS:
+            raise ConfigurationError(
+                f"protocol must be one of {', '.join(PROTOCOLS)}",
+                field="protocol",
+                provider=self.name,
+            )
         url = self.base_url
         if not url or not url.startswith(("http://", "https://")):
             raise ConfigurationError(
@@ -110,10 +150,16 @@ class ProxyProvider(HTTPProvider):
 
     def payload(self, request: Request) -> dict[str, Any]:
         """The request JSON of the protocol (:func:`proxy_protocol.build_payload`)."""
+        if self.protocol == "tinyagent":
+            return tinyagent_protocol.build_payload(request)
         return proxy_protocol.build_payload(request)
 
     def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         """A protocol error body maps to its exact class; any other body, as usual."""
+        if self.protocol == "tinyagent":
+            return tinyagent_protocol.error_from_response(
+                status, headers, body, provider=self.name, secrets=self._secrets()
+            )
         return proxy_protocol.error_from_response(
             status, headers, body, provider=self.name, secrets=self._secrets()
         )
@@ -189,6 +235,10 @@ class ProxyProvider(HTTPProvider):
     async def _stream(self, request: Request) -> AsyncIterator[StreamEvent]:
         signals = _SIGNALS.get()  # this call's, on every attempt (retries included)
         _check(signals)
+        if self.protocol == "tinyagent":
+            async for event in self._stream_tinyagent(request, signals):
+                yield event
+            return
         headers: dict[str, str] = {}
         sse_events = self.http.stream_sse(
             f"{self.base_url}{proxy_protocol.STREAM_PATH}",
@@ -219,6 +269,31 @@ class ProxyProvider(HTTPProvider):
         if not ended:
             raise StreamError(
                 "the proxy stream ended before its end event (truncated?)", provider=self.name
+            )
+
+    async def _stream_tinyagent(
+        self, request: Request, signals: tuple[Signal, ...]
+    ) -> AsyncIterator[StreamEvent]:
+        reader = tinyagent_protocol.EventReader(self.name, request.model, self._secrets())
+        sse_events = self.http.stream_sse(
+            f"{self.base_url}{tinyagent_protocol.STREAM_PATH}", self.payload(request)
+        )
+        try:
+            async for sse in sse_events:
+                if sse.data == "[DONE]":
+                    break
+                for event in reader.feed(sse.data):
+                    if not isinstance(event, StreamEnd):
+                        _check(signals)
+                    yield event
+                if reader.done:
+                    break
+        finally:
+            await sse_events.aclose()  # type: ignore[attr-defined]
+        if not reader.done:
+            raise StreamError(
+                "the tinyagent stream ended before its done event (truncated?)",
+                provider=self.name,
             )
 
 

@@ -777,13 +777,21 @@ async def test_an_error_body_without_a_request_id_takes_the_header(
 
 
 def test_the_proxy_is_an_http_provider_with_its_protocol_in_the_wire_layer() -> None:
-    from jackfield.provider import HTTPProvider, proxy_protocol
+    from jackfield.provider import HTTPProvider, proxy_protocol, tinyagent_protocol
 
     assert issubclass(ProxyProvider, HTTPProvider)
     request = Request(messages=[Message.user("Hi")], model="hosted_small", extra={"u": 1})
-    assert ProxyProvider.payload(ProxyProvider.__new__(ProxyProvider), request) == (
-        proxy_protocol.build_payload(request)
+    proxy = ProxyProvider(base_url="http://127.0.0.1:9", api_key="k")
+    assert proxy.payload(request) == proxy_protocol.build_payload(request)
+    tiny = ProxyProvider(
+        base_url="http://127.0.0.1:9", api_key="k", extra={"protocol": "tinyagent"}
     )
+    assert tiny.payload(request) == tinyagent_protocol.build_payload(request)
+    # a profile key, moved into extra by the registry
+    made = Registry().create_provider(
+        "proxy", base_url="http://127.0.0.1:9", api_key="k", protocol="tinyagent"
+    )
+    assert made.protocol == "tinyagent"
 
 
 # -- protocol version 2 -----------------------------------------------------------------------
