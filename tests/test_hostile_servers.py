@@ -210,11 +210,12 @@ def _slow_stream_handler(name: str, every: float) -> Any:
 
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_calls_queue_for_a_full_pool_instead_of_timing_out(name: str) -> None:
-    """Three streams of about 0.7 s through two connections: the third waits for a free one,
-    longer than ``connect_timeout``, and succeeds."""
-    handler = _slow_stream_handler(name, every=0.05)
+    """Three streams of about 1 s through two connections: the third waits for a free one,
+    longer than ``connect_timeout``, and succeeds. (0.3 s, not less: a loaded CI machine can
+    take 0.1 s to connect on loopback.)"""
+    handler = _slow_stream_handler(name, every=0.1)
     async with RawServer(handler) as server:
-        options = {"max_connections": 2, "connect_timeout": 0.1, "timeout": 5, "max_retries": 0}
+        options = {"max_connections": 2, "connect_timeout": 0.3, "timeout": 5, "max_retries": 0}
         async with closing(make_provider(name, server.port, **options)) as llm:
             answers = await asyncio.gather(*(call(llm, True) for _ in range(3)))
     assert [a.content for a in answers] == ["x" * 10] * 3
