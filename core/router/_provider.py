@@ -48,6 +48,7 @@ from ..retry import RetryPolicy
 from ..types import Capabilities, ModelTier, OutputSchema, Request, Response
 from ._breaker import (
     BreakerSettings,
+    BreakerState,
     TargetState,
     availability,
     begin_probe,
@@ -57,7 +58,7 @@ from ._breaker import (
 from ._budget import Budget, budget_from_headers
 from ._decisions import Action, Decision, decide
 from ._events import RouterEvent
-from ._state import StateBackend, open_state
+from ._state import MemoryState, StateBackend, open_state
 from ._strategies import order_for
 from ._targets import TargetSpec, parse_targets
 
@@ -179,10 +180,53 @@ class _BudgetBox:
         self.budget: Budget | None = None
 
 
+class _Plan:
+    """How one target takes one route, resolved once (see :meth:`_Target.plan`): its
+    model, its capabilities for it, and the request changes its config's defaults make.
+
+    Kept while the target's provider keeps the config it was resolved from: replacing
+    the config (another ``tier_models``, ``capabilities``, ``temperature`` ...) resolves
+    it again. The target's availability (breaker, take-out, budget) is no part of a plan:
+    it is read from the state backend on every call."""
+
+    __slots__ = ("caps", "config", "defaults", "model")
+
+    def __init__(
+        self, config: ProviderConfig, model: str, caps: Capabilities, defaults: bool
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.caps = caps
+        self.defaults = defaults
+        """Whether the config has a ``temperature`` or ``max_tokens`` a request may lack."""
+
+    def request(self, request: Request) -> Request:
+        """``request`` for this target: its model, and its config's defaults."""
+        if self.defaults:
+            return _target_request(request, self.model, self.config)
+        if request.model == self.model:
+            return request
+        r = request  # only the model changes: the common case, without evolve()'s cost
+        return Request(
+            r.messages, self.model, r.temperature, r.max_tokens, r.tools, r.tool_choice,
+            r.json_mode, r.stop, r.reasoning, r.extra, r.output,
+        )  # fmt: skip
+
+
 class _Target:
     """A built target: its spec, its provider and the retry policy taken off it."""
 
-    __slots__ = ("box", "key", "models", "policy", "provider", "spec", "weight", "window")
+    __slots__ = (
+        "box",
+        "key",
+        "one_attempt",
+        "plans",
+        "policy",
+        "provider",
+        "spec",
+        "weight",
+        "window",
+    )
 
     def __init__(self, spec: TargetSpec, provider: Provider) -> None:
         self.spec = spec
@@ -190,10 +234,14 @@ class _Target:
         self.provider = provider
         self.policy: RetryPolicy = provider.retry_policy
         provider.retry_policy = RetryPolicy(max_retries=0)  # the router retries it
+        self.one_attempt = type(provider)._call_upstream is Provider._call_upstream
+        """Whether a call may go to :meth:`Provider._upstream_once`: the one attempt of
+        the target's own ``_call_upstream``, without the retry layer the router has
+        emptied (not for a target that routes, such as a router of its own)."""
         self.weight = spec.weight if spec.weight is not None else 1.0
         window = spec.context_window or provider.config.context_window
         self.window: int | None = window
-        self.models: dict[str, str] = {}
+        self.plans: dict[str, _Plan] = {}
         self.box = _BudgetBox()
 
     def observe(self, clock: Callable[[], float]) -> bool:
@@ -213,26 +261,35 @@ class _Target:
         budget, box.budget = box.budget, None
         return budget
 
+    def plan(self, route: str) -> _Plan:
+        """How this target takes ``route`` (a tier, the default, or a model); a
+        :class:`ConfigurationError` if it has no model for it."""
+        provider = self.provider
+        plan = self.plans.get(route)
+        if plan is not None and plan.config is provider.config:
+            return plan
+        config = provider.config
+        if route == DEFAULT_ROUTE:
+            model = provider.resolve_model()
+        elif route.startswith(TIER_ROUTE):
+            model = provider.model_for_tier(route[len(TIER_ROUTE) :])
+        else:
+            model = route
+        defaults = config.temperature is not None or config.max_tokens is not None
+        plan = _Plan(config, model, provider.capabilities(model), defaults)
+        if len(self.plans) >= _MAX_ROUTES:
+            self.plans.clear()
+        self.plans[route] = plan
+        return plan
+
     def model(self, route: str) -> str:
         """The model this target uses for ``route`` (a tier, the default, or a model)."""
-        found = self.models.get(route)
-        if found is None:
-            provider = self.provider
-            if route == DEFAULT_ROUTE:
-                found = provider.resolve_model()
-            elif route.startswith(TIER_ROUTE):
-                found = provider.model_for_tier(route[len(TIER_ROUTE) :])
-            else:
-                found = route
-            if len(self.models) >= _MAX_ROUTES:
-                self.models.clear()
-            self.models[route] = found
-        return found
+        return self.plan(route).model
 
     def maps(self, route: str) -> bool:
         """Whether this target has a model for ``route``."""
         try:
-            self.model(route)
+            self.plan(route)
         except ConfigurationError:
             return False
         return True
@@ -293,6 +350,11 @@ class Router(Provider):
         self._keys = [t.key for t in self._targets]
         self._weights = [t.weight for t in self._targets]
         self._windows = any(t.window is not None for t in self._targets)
+        # the order of a strategy that needs no state (and of a single target): fixed
+        fixed = settings.strategy == "fallback" or len(self._targets) == 1
+        self._fixed_order: tuple[int, ...] | None = (
+            tuple(range(len(self._targets))) if fixed else None
+        )
         self._decide_options = {
             "retry_after_cap": settings.retry_after_cap,
             "quota_cooldown": settings.quota_cooldown,
@@ -481,20 +543,32 @@ class Router(Provider):
     ) -> tuple[_Target, T]:
         """Try the targets in the strategy's order until one answers; see the module
         docstring. With ``hold`` the winning target's in-flight count stays raised (the
-        caller lowers it when its stream ends)."""
+        caller lowers it when its stream ends).
+
+        The common case (the first target is available and answers) costs one state
+        read, the target's cached plan, one copy of the request for its model, one
+        attempt and one state update; the rest is reached only by what it is for."""
         settings = self.settings
         clock = self._clock
         state_backend = self.state
-        began = time.monotonic()
         deadline = self.config.retry_deadline
+        began = time.monotonic() if deadline is not None else 0.0
         targets = self._targets
-        states = await state_backend.load(self._keys)
-        now = clock()
-        order = self._order(self._weights, states, self._rng)
+        # the memory state (the default) is changed in place, without a coroutine each
+        memory = state_backend if type(state_backend) is MemoryState else None
+        if memory is not None:
+            states = memory.load_now(self._keys)
+        else:
+            states = await state_backend.load(self._keys)
+        order: Sequence[int] | None = self._fixed_order
+        if order is None:
+            order = self._order(self._weights, states, self._rng)
         if len(order) > 1:
+            now = clock()
             low = [i for i in order if states[i].budget_low(now)]
             if low:
                 order = [i for i in order if i not in low] + low
+        route = request.model
         attempts = 0
         last: ProviderError | None = None
         failed: _Target | None = None
@@ -503,22 +577,21 @@ class Router(Provider):
         unsupported: UnsupportedFeatureError | None = None
         min_window: int | None = None
         estimates: dict[str, int] = {}
-        decide_options = self._decide_options
         for index in order:
             target = targets[index]
             now = clock()
             available = availability(states[index], now)
-            if available in ("blocked", "open", "probing"):
+            if available != "yes" and available != "probe":
                 skipped.append(_why_out(target, states[index], available, now))
                 continue
             try:
-                model = target.model(request.model)
+                plan = target.plan(route)
             except ConfigurationError as exc:
                 config_error = config_error or exc
                 skipped.append(f"{target.key}: {exc.message}")
                 continue
             if self._windows or min_window is not None:
-                why = self._window_skip(target, request, model, min_window, estimates)
+                why = self._window_skip(target, request, plan.model, min_window, estimates)
                 if why is not None:
                     skipped.append(why)
                     continue
@@ -535,9 +608,8 @@ class Router(Provider):
                 if not taken:
                     skipped.append(f"{target.key}: a probe is in flight")
                     continue
-            treq = _target_request(request, model, target.provider.config)
             try:  # what this target cannot express skips it, before any I/O
-                treq = check_request(treq, target.provider.capabilities(model), target.key)
+                treq = check_request(plan.request(request), plan.caps, target.key)
             except UnsupportedFeatureError as exc:
                 unsupported = unsupported or exc
                 skipped.append(f"{target.key}: {exc.message}")
@@ -546,9 +618,10 @@ class Router(Provider):
             while True:
                 if attempts >= settings.max_attempts:
                     raise _spent(last, attempts, f"its attempt budget ({attempts})", skipped)
-                elapsed = time.monotonic() - began
-                if deadline is not None and elapsed >= deadline:
-                    raise _spent(last, attempts, f"its deadline ({deadline:g} s)", skipped)
+                if deadline is not None:
+                    elapsed = time.monotonic() - began
+                    if elapsed >= deadline:
+                        raise _spent(last, attempts, f"its deadline ({deadline:g} s)", skipped)
                 if failed is not None and failed is not target:
                     self._emit(
                         RouterEvent(
@@ -559,7 +632,10 @@ class Router(Provider):
                 attempts += 1
                 tries += 1
                 started = time.perf_counter()
-                await state_backend.add_in_flight(target.key, 1)
+                if memory is not None:
+                    memory.add_in_flight_now(target.key, 1)
+                else:
+                    await state_backend.add_in_flight(target.key, 1)
                 try:
                     if deadline is None:
                         result = await attempt(target, treq)
@@ -567,7 +643,7 @@ class Router(Provider):
                         result = await _within(attempt(target, treq), deadline - elapsed, deadline)
                 except ProviderError as err:
                     await state_backend.add_in_flight(target.key, -1)
-                    decision = decide(err, **decide_options)
+                    decision = decide(err, **self._decide_options)
                     await self._record_failure(target, err, decision)
                     last = err
                     if decision.action is Action.RAISE:
@@ -576,8 +652,7 @@ class Router(Provider):
                     policy = target.policy
                     if decision.retry and tries <= policy.max_retries:
                         wait = policy.wait_for(err, tries)
-                        elapsed = time.monotonic() - began
-                        fits = deadline is None or elapsed + wait < deadline
+                        fits = deadline is None or time.monotonic() - began + wait < deadline
                         if fits and attempts < settings.max_attempts:
                             notify = target.provider._on_retry(treq)
                             if notify is not None:
@@ -592,7 +667,15 @@ class Router(Provider):
                 except BaseException:
                     await state_backend.add_in_flight(target.key, -1)
                     raise
-                await self._record_success(target, time.perf_counter() - started, hold)
+                seconds = time.perf_counter() - started
+                if memory is None:
+                    await self._record_success(target, seconds, hold)
+                else:
+                    done = 0 if hold else 1
+                    budget = target.take_budget()
+                    previous = memory.apply(target.key, _succeeded, seconds, budget, done)
+                    if previous is not None:
+                        self._closed(target, previous)
                 return target, result
         raise _nothing_left(last, attempts, skipped, config_error or unsupported)
 
@@ -632,23 +715,16 @@ class Router(Provider):
         unless ``hold``, the call is no longer in flight."""
         budget = target.take_budget()
         done = 0 if hold else 1
-
-        def change(state: TargetState) -> str | None:
-            if done:  # one update with the in-flight count: Redis state counts it apart
-                state.in_flight -= done
-            mean = state.latency
-            state.latency = seconds if mean is None else mean + LATENCY_WEIGHT * (seconds - mean)
-            if budget is not None:
-                state.remaining_requests = budget.remaining_requests
-                state.remaining_tokens = budget.remaining_tokens
-                state.budget_reset = budget.reset
-            return on_success(state)
-
-        previous = await self.state.update(target.key, change)
+        previous = await self.state.update(
+            target.key, lambda state: _succeeded(state, seconds, budget, done)
+        )
         if previous is not None:
-            self._emit(
-                RouterEvent(kind="breaker", target=target.key, state="closed", previous=previous)
-            )
+            self._closed(target, previous)
+
+    def _closed(self, target: _Target, previous: str) -> None:
+        """Tell the observers ``target``'s breaker closed."""
+        event = RouterEvent(kind="breaker", target=target.key, state="closed", previous=previous)
+        self._emit(event)
 
     async def _record_failure(
         self, target: _Target, error: ProviderError, decision: Decision
@@ -798,6 +874,24 @@ def _not_registered(registry: Registry, base: str) -> ProviderNotFoundError | No
     return error
 
 
+def _succeeded(
+    state: TargetState, seconds: float, budget: Budget | None, done: int
+) -> BreakerState | None:
+    """Record a success in ``state``: the latency, the budget the headers stated, the
+    breaker's success and ``done`` calls no longer in flight (one update with the
+    in-flight count: Redis state counts it apart). Returns the breaker's previous state
+    if it closed."""
+    if done:
+        state.in_flight -= done
+    mean = state.latency
+    state.latency = seconds if mean is None else mean + LATENCY_WEIGHT * (seconds - mean)
+    if budget is not None:
+        state.remaining_requests = budget.remaining_requests
+        state.remaining_tokens = budget.remaining_tokens
+        state.budget_reset = budget.reset
+    return on_success(state)
+
+
 def _target_request(request: Request, model: str, config: ProviderConfig) -> Request:
     """``request`` for one target: its model, and its own config's defaults."""
     changes: dict[str, Any] = {}
@@ -824,6 +918,12 @@ def _target_request(request: Request, model: str, config: ProviderConfig) -> Req
 
 
 async def _generate(target: _Target, request: Request) -> Response:
+    if target.one_attempt:  # the target's retry layer is empty: its one attempt, direct
+        try:
+            return await target.provider._upstream_once(request)
+        except ProviderError as err:
+            err.attempts = 1  # as that layer would have
+            raise
     return await target.provider._call_upstream(request)
 
 

@@ -69,8 +69,7 @@ class MemoryState:
 
     async def load(self, keys: Sequence[str]) -> list[TargetState]:
         """See :class:`StateBackend` (the live states: callers only read them)."""
-        get = self._get
-        return [get(key) for key in keys]
+        return self.load_now(keys)
 
     async def update(self, key: str, change: Callable[[TargetState], T]) -> T:
         """See :class:`StateBackend`."""
@@ -79,6 +78,23 @@ class MemoryState:
 
     async def add_in_flight(self, key: str, delta: int) -> None:
         """See :class:`StateBackend`."""
+        self.add_in_flight_now(key, delta)
+
+    # The same without a coroutine each (the router's common case calls these).
+
+    def load_now(self, keys: Sequence[str]) -> list[TargetState]:
+        """:meth:`load`, synchronously."""
+        get = self._get
+        return [get(key) for key in keys]
+
+    def apply(self, key: str, change: Callable[..., T], *args: Any) -> T:
+        """``change(state, *args)`` over the state of ``key``: :meth:`update`,
+        synchronously and without a closure."""
+        with self._lock:
+            return change(self._get(key), *args)
+
+    def add_in_flight_now(self, key: str, delta: int) -> None:
+        """:meth:`add_in_flight`, synchronously."""
         with self._lock:
             self._get(key).in_flight += delta
 
