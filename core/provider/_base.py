@@ -95,6 +95,10 @@ class Provider(ABC):
     uses_registry: ClassVar[bool] = False
     """Whether the registry passes itself as ``registry=`` when creating the provider
     (the router builds its targets through it)."""
+    defers_output_mode: ClassVar[bool] = False
+    """Whether :meth:`build_request` leaves a structured call's output mode as the caller
+    chose it (or unset) once the call is checked, for the providers behind it to settle
+    (the router: each target gives the strongest mode it has)."""
     call_options: ClassVar[frozenset[str]] = frozenset()
     """Keyword arguments a call may pass besides the contract's own (``top_p``, ``seed``
     ...): each goes into ``Request.extra``, so into the body. Any other keyword is a
@@ -304,7 +308,8 @@ class Provider(ABC):
             output_retries=output_retries,
             extra=fields,
         )
-        return check_request(request, self.capabilities(request.model), self.name)
+        checked = check_request(request, self.capabilities(request.model), self.name)
+        return request if self.defers_output_mode else checked
 
     async def generate(
         self,

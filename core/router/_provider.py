@@ -45,7 +45,7 @@ from ..events import StreamEvent
 from ..provider import Provider
 from ..provider._capabilities import check_request, union
 from ..retry import RetryPolicy
-from ..types import Capabilities, ModelTier, OutputSchema, Request, Response
+from ..types import Capabilities, ModelTier, Request, Response
 from ._breaker import (
     BreakerSettings,
     BreakerState,
@@ -311,6 +311,7 @@ class Router(Provider):
     default_auth_method = "none"
     extra_fields: ClassVar[frozenset[str]] = ROUTER_FIELDS
     uses_registry: ClassVar[bool] = True
+    defers_output_mode: ClassVar[bool] = True  # each target gives the strongest it has
 
     _settings: _Settings | None
     _clock: Callable[[], float]
@@ -432,18 +433,6 @@ class Router(Provider):
             if target.maps(model)
         ]
         return union(caps) if caps else Capabilities()
-
-    def build_request(self, messages: Any, **kwargs: Any) -> Request:
-        """As :meth:`Provider.build_request`; the structured-output mode is left to each
-        target (the strongest it has), unless the caller chose one."""
-        request = super().build_request(messages, **kwargs)
-        output = request.output
-        if output is not None:
-            chosen = kwargs.get("response_format")
-            mode = chosen.mode if isinstance(chosen, OutputSchema) else None
-            if output.mode is not mode:
-                request = attrs.evolve(request, output=attrs.evolve(output, mode=mode))
-        return request
 
     def models_for(self, route: str) -> dict[str, str]:
         """Each target's model for ``route`` (a target with none is left out)."""
