@@ -447,7 +447,9 @@ class Router(Provider):
     # -- the routed call ----------------------------------------------------------------
 
     async def _call_upstream(self, request: Request) -> Response:
-        self._notify_started(request)
+        hooks = self.hooks  # _notify_started(), inline: the common path
+        if hooks is not None and hooks.has("jackfield_request_started"):
+            hooks.call("jackfield_request_started", provider=self, request=request, attempt=1)
         _, response = await self._route(request, _generate, hold=False)
         return response
 
@@ -537,16 +539,21 @@ class Router(Provider):
         The common case (the first target is available and answers) costs one state
         read, the target's cached plan, one copy of the request for its model, one
         attempt and one state update; the rest is reached only by what it is for."""
-        settings = self.settings
+        settings = self._settings
+        assert settings is not None
         clock = self._clock
         state_backend = self.state
         deadline = self.config.retry_deadline
         began = time.monotonic() if deadline is not None else 0.0
         targets = self._targets
-        # the memory state (the default) is changed in place, without a coroutine each
+        # The memory state (the default) is read and changed here, in place, without a
+        # coroutine or a call each: this path is most of the router's cost per call.
         memory = state_backend if type(state_backend) is MemoryState else None
+        states: list[TargetState]
         if memory is not None:
-            states = memory.load_now(self._keys)
+            live = memory.states
+            found: list[Any] = list(map(live.get, self._keys))  # None: a key not seen yet
+            states = found if all(found) else await memory.load(self._keys)
         else:
             states = await state_backend.load(self._keys)
         order: Sequence[int] | None = self._fixed_order
@@ -568,17 +575,23 @@ class Router(Provider):
         estimates: dict[str, int] = {}
         for index in order:
             target = targets[index]
+            state = states[index]
             now = clock()
-            available = availability(states[index], now)
-            if available != "yes" and available != "probe":
-                skipped.append(_why_out(target, states[index], available, now))
-                continue
-            try:
-                plan = target.plan(route)
-            except ConfigurationError as exc:
-                config_error = config_error or exc
-                skipped.append(f"{target.key}: {exc.message}")
-                continue
+            if state.blocked_until <= now and state.breaker == "closed":
+                available = "yes"  # availability()'s common case, inline
+            else:
+                available = availability(state, now)
+                if available != "probe":
+                    skipped.append(_why_out(target, state, available, now))
+                    continue
+            plan = target.plans.get(route)
+            if plan is None or plan.config is not target.provider.config:
+                try:
+                    plan = target.plan(route)
+                except ConfigurationError as exc:
+                    config_error = config_error or exc
+                    skipped.append(f"{target.key}: {exc.message}")
+                    continue
             if self._windows or min_window is not None:
                 why = self._window_skip(target, request, plan.model, min_window, estimates)
                 if why is not None:
@@ -622,7 +635,8 @@ class Router(Provider):
                 tries += 1
                 started = time.perf_counter()
                 if memory is not None:
-                    memory.add_in_flight_now(target.key, 1)
+                    with memory.lock:
+                        (live.get(target.key) or memory.state(target.key)).in_flight += 1
                 else:
                     await state_backend.add_in_flight(target.key, 1)
                 try:
@@ -631,6 +645,8 @@ class Router(Provider):
                     else:
                         result = await _within(attempt(target, treq), deadline - elapsed, deadline)
                 except ProviderError as err:
+                    if err.attempts is None:  # an attempt of its own: one
+                        err.attempts = 1
                     await state_backend.add_in_flight(target.key, -1)
                     decision = decide(err, **self._decide_options)
                     await self._record_failure(target, err, decision)
@@ -659,12 +675,16 @@ class Router(Provider):
                 seconds = time.perf_counter() - started
                 if memory is None:
                     await self._record_success(target, seconds, hold)
-                else:
-                    done = 0 if hold else 1
-                    budget = target.take_budget()
-                    previous = memory.apply(target.key, _succeeded, seconds, budget, done)
-                    if previous is not None:
-                        self._closed(target, previous)
+                    return target, result
+                box = target.box  # take_budget(), inline
+                budget = box.budget
+                if budget is not None:
+                    box.budget = None
+                with memory.lock:
+                    state = live.get(target.key) or memory.state(target.key)
+                    previous = _succeeded(state, seconds, budget, not hold)
+                if previous is not None:
+                    self._closed(target, previous)
                 return target, result
         raise _nothing_left(last, attempts, skipped, config_error or unsupported)
 
@@ -703,7 +723,7 @@ class Router(Provider):
         """Record the latency, the budget the headers stated and the breaker's success;
         unless ``hold``, the call is no longer in flight."""
         budget = target.take_budget()
-        done = 0 if hold else 1
+        done = not hold
         previous = await self.state.update(
             target.key, lambda state: _succeeded(state, seconds, budget, done)
         )
@@ -864,21 +884,21 @@ def _not_registered(registry: Registry, base: str) -> ProviderNotFoundError | No
 
 
 def _succeeded(
-    state: TargetState, seconds: float, budget: Budget | None, done: int
+    state: TargetState, seconds: float, budget: Budget | None, done: bool
 ) -> BreakerState | None:
     """Record a success in ``state``: the latency, the budget the headers stated, the
-    breaker's success and ``done`` calls no longer in flight (one update with the
-    in-flight count: Redis state counts it apart). Returns the breaker's previous state
-    if it closed."""
+    breaker's success and, if ``done``, the call no longer in flight (one update with
+    the in-flight count: Redis state counts it apart). Returns the breaker's previous
+    state if it closed."""
     if done:
-        state.in_flight -= done
+        state.in_flight -= 1
     mean = state.latency
     state.latency = seconds if mean is None else mean + LATENCY_WEIGHT * (seconds - mean)
     if budget is not None:
         state.remaining_requests = budget.remaining_requests
         state.remaining_tokens = budget.remaining_tokens
         state.budget_reset = budget.reset
-    return on_success(state)
+    return None if state.breaker == "closed" else on_success(state)
 
 
 def _target_request(request: Request, model: str, config: ProviderConfig) -> Request:
@@ -906,14 +926,11 @@ def _target_request(request: Request, model: str, config: ProviderConfig) -> Req
 # run), with its request_started hook, deadline and error mapping.
 
 
-async def _generate(target: _Target, request: Request) -> Response:
+def _generate(target: _Target, request: Request) -> Awaitable[Response]:
+    # not a coroutine of its own: the target's, returned to be awaited
     if target.one_attempt:  # the target's retry layer is empty: its one attempt, direct
-        try:
-            return await target.provider._upstream_once(request)
-        except ProviderError as err:
-            err.attempts = 1  # as that layer would have
-            raise
-    return await target.provider._call_upstream(request)
+        return target.provider._upstream_once(request)
+    return target.provider._call_upstream(request)
 
 
 async def _generate_structured_on(target: _Target, request: Request) -> Response:
