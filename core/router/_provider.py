@@ -55,7 +55,7 @@ from ._breaker import (
     on_failure,
     on_success,
 )
-from ._budget import Budget, budget_from_headers
+from ._budget import BUDGET_HEADERS, Budget, budget_from_headers
 from ._decisions import Action, Decision, decide
 from ._events import RouterEvent
 from ._state import MemoryState, StateBackend, open_state
@@ -249,6 +249,12 @@ class _Target:
         box = self.box  # not self: the transport holding the callback must not hold it
 
         def on_headers(headers: Mapping[str, str]) -> None:
+            get = headers.get  # every response: the common case (no budget stated) inline
+            for name in BUDGET_HEADERS:
+                if get(name) is not None:
+                    break
+            else:
+                return
             budget = budget_from_headers(headers, clock())
             if budget is not None:
                 box.budget = budget
