@@ -641,8 +641,12 @@ class Router(Provider):
                 tries += 1
                 started = time.perf_counter()
                 if memory is not None:
-                    with memory.lock:
+                    lock = memory.lock  # acquire/release: cheaper than a with block
+                    lock.acquire()
+                    try:
                         (live.get(target.key) or memory.state(target.key)).in_flight += 1
+                    finally:
+                        lock.release()
                 else:
                     await state_backend.add_in_flight(target.key, 1)
                 try:
@@ -686,9 +690,12 @@ class Router(Provider):
                 budget = box.budget
                 if budget is not None:
                     box.budget = None
-                with memory.lock:
+                lock.acquire()
+                try:
                     state = live.get(target.key) or memory.state(target.key)
                     previous = _succeeded(state, seconds, budget, not hold)
+                finally:
+                    lock.release()
                 if previous is not None:
                     self._closed(target, previous)
                 return target, result
