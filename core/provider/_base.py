@@ -95,6 +95,10 @@ class Provider(ABC):
     uses_registry: ClassVar[bool] = False
     """Whether the registry passes itself as ``registry=`` when creating the provider
     (the router builds its targets through it)."""
+    defers_output_mode: ClassVar[bool] = False
+    """Whether :meth:`build_request` leaves a structured call's output mode as the caller
+    chose it (or unset) once the call is checked, for the providers behind it to settle
+    (the router: each target gives the strongest mode it has)."""
     call_options: ClassVar[frozenset[str]] = frozenset()
     """Keyword arguments a call may pass besides the contract's own (``top_p``, ``seed``
     ...): each goes into ``Request.extra``, so into the body. Any other keyword is a
@@ -304,7 +308,8 @@ class Provider(ABC):
             output_retries=output_retries,
             extra=fields,
         )
-        return check_request(request, self.capabilities(request.model), self.name)
+        checked = check_request(request, self.capabilities(request.model), self.name)
+        return request if self.defers_output_mode else checked
 
     async def generate(
         self,
@@ -417,29 +422,33 @@ class Provider(ABC):
 
     async def _call_upstream(self, request: Request) -> Response:
         """One call with retries and error mapping, no cache."""
-        hooks = self.hooks
         attempt = 0
 
         async def once() -> Response:
             nonlocal attempt
             attempt += 1
-            if hooks is not None and hooks.has("jackfield_request_started"):
-                hooks.call(
-                    "jackfield_request_started", provider=self, request=request, attempt=attempt
-                )
-            cfg = self.config
-            try:
-                self._prepare()
-                async with Deadline(
-                    cfg.timeout, what="a complete answer", max_connections=cfg.max_connections
-                ):
-                    return self._scrub_response(await self._generate(request))
-            except ProviderError as exc:
-                raise self._finish_error(exc, request) from exc.__cause__
-            except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
-                raise self._error_from(exc, request) from exc
+            return await self._upstream_once(request, attempt)
 
         return await self.retry_policy.call(once, on_retry=self._on_retry(request))
+
+    async def _upstream_once(self, request: Request, attempt: int = 1) -> Response:
+        """One attempt of :meth:`_call_upstream`, without its retry layer: the
+        ``request_started`` hook, the deadline and the error mapping (a router, which
+        runs a target's retries itself, calls this)."""
+        hooks = self.hooks
+        if hooks is not None and hooks.has("jackfield_request_started"):
+            hooks.call("jackfield_request_started", provider=self, request=request, attempt=attempt)
+        cfg = self.config
+        try:
+            self._prepare()
+            async with Deadline(
+                cfg.timeout, what="a complete answer", max_connections=cfg.max_connections
+            ):
+                return self._scrub_response(await self._generate(request))
+        except ProviderError as exc:
+            raise self._finish_error(exc, request) from exc.__cause__
+        except Exception as exc:  # not cancellation, KeyboardInterrupt or SystemExit
+            raise self._error_from(exc, request) from exc
 
     def stream(
         self,

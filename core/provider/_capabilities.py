@@ -64,7 +64,8 @@ def check_request(request: Request, caps: Capabilities, provider: str) -> Reques
         raise _refuse("thinking", "think (reasoning)", provider, model)
     if request.json_mode and not caps.json_mode:
         raise _refuse("json_mode", "answer in JSON mode", provider, model)
-    cache_points = sum(1 for t in request.tools if t.cache_point is not None)
+    tools = request.tools
+    cache_points = sum(1 for t in tools if t.cache_point is not None) if tools else 0
     for m in request.messages:
         content = m.content
         if type(content) is str:

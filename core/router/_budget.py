@@ -14,10 +14,19 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["Budget", "budget_from_headers", "parse_duration"]
+__all__ = ["BUDGET_HEADERS", "Budget", "budget_from_headers", "parse_duration"]
 
 DEFAULT_RESET = 60.0
 """Seconds a budget is believed when the headers give no reset time."""
+
+BUDGET_HEADERS = (
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-tokens-remaining",
+)
+"""The headers that state a budget: without any of them, :func:`budget_from_headers`
+gives ``None``."""
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

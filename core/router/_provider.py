@@ -45,19 +45,20 @@ from ..events import StreamEvent
 from ..provider import Provider
 from ..provider._capabilities import check_request, union
 from ..retry import RetryPolicy
-from ..types import Capabilities, ModelTier, OutputSchema, Request, Response
+from ..types import Capabilities, ModelTier, Request, Response
 from ._breaker import (
     BreakerSettings,
+    BreakerState,
     TargetState,
     availability,
     begin_probe,
     on_failure,
     on_success,
 )
-from ._budget import Budget, budget_from_headers
+from ._budget import BUDGET_HEADERS, Budget, budget_from_headers
 from ._decisions import Action, Decision, decide
 from ._events import RouterEvent
-from ._state import StateBackend, open_state
+from ._state import MemoryState, StateBackend, open_state
 from ._strategies import order_for
 from ._targets import TargetSpec, parse_targets
 
@@ -179,10 +180,53 @@ class _BudgetBox:
         self.budget: Budget | None = None
 
 
+class _Plan:
+    """How one target takes one route, resolved once (see :meth:`_Target.plan`): its
+    model, its capabilities for it, and the request changes its config's defaults make.
+
+    Kept while the target's provider keeps the config it was resolved from: replacing
+    the config (another ``tier_models``, ``capabilities``, ``temperature`` ...) resolves
+    it again. The target's availability (breaker, take-out, budget) is no part of a plan:
+    it is read from the state backend on every call."""
+
+    __slots__ = ("caps", "config", "defaults", "model")
+
+    def __init__(
+        self, config: ProviderConfig, model: str, caps: Capabilities, defaults: bool
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.caps = caps
+        self.defaults = defaults
+        """Whether the config has a ``temperature`` or ``max_tokens`` a request may lack."""
+
+    def request(self, request: Request) -> Request:
+        """``request`` for this target: its model, and its config's defaults."""
+        if self.defaults:
+            return _target_request(request, self.model, self.config)
+        if request.model == self.model:
+            return request
+        r = request  # only the model changes: the common case, without evolve()'s cost
+        return Request(
+            r.messages, self.model, r.temperature, r.max_tokens, r.tools, r.tool_choice,
+            r.json_mode, r.stop, r.reasoning, r.extra, r.output,
+        )  # fmt: skip
+
+
 class _Target:
     """A built target: its spec, its provider and the retry policy taken off it."""
 
-    __slots__ = ("box", "key", "models", "policy", "provider", "spec", "weight", "window")
+    __slots__ = (
+        "box",
+        "key",
+        "one_attempt",
+        "plans",
+        "policy",
+        "provider",
+        "spec",
+        "weight",
+        "window",
+    )
 
     def __init__(self, spec: TargetSpec, provider: Provider) -> None:
         self.spec = spec
@@ -190,10 +234,14 @@ class _Target:
         self.provider = provider
         self.policy: RetryPolicy = provider.retry_policy
         provider.retry_policy = RetryPolicy(max_retries=0)  # the router retries it
+        self.one_attempt = type(provider)._call_upstream is Provider._call_upstream
+        """Whether a call may go to :meth:`Provider._upstream_once`: the one attempt of
+        the target's own ``_call_upstream``, without the retry layer the router has
+        emptied (not for a target that routes, such as a router of its own)."""
         self.weight = spec.weight if spec.weight is not None else 1.0
         window = spec.context_window or provider.config.context_window
         self.window: int | None = window
-        self.models: dict[str, str] = {}
+        self.plans: dict[str, _Plan] = {}
         self.box = _BudgetBox()
 
     def observe(self, clock: Callable[[], float]) -> bool:
@@ -201,6 +249,12 @@ class _Target:
         box = self.box  # not self: the transport holding the callback must not hold it
 
         def on_headers(headers: Mapping[str, str]) -> None:
+            get = headers.get  # every response: the common case (no budget stated) inline
+            for name in BUDGET_HEADERS:
+                if get(name) is not None:
+                    break
+            else:
+                return
             budget = budget_from_headers(headers, clock())
             if budget is not None:
                 box.budget = budget
@@ -213,26 +267,35 @@ class _Target:
         budget, box.budget = box.budget, None
         return budget
 
+    def plan(self, route: str) -> _Plan:
+        """How this target takes ``route`` (a tier, the default, or a model); a
+        :class:`ConfigurationError` if it has no model for it."""
+        provider = self.provider
+        plan = self.plans.get(route)
+        if plan is not None and plan.config is provider.config:
+            return plan
+        config = provider.config
+        if route == DEFAULT_ROUTE:
+            model = provider.resolve_model()
+        elif route.startswith(TIER_ROUTE):
+            model = provider.model_for_tier(route[len(TIER_ROUTE) :])
+        else:
+            model = route
+        defaults = config.temperature is not None or config.max_tokens is not None
+        plan = _Plan(config, model, provider.capabilities(model), defaults)
+        if len(self.plans) >= _MAX_ROUTES:
+            self.plans.clear()
+        self.plans[route] = plan
+        return plan
+
     def model(self, route: str) -> str:
         """The model this target uses for ``route`` (a tier, the default, or a model)."""
-        found = self.models.get(route)
-        if found is None:
-            provider = self.provider
-            if route == DEFAULT_ROUTE:
-                found = provider.resolve_model()
-            elif route.startswith(TIER_ROUTE):
-                found = provider.model_for_tier(route[len(TIER_ROUTE) :])
-            else:
-                found = route
-            if len(self.models) >= _MAX_ROUTES:
-                self.models.clear()
-            self.models[route] = found
-        return found
+        return self.plan(route).model
 
     def maps(self, route: str) -> bool:
         """Whether this target has a model for ``route``."""
         try:
-            self.model(route)
+            self.plan(route)
         except ConfigurationError:
             return False
         return True
@@ -254,6 +317,7 @@ class Router(Provider):
     default_auth_method = "none"
     extra_fields: ClassVar[frozenset[str]] = ROUTER_FIELDS
     uses_registry: ClassVar[bool] = True
+    defers_output_mode: ClassVar[bool] = True  # each target gives the strongest it has
 
     _settings: _Settings | None
     _clock: Callable[[], float]
@@ -293,6 +357,11 @@ class Router(Provider):
         self._keys = [t.key for t in self._targets]
         self._weights = [t.weight for t in self._targets]
         self._windows = any(t.window is not None for t in self._targets)
+        # the order of a strategy that needs no state (and of a single target): fixed
+        fixed = settings.strategy == "fallback" or len(self._targets) == 1
+        self._fixed_order: tuple[int, ...] | None = (
+            tuple(range(len(self._targets))) if fixed else None
+        )
         self._decide_options = {
             "retry_after_cap": settings.retry_after_cap,
             "quota_cooldown": settings.quota_cooldown,
@@ -371,18 +440,6 @@ class Router(Provider):
         ]
         return union(caps) if caps else Capabilities()
 
-    def build_request(self, messages: Any, **kwargs: Any) -> Request:
-        """As :meth:`Provider.build_request`; the structured-output mode is left to each
-        target (the strongest it has), unless the caller chose one."""
-        request = super().build_request(messages, **kwargs)
-        output = request.output
-        if output is not None:
-            chosen = kwargs.get("response_format")
-            mode = chosen.mode if isinstance(chosen, OutputSchema) else None
-            if output.mode is not mode:
-                request = attrs.evolve(request, output=attrs.evolve(output, mode=mode))
-        return request
-
     def models_for(self, route: str) -> dict[str, str]:
         """Each target's model for ``route`` (a target with none is left out)."""
         out = {}
@@ -396,7 +453,9 @@ class Router(Provider):
     # -- the routed call ----------------------------------------------------------------
 
     async def _call_upstream(self, request: Request) -> Response:
-        self._notify_started(request)
+        hooks = self.hooks  # _notify_started(), inline: the common path
+        if hooks is not None and hooks.has("jackfield_request_started"):
+            hooks.call("jackfield_request_started", provider=self, request=request, attempt=1)
         _, response = await self._route(request, _generate, hold=False)
         return response
 
@@ -481,20 +540,37 @@ class Router(Provider):
     ) -> tuple[_Target, T]:
         """Try the targets in the strategy's order until one answers; see the module
         docstring. With ``hold`` the winning target's in-flight count stays raised (the
-        caller lowers it when its stream ends)."""
-        settings = self.settings
+        caller lowers it when its stream ends).
+
+        The common case (the first target is available and answers) costs one state
+        read, the target's cached plan, one copy of the request for its model, one
+        attempt and one state update; the rest is reached only by what it is for."""
+        settings = self._settings
+        assert settings is not None
         clock = self._clock
         state_backend = self.state
-        began = time.monotonic()
         deadline = self.config.retry_deadline
+        began = time.monotonic() if deadline is not None else 0.0
         targets = self._targets
-        states = await state_backend.load(self._keys)
-        now = clock()
-        order = self._order(self._weights, states, self._rng)
+        # The memory state (the default) is read and changed here, in place, without a
+        # coroutine or a call each: this path is most of the router's cost per call.
+        memory = state_backend if type(state_backend) is MemoryState else None
+        states: list[TargetState]
+        if memory is not None:
+            live = memory.states
+            found: list[Any] = list(map(live.get, self._keys))  # None: a key not seen yet
+            states = found if all(found) else await memory.load(self._keys)
+        else:
+            states = await state_backend.load(self._keys)
+        order: Sequence[int] | None = self._fixed_order
+        if order is None:
+            order = self._order(self._weights, states, self._rng)
         if len(order) > 1:
+            now = clock()
             low = [i for i in order if states[i].budget_low(now)]
             if low:
                 order = [i for i in order if i not in low] + low
+        route = request.model
         attempts = 0
         last: ProviderError | None = None
         failed: _Target | None = None
@@ -503,22 +579,27 @@ class Router(Provider):
         unsupported: UnsupportedFeatureError | None = None
         min_window: int | None = None
         estimates: dict[str, int] = {}
-        decide_options = self._decide_options
         for index in order:
             target = targets[index]
+            state = states[index]
             now = clock()
-            available = availability(states[index], now)
-            if available in ("blocked", "open", "probing"):
-                skipped.append(_why_out(target, states[index], available, now))
-                continue
-            try:
-                model = target.model(request.model)
-            except ConfigurationError as exc:
-                config_error = config_error or exc
-                skipped.append(f"{target.key}: {exc.message}")
-                continue
+            if state.blocked_until <= now and state.breaker == "closed":
+                available = "yes"  # availability()'s common case, inline
+            else:
+                available = availability(state, now)
+                if available != "probe":
+                    skipped.append(_why_out(target, state, available, now))
+                    continue
+            plan = target.plans.get(route)
+            if plan is None or plan.config is not target.provider.config:
+                try:
+                    plan = target.plan(route)
+                except ConfigurationError as exc:
+                    config_error = config_error or exc
+                    skipped.append(f"{target.key}: {exc.message}")
+                    continue
             if self._windows or min_window is not None:
-                why = self._window_skip(target, request, model, min_window, estimates)
+                why = self._window_skip(target, request, plan.model, min_window, estimates)
                 if why is not None:
                     skipped.append(why)
                     continue
@@ -535,9 +616,8 @@ class Router(Provider):
                 if not taken:
                     skipped.append(f"{target.key}: a probe is in flight")
                     continue
-            treq = _target_request(request, model, target.provider.config)
             try:  # what this target cannot express skips it, before any I/O
-                treq = check_request(treq, target.provider.capabilities(model), target.key)
+                treq = check_request(plan.request(request), plan.caps, target.key)
             except UnsupportedFeatureError as exc:
                 unsupported = unsupported or exc
                 skipped.append(f"{target.key}: {exc.message}")
@@ -546,9 +626,10 @@ class Router(Provider):
             while True:
                 if attempts >= settings.max_attempts:
                     raise _spent(last, attempts, f"its attempt budget ({attempts})", skipped)
-                elapsed = time.monotonic() - began
-                if deadline is not None and elapsed >= deadline:
-                    raise _spent(last, attempts, f"its deadline ({deadline:g} s)", skipped)
+                if deadline is not None:
+                    elapsed = time.monotonic() - began
+                    if elapsed >= deadline:
+                        raise _spent(last, attempts, f"its deadline ({deadline:g} s)", skipped)
                 if failed is not None and failed is not target:
                     self._emit(
                         RouterEvent(
@@ -559,15 +640,25 @@ class Router(Provider):
                 attempts += 1
                 tries += 1
                 started = time.perf_counter()
-                await state_backend.add_in_flight(target.key, 1)
+                if memory is not None:
+                    lock = memory.lock  # acquire/release: cheaper than a with block
+                    lock.acquire()
+                    try:
+                        (live.get(target.key) or memory.state(target.key)).in_flight += 1
+                    finally:
+                        lock.release()
+                else:
+                    await state_backend.add_in_flight(target.key, 1)
                 try:
                     if deadline is None:
                         result = await attempt(target, treq)
                     else:
                         result = await _within(attempt(target, treq), deadline - elapsed, deadline)
                 except ProviderError as err:
+                    if err.attempts is None:  # an attempt of its own: one
+                        err.attempts = 1
                     await state_backend.add_in_flight(target.key, -1)
-                    decision = decide(err, **decide_options)
+                    decision = decide(err, **self._decide_options)
                     await self._record_failure(target, err, decision)
                     last = err
                     if decision.action is Action.RAISE:
@@ -576,8 +667,7 @@ class Router(Provider):
                     policy = target.policy
                     if decision.retry and tries <= policy.max_retries:
                         wait = policy.wait_for(err, tries)
-                        elapsed = time.monotonic() - began
-                        fits = deadline is None or elapsed + wait < deadline
+                        fits = deadline is None or time.monotonic() - began + wait < deadline
                         if fits and attempts < settings.max_attempts:
                             notify = target.provider._on_retry(treq)
                             if notify is not None:
@@ -592,7 +682,22 @@ class Router(Provider):
                 except BaseException:
                     await state_backend.add_in_flight(target.key, -1)
                     raise
-                await self._record_success(target, time.perf_counter() - started, hold)
+                seconds = time.perf_counter() - started
+                if memory is None:
+                    await self._record_success(target, seconds, hold)
+                    return target, result
+                box = target.box  # take_budget(), inline
+                budget = box.budget
+                if budget is not None:
+                    box.budget = None
+                lock.acquire()
+                try:
+                    state = live.get(target.key) or memory.state(target.key)
+                    previous = _succeeded(state, seconds, budget, not hold)
+                finally:
+                    lock.release()
+                if previous is not None:
+                    self._closed(target, previous)
                 return target, result
         raise _nothing_left(last, attempts, skipped, config_error or unsupported)
 
@@ -631,24 +736,17 @@ class Router(Provider):
         """Record the latency, the budget the headers stated and the breaker's success;
         unless ``hold``, the call is no longer in flight."""
         budget = target.take_budget()
-        done = 0 if hold else 1
-
-        def change(state: TargetState) -> str | None:
-            if done:  # one update with the in-flight count: Redis state counts it apart
-                state.in_flight -= done
-            mean = state.latency
-            state.latency = seconds if mean is None else mean + LATENCY_WEIGHT * (seconds - mean)
-            if budget is not None:
-                state.remaining_requests = budget.remaining_requests
-                state.remaining_tokens = budget.remaining_tokens
-                state.budget_reset = budget.reset
-            return on_success(state)
-
-        previous = await self.state.update(target.key, change)
+        done = not hold
+        previous = await self.state.update(
+            target.key, lambda state: _succeeded(state, seconds, budget, done)
+        )
         if previous is not None:
-            self._emit(
-                RouterEvent(kind="breaker", target=target.key, state="closed", previous=previous)
-            )
+            self._closed(target, previous)
+
+    def _closed(self, target: _Target, previous: str) -> None:
+        """Tell the observers ``target``'s breaker closed."""
+        event = RouterEvent(kind="breaker", target=target.key, state="closed", previous=previous)
+        self._emit(event)
 
     async def _record_failure(
         self, target: _Target, error: ProviderError, decision: Decision
@@ -798,6 +896,24 @@ def _not_registered(registry: Registry, base: str) -> ProviderNotFoundError | No
     return error
 
 
+def _succeeded(
+    state: TargetState, seconds: float, budget: Budget | None, done: bool
+) -> BreakerState | None:
+    """Record a success in ``state``: the latency, the budget the headers stated, the
+    breaker's success and, if ``done``, the call no longer in flight (one update with
+    the in-flight count: Redis state counts it apart). Returns the breaker's previous
+    state if it closed."""
+    if done:
+        state.in_flight -= 1
+    mean = state.latency
+    state.latency = seconds if mean is None else mean + LATENCY_WEIGHT * (seconds - mean)
+    if budget is not None:
+        state.remaining_requests = budget.remaining_requests
+        state.remaining_tokens = budget.remaining_tokens
+        state.budget_reset = budget.reset
+    return None if state.breaker == "closed" else on_success(state)
+
+
 def _target_request(request: Request, model: str, config: ProviderConfig) -> Request:
     """``request`` for one target: its model, and its own config's defaults."""
     changes: dict[str, Any] = {}
@@ -823,8 +939,11 @@ def _target_request(request: Request, model: str, config: ProviderConfig) -> Req
 # run), with its request_started hook, deadline and error mapping.
 
 
-async def _generate(target: _Target, request: Request) -> Response:
-    return await target.provider._call_upstream(request)
+def _generate(target: _Target, request: Request) -> Awaitable[Response]:
+    # not a coroutine of its own: the target's, returned to be awaited
+    if target.one_attempt:  # the target's retry layer is empty: its one attempt, direct
+        return target.provider._upstream_once(request)
+    return target.provider._call_upstream(request)
 
 
 async def _generate_structured_on(target: _Target, request: Request) -> Response:

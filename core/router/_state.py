@@ -50,43 +50,48 @@ class StateBackend(Protocol):
 
 
 class MemoryState:
-    """This process's state: a dict, changed under a lock (sync calls run in threads)."""
+    """This process's state: a dict, changed under a lock (sync calls run in threads).
+
+    The router's common path reads :attr:`states` itself and changes a state under
+    :attr:`lock`, without a coroutine or a call each."""
 
     shared = False
 
     def __init__(self) -> None:
-        self._states: dict[str, TargetState] = {}
-        self._lock = threading.Lock()
+        self.states: dict[str, TargetState] = {}
+        """The live state of each key seen; change one only under :attr:`lock`."""
+        self.lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"<MemoryState targets={len(self._states)}>"
+        return f"<MemoryState targets={len(self.states)}>"
 
-    def _get(self, key: str) -> TargetState:
-        state = self._states.get(key)
+    def state(self, key: str) -> TargetState:
+        """The live state of ``key`` (a fresh one, kept, for a key not seen yet)."""
+        state = self.states.get(key)
         if state is None:
-            state = self._states.setdefault(key, TargetState())
+            state = self.states.setdefault(key, TargetState())
         return state
 
     async def load(self, keys: Sequence[str]) -> list[TargetState]:
         """See :class:`StateBackend` (the live states: callers only read them)."""
-        get = self._get
+        get = self.state
         return [get(key) for key in keys]
 
     async def update(self, key: str, change: Callable[[TargetState], T]) -> T:
         """See :class:`StateBackend`."""
-        with self._lock:
-            return change(self._get(key))
+        with self.lock:
+            return change(self.state(key))
 
     async def add_in_flight(self, key: str, delta: int) -> None:
         """See :class:`StateBackend`."""
-        with self._lock:
-            self._get(key).in_flight += delta
+        with self.lock:
+            self.state(key).in_flight += delta
 
     async def reset(self, keys: Sequence[str]) -> None:
         """See :class:`StateBackend`."""
-        with self._lock:
+        with self.lock:
             for key in keys:
-                self._states.pop(key, None)
+                self.states.pop(key, None)
 
     async def aclose(self) -> None:
         """Nothing to release."""
