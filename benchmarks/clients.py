@@ -489,6 +489,12 @@ FLOOR = {
     "anthropic": "floor-anthropic",
     "gemini": "floor-gemini",
 }
+OPT_IN = ("floor-gemini", "sdk-gemini", "pb-gemini")
+"""Clients that run only when ``--clients`` names them: the Gemini three would add about
+80 s to a default full run (``sdk-gemini`` alone about 70 s), which the other wires'
+figures do not need."""
+DEFAULT = [name for name in CLIENTS if name not in OPT_IN]
+"""What ``python -m benchmarks`` runs without ``--clients``."""
 SDK = {
     "openai": "sdk-openai",
     "responses": "sdk-responses",
