@@ -61,6 +61,7 @@ from ..types import (
 )
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload
+from ._json import loads
 from ._shape import Malformed, count, items, obj, opt_text, text
 
 __all__ = [
@@ -515,7 +516,7 @@ class ChunkParser:
     def feed(self, data: str) -> list[StreamEvent]:
         """Events for one chunk's ``data``."""
         try:
-            payload = json.loads(data)
+            payload = loads(data)
         except ValueError:
             raise self._error(f"malformed stream chunk: {data[:200]!r}") from None
         if not isinstance(payload, dict):
