@@ -140,6 +140,7 @@ def _versions() -> dict[str, str | None]:
         "pluggy",
         "openai",
         "anthropic",
+        "google-genai",
         "httpx2",
         "tiktoken",
         "redis",
