@@ -490,8 +490,8 @@ FLOOR = {
     "gemini": "floor-gemini",
 }
 OPT_IN = ("floor-gemini", "sdk-gemini", "pb-gemini")
-"""Clients that run only when ``--clients`` names them: the Gemini three would add about
-80 s to a default full run (``sdk-gemini`` alone about 70 s), which the other wires'
+"""Clients that run only when ``--clients`` names them: the Gemini three would add 75 to
+90 s to a default full run (``sdk-gemini`` about 75 s of it), which the other wires'
 figures do not need."""
 DEFAULT = [name for name in CLIENTS if name not in OPT_IN]
 """What ``python -m benchmarks`` runs without ``--clients``."""
