@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .wire import MODEL_ANTHROPIC, MODEL_OPENAI, NON_STREAM_MAX_TOKENS, PROMPT
+from .wire import MODEL_ANTHROPIC, MODEL_GEMINI, MODEL_OPENAI, NON_STREAM_MAX_TOKENS, PROMPT
 
 API_KEY = "sk-bench-0123456789"
 MESSAGES = [{"role": "user", "content": PROMPT}]
@@ -25,7 +25,7 @@ class Client:
     """One way of calling an LLM API; subclasses fill in the three methods."""
 
     name = ""
-    wire = ""  # "openai", "responses" or "anthropic"
+    wire = ""  # "openai", "responses", "anthropic" or "gemini"
     description = ""
 
     async def setup(self, base_url: str) -> None:
@@ -178,6 +178,51 @@ class FloorAnthropic(_Floor):
         return parts
 
 
+class FloorGemini(_Floor):
+    name = "floor-gemini"
+    wire = "gemini"
+    description = "hand-written aiohttp client (the floor), Gemini generateContent wire"
+    path = f"/v1beta/models/{MODEL_GEMINI}"
+    headers = {"x-goog-api-key": API_KEY, "Content-Type": "application/json"}
+
+    @staticmethod
+    def _body(max_tokens: int) -> str:
+        return json.dumps(
+            {
+                "contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
+                "generationConfig": {"maxOutputTokens": max_tokens},
+            }
+        )
+
+    async def request(self) -> str:
+        body = self._body(NON_STREAM_MAX_TOKENS)
+        url = self.url + ":generateContent"
+        async with self.session.post(url, data=body, headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            data = json.loads(await r.read())
+        text: str = data["candidates"][0]["content"]["parts"][0]["text"]
+        return text
+
+    async def stream(self, n: int) -> list[str]:
+        body = self._body(n)
+        url = self.url + ":streamGenerateContent?alt=sse"
+        parts: list[str] = []
+        async with self.session.post(url, data=body, headers=self.headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    candidate = json.loads(line[6:])["candidates"][0]
+                    for part in candidate["content"]["parts"]:
+                        text = part.get("text")
+                        if text:
+                            parts.append(text)
+                    if "finishReason" in candidate:  # the last chunk; the body ends after it
+                        break
+        return parts
+
+
 # -- the SDKs used directly ---------------------------------------------------------------
 
 
@@ -286,6 +331,45 @@ class SDKAnthropic(Client):
         await self.client.close()
 
 
+class SDKGemini(Client):
+    name = "sdk-gemini"
+    wire = "gemini"
+    description = "google-genai SDK used directly (aio.models.generate_content[_stream])"
+
+    async def setup(self, base_url: str) -> None:
+        from google import genai
+        from google.genai import types
+
+        self.types = types
+        options = types.HttpOptions(
+            base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1)
+        )
+        self.client = genai.Client(api_key=API_KEY, http_options=options)
+
+    async def request(self) -> str:
+        config = self.types.GenerateContentConfig(max_output_tokens=NON_STREAM_MAX_TOKENS)
+        r = await self.client.aio.models.generate_content(
+            model=MODEL_GEMINI, contents=PROMPT, config=config
+        )
+        return r.text or ""
+
+    async def stream(self, n: int) -> list[str]:
+        parts: list[str] = []
+        config = self.types.GenerateContentConfig(max_output_tokens=n)
+        s = await self.client.aio.models.generate_content_stream(
+            model=MODEL_GEMINI, contents=PROMPT, config=config
+        )
+        async for chunk in s:
+            text = chunk.text
+            if text:
+                parts.append(text)
+        return parts
+
+    async def aclose(self) -> None:
+        await self.client.aio.aclose()
+        self.client.close()
+
+
 # -- jackfield ------------------------------------------------------------------------------
 
 
@@ -371,23 +455,52 @@ class JackfieldAnthropic(_Jackfield):
     model = MODEL_ANTHROPIC
 
 
+class JackfieldGemini(_Jackfield):
+    name = "pb-gemini"
+    wire = "gemini"
+    description = "jackfield `gemini` provider (google-genai SDK transport, jackfield parsing)"
+    provider_name = "gemini"
+    module = "jackfield.plugins.gemini"
+    class_name = "GeminiProvider"
+    model = MODEL_GEMINI
+
+
 CLIENTS: dict[str, type[Client]] = {
     c.name: c
     for c in (
         FloorOpenAI,
         FloorResponses,
         FloorAnthropic,
+        FloorGemini,
         SDKOpenAI,
         SDKResponses,
         SDKAnthropic,
+        SDKGemini,
         JackfieldOpenAICompat,
         JackfieldOpenAI,
         JackfieldOpenAIResponses,
         JackfieldAnthropic,
+        JackfieldGemini,
     )
 }
-FLOOR = {"openai": "floor-openai", "responses": "floor-responses", "anthropic": "floor-anthropic"}
-SDK = {"openai": "sdk-openai", "responses": "sdk-responses", "anthropic": "sdk-anthropic"}
+FLOOR = {
+    "openai": "floor-openai",
+    "responses": "floor-responses",
+    "anthropic": "floor-anthropic",
+    "gemini": "floor-gemini",
+}
+OPT_IN = ("floor-gemini", "sdk-gemini", "pb-gemini")
+"""Clients that run only when ``--clients`` names them: the Gemini three would add 75 to
+90 s to a default full run (``sdk-gemini`` about 75 s of it), which the other wires'
+figures do not need."""
+DEFAULT = [name for name in CLIENTS if name not in OPT_IN]
+"""What ``python -m benchmarks`` runs without ``--clients``."""
+SDK = {
+    "openai": "sdk-openai",
+    "responses": "sdk-responses",
+    "anthropic": "sdk-anthropic",
+    "gemini": "sdk-gemini",
+}
 
 
 def available(name: str) -> str | None:
@@ -401,6 +514,8 @@ def available(name: str) -> str | None:
         "pb-openai": ["openai", "jackfield.plugins.openai"],
         "pb-openai-responses": ["openai", "jackfield.plugins.openai"],
         "pb-anthropic": ["anthropic", "jackfield.plugins.anthropic"],
+        "sdk-gemini": ["google.genai"],
+        "pb-gemini": ["google.genai", "jackfield.plugins.gemini"],
     }.get(name, [])
     for module in needs:
         try:

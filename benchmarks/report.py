@@ -25,6 +25,9 @@ COLUMNS = (
     "floor-anthropic",
     "sdk-anthropic",
     "pb-anthropic",
+    "floor-gemini",
+    "sdk-gemini",
+    "pb-gemini",
 )
 
 
@@ -70,7 +73,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "x",
             )
         )
-    for client in ("pb-openai", "pb-openai-responses", "pb-anthropic"):
+    ran = set(results.get("meta", {}).get("clients", ()))
+    providers = ["pb-openai", "pb-openai-responses", "pb-anthropic"]
+    if "pb-gemini" in ran:  # not a default client: its rows only when it ran
+        providers.append("pb-gemini")
+    for client in providers:
         provider = client.removeprefix("pb-")
         for scenario in ("stream", "streams"):
             title = scenarios[scenario]["title"]

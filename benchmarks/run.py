@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import report
-from .clients import CLIENTS, FLOOR, SDK, available
+from .clients import CLIENTS, DEFAULT, FLOOR, OPT_IN, SDK, available
 from .imports import bench_imports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +140,7 @@ def _versions() -> dict[str, str | None]:
         "pluggy",
         "openai",
         "anthropic",
+        "google-genai",
         "httpx2",
         "tiktoken",
         "redis",
@@ -319,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         "docs/benchmarks.md and docs/benchmarks.json)",
     )
     parser.add_argument(
-        "--clients", default=None, help=f"comma list (default all: {','.join(CLIENTS)})"
+        "--clients",
+        default=None,
+        help=f"comma list (default: {','.join(DEFAULT)}; {', '.join(OPT_IN)} run only "
+        "when named here)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every run's duration")
     args = parser.parse_args(argv)
@@ -332,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = (cpus[1], cpus[0]) if len(cpus) >= 2 else (None, None)
-    wanted = args.clients.split(",") if args.clients else list(CLIENTS)
+    wanted = args.clients.split(",") if args.clients else list(DEFAULT)
     for name in wanted:
         if name not in CLIENTS:
             parser.error(f"unknown client {name!r}")

@@ -1,12 +1,14 @@
 """The benchmark's fake LLM server: HTTP/1.1 on 127.0.0.1, in its own process.
 
 It speaks just enough HTTP for the clients under test (keep-alive, ``Content-Length``
-request bodies) and answers ``POST .../chat/completions`` in the OpenAI wire format and
-``POST .../messages`` in the Anthropic one. Every answer is pre-rendered bytes, status
-line and headers included, and written with one ``transport.write`` (streams as chunked
-transfer encoding in 64 KiB chunks), so the server spends almost no CPU per request and
-is never the bottleneck. A streamed request's ``max_tokens`` is the number of content
-chunks it gets back.
+request bodies) and answers ``POST .../chat/completions`` and ``POST .../responses`` in
+the OpenAI wire formats, ``POST .../messages`` in the Anthropic one and
+``POST .../models/{model}:generateContent`` (``:streamGenerateContent?alt=sse``, a
+stream) in Gemini's. Every answer is pre-rendered bytes, status line and headers
+included, and written with one ``transport.write`` (streams as chunked transfer encoding
+in 64 KiB chunks), so the server spends almost no CPU per request and is never the
+bottleneck. A streamed request's ``max_tokens`` (``max_output_tokens``,
+``maxOutputTokens``) is the number of content chunks it gets back.
 
 Run: ``python -m benchmarks.server [--cpu N]``; it prints ``PORT <n>`` and serves until
 its stdin closes.
@@ -24,7 +26,7 @@ import sys
 from . import wire
 
 _STREAM = re.compile(rb'"stream"\s*:\s*true')
-_MAX_TOKENS = re.compile(rb'"max_(?:output_)?tokens"\s*:\s*(\d+)')
+_MAX_TOKENS = re.compile(rb'"max(?:_tokens|_output_tokens|OutputTokens)"\s*:\s*(\d+)')
 _CHUNK = 64 * 1024
 
 
@@ -33,22 +35,30 @@ def _head(status: str, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _json_response(body: bytes, request_id_header: str) -> bytes:
+_OPENAI_ID = ("x-request-id", "req_0123456789abcdef")
+_ANTHROPIC_ID = ("request-id", "req_0123456789abcdef")
+_GEMINI_SERVER = ("server", "scaffolding on HTTPServer2")
+"""Gemini sends no request id header; its server header stands in the same place."""
+
+
+def _json_response(
+    body: bytes, header: tuple[str, str], content_type: str = "application/json"
+) -> bytes:
     return (
         _head(
             "200 OK",
             [
-                ("content-type", "application/json"),
+                ("content-type", content_type),
                 ("content-length", str(len(body))),
                 ("connection", "keep-alive"),
-                (request_id_header, "req_0123456789abcdef"),
+                header,
             ],
         )
         + body
     )
 
 
-def _stream_response(body: bytes, request_id_header: str) -> bytes:
+def _stream_response(body: bytes, header: tuple[str, str]) -> bytes:
     head = _head(
         "200 OK",
         [
@@ -56,7 +66,7 @@ def _stream_response(body: bytes, request_id_header: str) -> bytes:
             ("transfer-encoding", "chunked"),
             ("cache-control", "no-cache"),
             ("connection", "keep-alive"),
-            (request_id_header, "req_0123456789abcdef"),
+            header,
         ],
     )
     parts = [head]
@@ -75,9 +85,12 @@ class Answers:
 
     def __init__(self) -> None:
         self.json = {
-            "openai": _json_response(wire.openai_body(), "x-request-id"),
-            "responses": _json_response(wire.responses_body(), "x-request-id"),
-            "anthropic": _json_response(wire.anthropic_body(), "request-id"),
+            "openai": _json_response(wire.openai_body(), _OPENAI_ID),
+            "responses": _json_response(wire.responses_body(), _OPENAI_ID),
+            "anthropic": _json_response(wire.anthropic_body(), _ANTHROPIC_ID),
+            "gemini": _json_response(
+                wire.gemini_body(), _GEMINI_SERVER, "application/json; charset=UTF-8"
+            ),
         }
         self._streams: dict[tuple[str, int], bytes] = {}
 
@@ -86,11 +99,13 @@ class Answers:
         found = self._streams.get(key)
         if found is None:
             if kind == "anthropic":
-                found = _stream_response(wire.anthropic_stream(n), "request-id")
+                found = _stream_response(wire.anthropic_stream(n), _ANTHROPIC_ID)
             elif kind == "responses":
-                found = _stream_response(wire.responses_stream(n), "x-request-id")
+                found = _stream_response(wire.responses_stream(n), _OPENAI_ID)
+            elif kind == "gemini":
+                found = _stream_response(wire.gemini_stream(n), _GEMINI_SERVER)
             else:
-                found = _stream_response(wire.openai_stream(n), "x-request-id")
+                found = _stream_response(wire.openai_stream(n), _OPENAI_ID)
             self._streams[key] = found
         return found
 
@@ -102,6 +117,11 @@ class Answers:
             kind = "openai"
         elif path.endswith(b"/responses"):
             kind = "responses"
+        elif path.endswith(b":generateContent"):  # Gemini: the path says whether it streams
+            return self.json["gemini"]
+        elif path.endswith(b":streamGenerateContent"):
+            match = _MAX_TOKENS.search(body)
+            return self.stream("gemini", int(match.group(1)) if match else 16)
         else:
             return _NOT_FOUND
         if _STREAM.search(body):

@@ -1,5 +1,5 @@
-"""What the fake server answers: realistic OpenAI (Chat Completions and Responses) and
-Anthropic bodies, rendered once.
+"""What the fake server answers: realistic OpenAI (Chat Completions and Responses),
+Anthropic and Gemini bodies, rendered once.
 
 Bodies follow what the real services send today (field for field, in their order), so
 every client parses the same bytes it would parse in production. Stream chunks carry
@@ -12,6 +12,7 @@ import json
 
 MODEL_OPENAI = "bench-model"
 MODEL_ANTHROPIC = "claude-bench"
+MODEL_GEMINI = "gemini-2.5-flash"
 PROMPT = "Say hello in a friendly way."
 NON_STREAM_MAX_TOKENS = 64
 """``max_tokens`` of non-streamed calls; for a stream, ``max_tokens`` is the chunk count."""
@@ -312,4 +313,56 @@ def responses_stream(n: int) -> bytes:
     for seq, event in enumerate(events):
         event["sequence_number"] = seq
         out.append(f"event: {event['type']}\ndata: {_dumps(event)}\n\n")
+    return "".join(out).encode()
+
+
+# -- Gemini generateContent --------------------------------------------------------------------
+
+_GEMINI_RESPONSE_ID = "VJfyaP7eE_6zmtkP4qLV6Ao"
+_GEMINI_THOUGHTS = 75
+"""``thoughtsTokenCount``: gemini-2.5-flash thinks by default and says so in every chunk."""
+
+
+def _gemini_usage(output: int) -> dict[str, object]:
+    return {
+        "promptTokenCount": 8,
+        "candidatesTokenCount": output,
+        "totalTokenCount": 8 + output + _GEMINI_THOUGHTS,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 8}],
+        "thoughtsTokenCount": _GEMINI_THOUGHTS,
+    }
+
+
+def _gemini_answer(text: str, output: int, finished: bool) -> dict[str, object]:
+    candidate: dict[str, object] = {"content": {"parts": [{"text": text}], "role": "model"}}
+    if finished:
+        candidate["finishReason"] = "STOP"
+    candidate["index"] = 0
+    return {
+        "candidates": [candidate],
+        "usageMetadata": _gemini_usage(output),
+        "modelVersion": MODEL_GEMINI,
+        "responseId": _GEMINI_RESPONSE_ID,
+    }
+
+
+def gemini_body() -> bytes:
+    """A non-streamed ``generateContent`` answer, pretty-printed (2-space indent, a
+    trailing newline) as the Gemini API sends its JSON bodies."""
+    return (json.dumps(_gemini_answer(TEXT, 10, True), indent=2) + "\n").encode()
+
+
+def gemini_stream(n: int) -> bytes:
+    """A ``streamGenerateContent?alt=sse`` stream of ``n`` chunks, one text part each.
+
+    As the service sends it: ``data:`` lines framed by CRLF, no ``event:`` lines and no
+    ``[DONE]``; every chunk repeats the (cumulative) ``usageMetadata``, ``modelVersion``
+    and ``responseId``, and only the last, which carries the last word, has
+    ``finishReason``. JSON as Google writes it in streams: ``": "`` after a key, no space
+    after a comma.
+    """
+    out = []
+    for i in range(n):
+        chunk = _gemini_answer(word(i), i + 1, i == n - 1)
+        out.append(f"data: {json.dumps(chunk, separators=(',', ': '))}\r\n\r\n")
     return "".join(out).encode()

@@ -18,18 +18,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {"seq", "conc", "stream", "streams"}
-FLOORS = {"openai": "floor-openai", "responses": "floor-responses", "anthropic": "floor-anthropic"}
+FLOORS = {
+    "openai": "floor-openai",
+    "responses": "floor-responses",
+    "anthropic": "floor-anthropic",
+    "gemini": "floor-gemini",
+}
+GEMINI = ("floor-gemini", "sdk-gemini", "pb-gemini")
 
 
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
-    out = tmp_path_factory.mktemp("bench")
+def _run(out: Path, *args: str) -> tuple[dict[str, Any], str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", *args, "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -40,6 +44,34 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     results = json.loads((out / "benchmarks.json").read_text(encoding="utf-8"))
     markdown = (out / "benchmarks.md").read_text(encoding="utf-8")
     return results, markdown
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    return _run(tmp_path_factory.mktemp("bench"))
+
+
+@pytest.fixture(scope="module")
+def gemini_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """The Gemini clients, which run only when ``--clients`` names them."""
+    return _run(tmp_path_factory.mktemp("bench-gemini"), "--clients", ",".join(GEMINI))
+
+
+def _check_scenarios(results: dict[str, Any], clients: set[str]) -> None:
+    for name, scenario in results["scenarios"].items():
+        assert set(scenario["clients"]) == clients, name
+        for client, data in scenario["clients"].items():
+            where = f"{name}/{client}"
+            assert _positive(data["cpu_us"]) and _positive(data["wall_us"]), where
+            size = scenario["size"]
+            expected = size["n"] * size["concurrency"] if name == "streams" else size["n"]
+            assert data["units"] == expected, where
+            assert len(data["cpu_us_samples"]) == results["meta"]["repetitions"], where
+            assert _positive(data["ratio_vs_floor"]), where
+            if client in FLOORS.values():
+                assert data["ratio_vs_floor"] == 1.0
+            if client in ("pb-openai", "pb-openai-responses", "pb-anthropic", "pb-gemini"):
+                assert _positive(data["ratio_vs_sdk"]), where
 
 
 @pytest.mark.timeout(300)
@@ -60,20 +92,7 @@ def test_every_scenario_ran_with_positive_figures(run: tuple[dict[str, Any], str
         "pb-openai-responses",
         "pb-anthropic",
     }
-    for name, scenario in results["scenarios"].items():
-        assert set(scenario["clients"]) == clients, name
-        for client, data in scenario["clients"].items():
-            where = f"{name}/{client}"
-            assert _positive(data["cpu_us"]) and _positive(data["wall_us"]), where
-            size = scenario["size"]
-            expected = size["n"] * size["concurrency"] if name == "streams" else size["n"]
-            assert data["units"] == expected, where
-            assert len(data["cpu_us_samples"]) == results["meta"]["repetitions"], where
-            assert _positive(data["ratio_vs_floor"]), where
-            if client in FLOORS.values():
-                assert data["ratio_vs_floor"] == 1.0
-            if client in ("pb-openai", "pb-openai-responses", "pb-anthropic"):
-                assert _positive(data["ratio_vs_sdk"]), where
+    _check_scenarios(results, clients)
 
 
 @pytest.mark.timeout(300)
@@ -116,3 +135,20 @@ def test_targets_and_report_are_well_formed(run: tuple[dict[str, Any], str]) -> 
         assert scenario["description"] in markdown
     assert "| target | measured | limit | met |" in markdown
     assert meta["command"] in markdown
+
+
+@pytest.mark.timeout(300)
+def test_the_gemini_clients_run_when_named(gemini_run: tuple[dict[str, Any], str]) -> None:
+    results, markdown = gemini_run
+    assert set(results["scenarios"]) == SCENARIOS
+    clients = set(results["meta"]["clients"])
+    assert "floor-gemini" in clients
+    assert clients | set(results["meta"]["skipped_clients"]) == set(GEMINI)
+    _check_scenarios(results, clients)
+    assert set(results["rss_kib"]) == clients
+    gemini_targets = [t for t in results["targets"] if t["target"].startswith("gemini ")]
+    if "pb-gemini" in clients:
+        assert len(gemini_targets) == 4
+        assert all(t["met"] in (True, False) for t in gemini_targets), gemini_targets
+    for client in clients:
+        assert f"`{client}`" in markdown

@@ -406,3 +406,38 @@ async def test_stream_cut_before_a_finish_reason_is_a_stream_error(
     server.enqueue(Raw(200, first))
     with pytest.raises(ProviderError, match="before a finishReason"):
         await _stream(make(), "x")
+
+
+# -- usage checked at every chunk --------------------------------------------------------------
+
+
+def _usage_chunk(usage: dict[str, Any], final: bool = False) -> str:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": "a"}], "role": "model"}}
+    if final:
+        candidate["finishReason"] = "STOP"
+    return json.dumps({"candidates": [candidate], "usageMetadata": usage})
+
+
+@pytest.mark.parametrize("bad", ["7", -1, True, 1.5, [3], {"n": 3}])
+@pytest.mark.parametrize("field", ["candidatesTokenCount", "thoughtsTokenCount"])
+def test_a_bad_count_fails_at_the_chunk_that_carries_it(field: str, bad: Any) -> None:
+    from jackfield.errors import StreamError
+    from jackfield.wire._assembler import StreamAssembler
+
+    parser = wire.ChunkParser(StreamAssembler("gemini", "gemini-2.5-flash"))
+    parser.feed(_usage_chunk({"promptTokenCount": 3, field: 1}))
+    with pytest.raises(StreamError, match=f"usageMetadata.{field}"):
+        parser.feed(_usage_chunk({"promptTokenCount": 3, field: bad}))
+
+
+def test_the_last_chunk_s_usage_wins_whole_floats_and_nulls_included() -> None:
+    from jackfield.events import StreamEnd
+    from jackfield.wire._assembler import StreamAssembler
+
+    parser = wire.ChunkParser(StreamAssembler("gemini", "gemini-2.5-flash"))
+    parser.feed(_usage_chunk({"promptTokenCount": 3, "candidatesTokenCount": 1}))
+    parser.feed(_usage_chunk({"promptTokenCount": 3.0, "thoughtsTokenCount": None}))
+    last = {"promptTokenCount": 3, "candidatesTokenCount": 2.0, "thoughtsTokenCount": 5}
+    parser.feed(_usage_chunk(last, final=True))
+    end = [e for e in parser.close() if isinstance(e, StreamEnd)]
+    assert end[0].response.usage == Usage(input_tokens=3, output_tokens=7, reasoning_tokens=5)

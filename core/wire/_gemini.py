@@ -61,6 +61,7 @@ from ..types import (
 )
 from ._assembler import StreamAssembler
 from ._errors import error_from_payload
+from ._json import loads
 from ._shape import Malformed, count, items, obj, opt_text, text
 
 __all__ = [
@@ -460,6 +461,30 @@ def parse_usage(data: Any) -> Usage:
     )
 
 
+_COUNTS: Final = (
+    "promptTokenCount",
+    "toolUsePromptTokenCount",
+    "candidatesTokenCount",
+    "thoughtsTokenCount",
+    "cachedContentTokenCount",
+)
+"""The ``usageMetadata`` counts :func:`parse_usage` reads."""
+
+
+def _plain_counts(usage: Any) -> bool:
+    """Whether every count :func:`parse_usage` reads is absent, ``null`` or a plain
+    non-negative ``int``: a usage it accepts as is, checked without building a
+    :class:`Usage` (a stream repeats its usage in every chunk). ``False`` leaves the
+    verdict, and the error, to :func:`parse_usage`."""
+    if type(usage) is not dict:
+        return False
+    for key in _COUNTS:
+        value = usage.get(key)
+        if value is not None and (type(value) is not int or value < 0):
+            return False
+    return True
+
+
 def parse_response(
     data: Any,
     *,
@@ -515,7 +540,7 @@ class ChunkParser:
     def feed(self, data: str) -> list[StreamEvent]:
         """Events for one chunk's ``data``."""
         try:
-            payload = json.loads(data)
+            payload = loads(data)
         except ValueError:
             raise self._error(f"malformed stream chunk: {data[:200]!r}") from None
         if not isinstance(payload, dict):
@@ -549,9 +574,11 @@ class ChunkParser:
             version = opt_text(payload.get("modelVersion"), "modelVersion")
             response_id = opt_text(payload.get("responseId"), "responseId")
             out.append(asm.start(model=version, request_id=asm.request_id or response_id))
-        if payload.get("usageMetadata") is not None:
-            parse_usage(payload.get("usageMetadata"))  # checks the types at this chunk
-            self._usage = payload["usageMetadata"]
+        usage = payload.get("usageMetadata")
+        if usage is not None:
+            if not _plain_counts(usage):
+                parse_usage(usage)  # checks the types at this chunk (raises Malformed)
+            self._usage = usage
         feedback = obj(payload.get("promptFeedback"), "promptFeedback") or {}
         block = opt_text(feedback.get("blockReason"), "promptFeedback.blockReason")
         candidates = items(payload.get("candidates"), "candidates")
