@@ -7,7 +7,6 @@ providers, as everywhere in jackfield.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 import attrs
 
 from ..errors import ConfigurationError
+from ..registry._profiles import read_config_file
 from ..types import ModelTier
 
 __all__ = ["GatewayConfig", "LimitsConfig", "load_config"]
@@ -188,13 +188,4 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) ->
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and validate a gateway config file (TOML)."""
     file = Path(path)
-    try:
-        with open(file, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigurationError(f"config file {file} does not exist", field="config") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(
-            f"config file {file} is not valid TOML: {exc}", field="config"
-        ) from None
-    return config_from_mapping(data, path=file)
+    return config_from_mapping(read_config_file(file), path=file)

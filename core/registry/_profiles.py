@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 
-__all__ = ["default_config_path", "load_profiles"]
+__all__ = ["default_config_path", "load_profiles", "read_config_file"]
 
 
 def default_config_path() -> Path | None:
@@ -32,20 +32,26 @@ def default_config_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Read ``[profiles.NAME]`` tables; names are case-insensitive, ``-`` and ``_`` alike."""
-    file = Path(path) if path is not None else default_config_path()
-    if file is None:
-        return {}
+def read_config_file(file: Path) -> dict[str, Any]:
+    """A TOML config file's tables; a :class:`ConfigurationError` (``field="config"``)
+    naming the file when it is missing or not valid TOML (the gateway's config too)."""
     try:
         with open(file, "rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigurationError(f"config file {file} does not exist", field="config") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(
             f"config file {file} is not valid TOML: {exc}", field="config"
         ) from None
+
+
+def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Read ``[profiles.NAME]`` tables; names are case-insensitive, ``-`` and ``_`` alike."""
+    file = Path(path) if path is not None else default_config_path()
+    if file is None:
+        return {}
+    data = read_config_file(file)
     tables = data.get("profiles", {})
     if not isinstance(tables, dict):
         raise ConfigurationError(f"{file}: [profiles] must be a table", field="profiles")
