@@ -9,7 +9,8 @@ failures in its own error shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Final, Protocol
 
 import attrs
 
@@ -17,7 +18,7 @@ from ..errors import ProviderError
 from ..events import StreamEvent
 from ..types import Response
 
-__all__ = ["Call", "Encoder", "WireProtocol"]
+__all__ = ["SSE_HEADERS", "Call", "Encoder", "WireProtocol"]
 
 
 @attrs.frozen(slots=True)
@@ -44,6 +45,12 @@ class Encoder(Protocol):
 
     def done(self) -> bytes:
         """The bytes after the last event."""
+
+
+SSE_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+)
+"""The headers every protocol's streamed answer starts with."""
 
 
 class WireProtocol(Protocol):

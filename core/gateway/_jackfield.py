@@ -18,7 +18,7 @@ from ..errors import BadRequestError, ProviderError
 from ..events import StreamEnd, StreamEvent, event_to_dict
 from ..types import OutputMode, OutputSchema, Response
 from ..wire._proxy import PROTOCOL_HEADER, PROTOCOL_VERSION
-from ._calls import Call, Encoder
+from ._calls import SSE_HEADERS, Call, Encoder
 
 __all__ = ["JACKFIELD"]
 
@@ -80,11 +80,7 @@ class JackfieldProtocol:
 
     name: str = "jackfield"
     stream_headers: Mapping[str, str] = attrs.field(
-        factory=lambda: {
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            PROTOCOL_HEADER: str(PROTOCOL_VERSION),
-        }
+        factory=lambda: {**SSE_HEADERS, PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
     )
 
     def parse(self, data: Any) -> Call:

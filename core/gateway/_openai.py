@@ -31,7 +31,7 @@ from ..events import (
     ToolCallStart,
 )
 from ..types import OutputSchema, Response, Usage
-from ._calls import Call, Encoder
+from ._calls import SSE_HEADERS, Call, Encoder
 
 __all__ = ["FORWARDED", "IGNORED", "OPENAI", "model_list"]
 
@@ -297,9 +297,7 @@ class OpenAIProtocol:
     """``POST /v1/chat/completions``."""
 
     name: str = "openai"
-    stream_headers: Mapping[str, str] = attrs.field(
-        factory=lambda: {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
+    stream_headers: Mapping[str, str] = SSE_HEADERS
 
     def parse(self, data: Any) -> Call:
         """See :class:`~jackfield.gateway._calls.WireProtocol`."""

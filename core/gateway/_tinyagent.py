@@ -16,7 +16,7 @@ from ..errors import ProviderError
 from ..events import StreamEvent
 from ..types import Response
 from ..wire import _tinyagent as wire
-from ._calls import Call, Encoder
+from ._calls import SSE_HEADERS, Call, Encoder
 
 __all__ = ["TINYAGENT"]
 
@@ -46,9 +46,7 @@ class TinyagentProtocol:
     """``POST /api/stream`` with a tinyagent body (``context`` instead of ``messages``)."""
 
     name: str = "tinyagent"
-    stream_headers: Mapping[str, str] = attrs.field(
-        factory=lambda: {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
+    stream_headers: Mapping[str, str] = SSE_HEADERS
 
     def parse(self, data: Any) -> Call:
         """See :class:`~jackfield.gateway._calls.WireProtocol`."""
