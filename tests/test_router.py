@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from routing import SLEPT, Clock, Events, mocks_of, registry_with, router_over, run
 
 import jackfield
-from jackfield import hookimpl
 from jackfield.errors import (
     ConfigurationError,
     ContextWindowExceededError,
@@ -23,77 +23,8 @@ from jackfield.errors import (
 )
 from jackfield.events import TextDelta
 from jackfield.plugins.mock import MockProvider, MockReply
-from jackfield.plugins.openai_compat import OpenAICompatProvider
-from jackfield.retry import RetryPolicy
-from jackfield.router import TABLE, Action, Router, RouterEvent
+from jackfield.router import TABLE, Action, Router
 from jackfield.testing import ErrorReply, FakeLLMServer, Raw
-
-
-async def _no_sleep(seconds: float) -> None:
-    SLEPT.append(seconds)
-
-
-SLEPT: list[float] = []
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[RouterEvent] = []
-
-    @hookimpl
-    def jackfield_router_event(self, provider: Any, event: RouterEvent) -> None:
-        self.seen.append(event)
-
-    def kinds(self) -> list[tuple[str, str, str | None]]:
-        return [(e.kind, e.target, e.state or e.next_target) for e in self.seen]
-
-
-def _registry(
-    tmp_path: Path | None = None, profiles: str = "", *plugins: object
-) -> jackfield.Registry:
-    path = None
-    if profiles:
-        assert tmp_path is not None
-        path = tmp_path / "config.toml"
-        path.write_text(profiles)
-    registry = jackfield.Registry(entry_points=False, config_path=path)
-    registry.register_provider(MockProvider)
-    registry.register_provider(OpenAICompatProvider)
-    registry.register_provider(Router)
-    for i, plugin in enumerate(plugins):
-        registry.register_plugin(plugin, name=f"observer{i}")
-    return registry
-
-
-def _router(
-    targets: list[Any], *, registry: jackfield.Registry | None = None, **options: Any
-) -> Router:
-    registry = registry or _registry()
-    router = Router(registry=registry, hooks=registry.hooks, targets=targets, **options)
-    for target in router._targets:  # the targets' own policies, without real sleeps
-        target.policy = RetryPolicy(max_retries=target.policy.max_retries, sleep=_no_sleep)
-    return router
-
-
-def _mocks(router: Router) -> list[MockProvider]:
-    out = []
-    for provider in router.targets:
-        assert isinstance(provider, MockProvider)
-        out.append(provider)
-    return out
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 10))
-
 
 # -- the decision table, row by row ----------------------------------------------------------
 
@@ -131,8 +62,8 @@ def test_every_row_of_the_decision_table(error_type: str) -> None:
     tries, fails_over = ROWS[error_type]
     a = {"target": "mock:a", "max_retries": 2, "context_window": 100}
     b = {"target": "mock:b", "context_window": 1000}
-    router = _router([a, b])
-    first, second = _mocks(router)
+    router = router_over([a, b])
+    first, second = mocks_of(router)
     first.script(*[MockReply(error=error_type)] * 3)
     second.script("from b")
     if fails_over:
@@ -147,16 +78,16 @@ def test_every_row_of_the_decision_table(error_type: str) -> None:
 
 
 def test_bad_request_fails_over_when_configured() -> None:
-    router = _router(["mock:a", "mock:b"], failover_on=["content_filter"])
-    first, _second = _mocks(router)
+    router = router_over(["mock:a", "mock:b"], failover_on=["content_filter"])
+    first, _second = mocks_of(router)
     first.script(MockReply(error="content_filter"))
     assert run(router.generate("hi")).model == "b"
 
 
 def test_a_short_retry_after_is_slept_on_the_same_target() -> None:
     SLEPT.clear()
-    router = _router([{"target": "mock:a", "max_retries": 2}, "mock:b"])
-    first, second = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 2}, "mock:b"])
+    first, second = mocks_of(router)
     first.script(MockReply(error="rate_limit", retry_after=1.5), "a again")
     assert run(router.generate("hi")).content == "a again"
     assert SLEPT == [1.5] and not second.requests
@@ -165,10 +96,10 @@ def test_a_short_retry_after_is_slept_on_the_same_target() -> None:
 def test_a_retry_after_past_the_cap_fails_over_at_once_and_takes_the_target_out() -> None:
     SLEPT.clear()
     clock = Clock()
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "max_retries": 2}, "mock:b"], clock=clock, retry_after_cap=5
     )
-    first, _second = _mocks(router)
+    first, _second = mocks_of(router)
     first.script(MockReply(error="rate_limit", retry_after=120))
     assert run(router.generate("hi")).model == "b"
     assert SLEPT == [] and len(first.requests) == 1
@@ -183,8 +114,8 @@ def test_a_retry_after_past_the_cap_fails_over_at_once_and_takes_the_target_out(
 
 def test_quota_takes_the_target_out_until_reset_or_cooldown() -> None:
     clock = Clock()
-    router = _router(["mock:a", "mock:b"], clock=clock, quota_cooldown=300)
-    first, _ = _mocks(router)
+    router = router_over(["mock:a", "mock:b"], clock=clock, quota_cooldown=300)
+    first, _ = mocks_of(router)
     first.script(MockReply(error="quota"))
     run(router.generate("hi"))
     assert run(router.status())[0]["blocked_until"] == clock.now + 300
@@ -196,20 +127,20 @@ def test_quota_takes_the_target_out_until_reset_or_cooldown() -> None:
 
 def test_authentication_takes_the_target_out_until_the_config_changes() -> None:
     clock = Clock()
-    router = _router(["mock:a", "mock:b"], clock=clock)
-    first, _ = _mocks(router)
+    router = router_over(["mock:a", "mock:b"], clock=clock)
+    first, _ = mocks_of(router)
     first.script(MockReply(error="authentication"))
     run(router.generate("hi"))
     clock.now += 10**9
     assert run(router.generate("hi")).model == "b"
     status = run(router.status())[0]
     assert status["blocked_forever"] and status["available"] == "blocked"
-    fresh = _router(["mock:a", "mock:b"], clock=clock)  # a new config: a new state
+    fresh = router_over(["mock:a", "mock:b"], clock=clock)  # a new config: a new state
     assert run(fresh.generate("hi")).model == "a"
 
 
 def test_context_window_fails_over_only_to_larger_windows() -> None:
-    router = _router(
+    router = router_over(
         [
             {"target": "mock:a", "context_window": 1000},
             {"target": "mock:small", "context_window": 500},
@@ -217,38 +148,38 @@ def test_context_window_fails_over_only_to_larger_windows() -> None:
             {"target": "mock:big", "context_window": 2000},
         ]
     )
-    a, small, unknown, _big = _mocks(router)
+    a, small, unknown, _big = mocks_of(router)
     a.script(MockReply(error="context_window"))
     assert run(router.generate("hi")).model == "big"
     assert not small.requests and not unknown.requests
 
 
 def test_targets_too_small_for_the_prompt_are_skipped_before_any_io() -> None:
-    router = _router(
+    router = router_over(
         [
             {"target": "mock:tiny", "context_window": 10},
             {"target": "mock:b", "context_window": 10**6},
         ]
     )
-    tiny, _ = _mocks(router)
+    tiny, _ = mocks_of(router)
     long = "word " * 200
     assert run(router.generate(long)).model == "b"
     assert not tiny.requests
-    only_tiny = _router([{"target": "mock:tiny", "context_window": 10}])
+    only_tiny = router_over([{"target": "mock:tiny", "context_window": 10}])
     with pytest.raises(ContextWindowExceededError, match="context window"):
         run(only_tiny.generate(long))
-    assert not _mocks(only_tiny)[0].requests
+    assert not mocks_of(only_tiny)[0].requests
 
 
 # -- one budget, one deadline -----------------------------------------------------------------
 
 
 def test_retries_and_failovers_share_one_attempt_budget() -> None:
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "max_retries": 5}, {"target": "mock:b", "max_retries": 5}],
         max_attempts=4,
     )
-    a, b = _mocks(router)
+    a, b = mocks_of(router)
     a.script(*[MockReply(error="server")] * 10)
     b.script(*[MockReply(error="server")] * 10)
     with pytest.raises(ServerError) as info:
@@ -259,7 +190,9 @@ def test_retries_and_failovers_share_one_attempt_budget() -> None:
 
 
 def test_one_deadline_bounds_the_whole_routed_call() -> None:
-    router = _router([{"target": "mock:a", "extra": {"latency": 5}}, "mock:b"], retry_deadline=0.2)
+    router = router_over(
+        [{"target": "mock:a", "extra": {"latency": 5}}, "mock:b"], retry_deadline=0.2
+    )
 
     async def call() -> None:
         with pytest.raises(jackfield.ProviderTimeoutError, match="deadline"):
@@ -279,8 +212,8 @@ async def _timed(coro: Any) -> float:
 
 def test_no_available_target_is_a_retryable_error_naming_each() -> None:
     clock = Clock()
-    router = _router(["mock:a", "mock:b"], clock=clock)
-    a, b = _mocks(router)
+    router = router_over(["mock:a", "mock:b"], clock=clock)
+    a, b = mocks_of(router)
     a.script(MockReply(error="quota"))
     b.script(MockReply(error="authentication"))
     with pytest.raises(ProviderError):
@@ -326,14 +259,14 @@ def test_no_available_target_is_a_retryable_error_naming_each() -> None:
     ],
 )
 def test_every_config_error_names_its_field(options: dict[str, Any], field: str, text: str) -> None:
-    registry = _registry()
+    registry = registry_with()
     with pytest.raises(ConfigurationError, match=text) as info:
         registry.create_provider("router", **options)
     assert info.value.field == field
 
 
 def test_a_cycle_of_routers_is_refused_naming_the_chain(tmp_path: Path) -> None:
-    registry = _registry(
+    registry = registry_with(
         tmp_path,
         """
 [profiles.smart]
@@ -353,7 +286,7 @@ targets = ["mock:b", "smart"]
 
 
 def test_a_toml_profile_defines_a_router_and_a_nested_one(tmp_path: Path) -> None:
-    registry = _registry(
+    registry = registry_with(
         tmp_path,
         """
 [profiles.smart]
@@ -378,14 +311,14 @@ def test_tiers_map_through_each_targets_own_table() -> None:
         name = "other"
         tier_models = {jackfield.ModelTier.HOSTED_LARGE: "other-large"}
 
-    registry = _registry()
+    registry = registry_with()
     registry.register_provider(Other)
-    router = _router(["mock", "other"], registry=registry)
+    router = router_over(["mock", "other"], registry=registry)
     assert router.models_for(router.model_for_tier("hosted_large")) == {
         "mock": "mock-large",
         "other": "other-large",
     }
-    mock, _other = _mocks(router)
+    mock, _other = mocks_of(router)
     mock.script(MockReply(error="server"), MockReply(error="server"), MockReply(error="server"))
     response = run(router.generate("hi", tier="hosted_large"))
     assert response.model == "other-large" and response.provider == "other"
@@ -397,8 +330,8 @@ def test_tiers_map_through_each_targets_own_table() -> None:
 def test_hook_jackfield_router_event() -> None:
     events = Events()
     clock = Clock()
-    registry = _registry(None, "", events)
-    router = _router(
+    registry = registry_with(None, "", events)
+    router = router_over(
         [{"target": "mock:a", "max_retries": 0}, "mock:b"],
         registry=registry,
         clock=clock,
@@ -406,7 +339,7 @@ def test_hook_jackfield_router_event() -> None:
         breaker_window=60,
         breaker_cooldown=30,
     )
-    a, _ = _mocks(router)
+    a, _ = mocks_of(router)
     a.script(MockReply(error="server"), MockReply(error="server"))
     run(router.generate("1"))
     run(router.generate("2"))
@@ -431,13 +364,13 @@ def test_hook_jackfield_router_event() -> None:
 
 def test_a_failed_probe_opens_the_breaker_again() -> None:
     clock = Clock()
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "max_retries": 0}, "mock:b"],
         clock=clock,
         breaker_failures=1,
         breaker_cooldown=10,
     )
-    a, _ = _mocks(router)
+    a, _ = mocks_of(router)
     a.script(MockReply(error="server"), MockReply(error="server"))
     run(router.generate("1"))
     assert run(router.status())[0]["breaker"] == "open"
@@ -450,13 +383,13 @@ def test_a_failed_probe_opens_the_breaker_again() -> None:
 
 def test_failures_outside_the_window_do_not_open_the_breaker() -> None:
     clock = Clock()
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "max_retries": 0}, "mock:b"],
         clock=clock,
         breaker_failures=2,
         breaker_window=5,
     )
-    a, _ = _mocks(router)
+    a, _ = mocks_of(router)
     a.script(MockReply(error="server"), "ok", MockReply(error="server"))
     run(router.generate("1"))
     clock.now += 6
@@ -469,8 +402,8 @@ def test_failures_outside_the_window_do_not_open_the_breaker() -> None:
 
 
 def test_a_stream_fails_over_before_its_first_event() -> None:
-    router = _router([{"target": "mock:a", "max_retries": 0}, "mock:b"])
-    a, b = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}, "mock:b"])
+    a, b = mocks_of(router)
     a.script(MockReply(error="server"))
     b.script("one two three")
 
@@ -481,8 +414,8 @@ def test_a_stream_fails_over_before_its_first_event() -> None:
 
 
 def test_a_stream_that_fails_after_text_raises_and_never_appends_a_second_answer() -> None:
-    router = _router([{"target": "mock:a", "max_retries": 0}, "mock:b"])
-    a, b = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}, "mock:b"])
+    a, b = mocks_of(router)
     a.script(MockReply(text="alpha beta gamma delta", error="server", fail_after_events=4))
     pieces: list[str] = []
 
@@ -503,7 +436,7 @@ def test_a_stream_that_fails_after_text_raises_and_never_appends_a_second_answer
 def test_weighted_distributes_as_configured_over_1000_calls() -> None:
     import random
 
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "weight": 1}, {"target": "mock:b", "weight": 3}],
         strategy="weighted",
         rng=random.Random(7),
@@ -520,7 +453,7 @@ def test_weighted_distributes_as_configured_over_1000_calls() -> None:
 
 
 def test_least_busy_prefers_the_idle_target() -> None:
-    router = _router(["mock:a", "mock:b"], strategy="least-busy")
+    router = router_over(["mock:a", "mock:b"], strategy="least-busy")
 
     async def scenario() -> tuple[list[str], list[str]]:
         release = asyncio.Event()
@@ -547,7 +480,7 @@ def test_least_busy_prefers_the_idle_target() -> None:
 
 
 def test_latency_prefers_the_faster_target() -> None:
-    router = _router(
+    router = router_over(
         [{"target": "mock:slow", "extra": {"latency": 0.03}}, "mock:fast"], strategy="latency"
     )
 
@@ -567,8 +500,8 @@ def test_latency_prefers_the_faster_target() -> None:
 def test_rate_limit_headers_steer_away_before_a_429() -> None:
     async def scenario() -> list[str]:
         async with FakeLLMServer() as one, FakeLLMServer() as two:
-            registry = _registry()
-            router = _router(
+            registry = registry_with()
+            router = router_over(
                 [
                     {"target": "openai-compat", "base_url": one.openai_base_url, "model": "m1"},
                     {"target": "openai-compat", "base_url": two.openai_base_url, "model": "m2"},
@@ -631,7 +564,7 @@ def test_anthropic_style_budget_headers_are_read() -> None:
 def test_a_429_from_a_real_wire_with_a_long_retry_after_takes_the_target_out() -> None:
     async def scenario() -> tuple[str, int, float | None]:
         async with FakeLLMServer() as one, FakeLLMServer() as two:
-            router = _router(
+            router = router_over(
                 [
                     {"target": "openai-compat", "base_url": one.openai_base_url, "model": "m1"},
                     {"target": "openai-compat", "base_url": two.openai_base_url, "model": "m2"},
@@ -653,15 +586,15 @@ def test_a_429_from_a_real_wire_with_a_long_retry_after_takes_the_target_out() -
 
 def test_an_error_type_outside_the_table_fails_over() -> None:
     assert TABLE["server"].action is Action.RETRY
-    router = _router([{"target": "mock:a", "max_retries": 0}, "mock:b"])
-    a, _ = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}, "mock:b"])
+    a, _ = mocks_of(router)
     a.script(MockReply(error=RateLimitError("x", retryable=False)))
     assert run(router.generate("hi")).model == "b"
 
 
 def test_a_mid_stream_failure_counts_against_the_breaker() -> None:
-    router = _router([{"target": "mock:a", "max_retries": 0}, "mock:b"], breaker_failures=1)
-    a, _ = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}, "mock:b"], breaker_failures=1)
+    a, _ = mocks_of(router)
     a.script(MockReply(text="a b c d", error="stream", fail_after_events=3))
 
     async def drain() -> None:

@@ -4,85 +4,33 @@ stack around a target's one attempt."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
+from routing import Clock, Events, mocks_of, registry_with, router_over, run
 
 import jackfield
-from jackfield import hookimpl
 from jackfield.errors import ProviderError, ServerError, UnsupportedFeatureError
 from jackfield.plugins.mock import MockProvider, MockReply
 from jackfield.retry import RetryPolicy
-from jackfield.router import Router, RouterEvent
+from jackfield.router import Router
 from jackfield.router._budget import BUDGET_HEADERS, budget_from_headers
 from jackfield.router._state import MemoryState
 from jackfield.schema import output_schema
 from jackfield.types import OutputMode
-
-
-async def _no_sleep(seconds: float) -> None:
-    return None
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[RouterEvent] = []
-
-    @hookimpl
-    def jackfield_router_event(self, provider: Any, event: RouterEvent) -> None:
-        self.seen.append(event)
-
-
-def _registry(*plugins: object) -> jackfield.Registry:
-    registry = jackfield.Registry(entry_points=False)
-    registry.register_provider(MockProvider)
-    registry.register_provider(Router)
-    for i, plugin in enumerate(plugins):
-        registry.register_plugin(plugin, name=f"observer{i}")
-    return registry
-
-
-def _router(targets: list[Any], *plugins: object, **options: Any) -> Router:
-    registry = _registry(*plugins)
-    router = Router(registry=registry, hooks=registry.hooks, targets=targets, **options)
-    for target in router._targets:  # the targets' own policies, without real sleeps
-        target.policy = RetryPolicy(max_retries=target.policy.max_retries, sleep=_no_sleep)
-    return router
-
-
-def _mocks(router: Router) -> list[MockProvider]:
-    out = []
-    for provider in router.targets:
-        assert isinstance(provider, MockProvider)
-        out.append(provider)
-    return out
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 10))
-
 
 # -- the plan is kept; the state is read on every call ------------------------------------
 
 
 def test_a_breaker_that_opens_after_the_plan_is_kept_is_seen_by_the_next_call() -> None:
     clock = Clock()
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "max_retries": 0}, "mock:b"],
         clock=clock,
         breaker_failures=2,
         breaker_cooldown=30,
     )
-    a, b = _mocks(router)
+    a, b = mocks_of(router)
     assert run(router.generate("hi")).model == "a"  # a's plan is kept from here
     assert "@default" in router._targets[0].plans
     a.script(MockReply(error="server"), MockReply(error="server"))
@@ -99,8 +47,8 @@ def test_a_breaker_that_opens_after_the_plan_is_kept_is_seen_by_the_next_call() 
 
 
 def test_a_single_target_whose_breaker_opened_is_not_called() -> None:
-    router = _router([{"target": "mock:a", "max_retries": 0}], breaker_failures=1)
-    (a,) = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}], breaker_failures=1)
+    (a,) = mocks_of(router)
     assert run(router.generate("hi")).model == "a"
     a.script(MockReply(error="server"))
     with pytest.raises(ServerError):
@@ -112,8 +60,8 @@ def test_a_single_target_whose_breaker_opened_is_not_called() -> None:
 
 def test_a_target_taken_out_after_the_plan_is_kept_is_skipped() -> None:
     clock = Clock()
-    router = _router(["mock:a", "mock:b"], clock=clock, quota_cooldown=60)
-    a, _ = _mocks(router)
+    router = router_over(["mock:a", "mock:b"], clock=clock, quota_cooldown=60)
+    a, _ = mocks_of(router)
     assert run(router.generate("hi")).model == "a"
     a.script(MockReply(error="quota"))
     assert run(router.generate("hi")).model == "b"
@@ -124,8 +72,8 @@ def test_a_target_taken_out_after_the_plan_is_kept_is_skipped() -> None:
 
 
 def test_a_plan_follows_its_targets_config() -> None:
-    router = _router(["mock"])
-    (mock,) = _mocks(router)
+    router = router_over(["mock"])
+    (mock,) = mocks_of(router)
     assert run(router.generate("hi")).model == "mock-small"
     assert run(router.generate("hi", tier="hosted_large")).model == "mock-large"
     mock.config = mock.config.evolve(model="other", tier_models={"hosted_large": "big-2"})
@@ -140,19 +88,19 @@ def test_a_plan_follows_its_targets_config() -> None:
 
 
 def test_a_target_that_cannot_take_the_call_is_still_skipped_with_its_plan_kept() -> None:
-    router = _router([{"target": "mock:a", "capabilities": {"tools": False}}, "mock:b"])
+    router = router_over([{"target": "mock:a", "capabilities": {"tools": False}}, "mock:b"])
     assert run(router.generate("hi")).model == "a"
     tool = {"name": "f", "description": "f", "parameters": {"type": "object"}}
     assert run(router.generate("hi", tools=[tool])).model == "b"
-    only_a = _router([{"target": "mock:a", "capabilities": {"tools": False}}])
+    only_a = router_over([{"target": "mock:a", "capabilities": {"tools": False}}])
     assert run(only_a.generate("hi")).model == "a"
     with pytest.raises(UnsupportedFeatureError):
         run(only_a.generate("hi", tools=[tool]))
 
 
 def test_a_reset_state_is_read_afresh() -> None:
-    router = _router([{"target": "mock:a", "max_retries": 0}, "mock:b"], breaker_failures=1)
-    a, _ = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}, "mock:b"], breaker_failures=1)
+    a, _ = mocks_of(router)
     a.script(MockReply(error="server"))
     assert run(router.generate("hi")).model == "b"
     assert run(router.generate("hi")).model == "b"  # a's breaker is open
@@ -163,8 +111,8 @@ def test_a_reset_state_is_read_afresh() -> None:
 
 
 def test_the_in_flight_count_comes_back_to_zero() -> None:
-    router = _router([{"target": "mock:a", "max_retries": 0}, "mock:b"])
-    a, _ = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 0}, "mock:b"])
+    a, _ = mocks_of(router)
     run(router.generate("hi"))
     a.script(MockReply(error="server"))
     run(router.generate("hi"))
@@ -185,7 +133,7 @@ class _NotMemory(MemoryState):
 
 def test_the_inline_path_and_the_generic_one_record_the_same_state() -> None:
     def script(router: Router) -> list[dict[str, Any]]:
-        a, _ = _mocks(router)
+        a, _ = mocks_of(router)
         server = MockReply(error="server")
         a.script(server, server, "a", MockReply(error="quota"))
         for _ in range(4):
@@ -198,8 +146,8 @@ def test_the_inline_path_and_the_generic_one_record_the_same_state() -> None:
     clock = Clock()
     options: dict[str, Any] = {"clock": clock, "breaker_failures": 5}
     targets = [{"target": "mock:a", "max_retries": 1}, "mock:b"]
-    inline = script(_router(targets, **options))
-    generic = script(_router(targets, state=_NotMemory(), **options))
+    inline = script(router_over(targets, **options))
+    generic = script(router_over(targets, state=_NotMemory(), **options))
     assert inline == generic
     assert inline[0]["failures"] == [clock.now, clock.now]
     assert inline[0]["blocked_reason"] == "quota"
@@ -219,21 +167,21 @@ def test_a_targets_attempt_is_made_without_its_emptied_retry_layer(
         return await original(self, fn, **kwargs)
 
     monkeypatch.setattr(RetryPolicy, "call", counted)
-    router = _router([{"target": "mock:a", "max_retries": 2}, "mock:b"])
-    a, b = _mocks(router)
+    router = router_over([{"target": "mock:a", "max_retries": 2}, "mock:b"])
+    a, b = mocks_of(router)
     a.script(MockReply(error="server"), MockReply(error="server"), "third time")
     assert run(router.generate("hi")).content == "third time"
     assert len(a.requests) == 3 and not b.requests  # the router ran a's policy: 1 + 2
     assert calls == []  # and no layer of a's own around any attempt
-    direct = _registry().create_provider("mock", fresh=True)
+    direct = registry_with().create_provider("mock", fresh=True)
     run(direct.generate("hi"))
     assert calls == [2]  # a provider called directly still retries by its policy
 
 
 def test_an_attempts_error_counts_one_attempt_when_the_observers_see_it() -> None:
     events = Events()
-    router = _router(["mock:a", "mock:b"], events)
-    a, _ = _mocks(router)
+    router = router_over(["mock:a", "mock:b"], events)
+    a, _ = mocks_of(router)
     a.script(MockReply(error="not_found"))
     assert run(router.generate("hi")).model == "b"
     (failover,) = [e for e in events.seen if e.kind == "failover"]
@@ -267,22 +215,22 @@ def test_a_budget_is_stated_only_by_the_budget_headers() -> None:
 
 def test_the_router_leaves_the_output_mode_to_each_target() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
-    router = _router(["mock:a"])
+    router = router_over(["mock:a"])
     request = router.build_request("hi", response_format=schema)
     assert request.output is not None and request.output.mode is None
     chosen = output_schema(schema, mode="tool")
     request = router.build_request("hi", response_format=chosen)
     assert request.output is not None and request.output.mode is OutputMode.TOOL
-    direct = _registry().create_provider("mock", fresh=True)
+    direct = registry_with().create_provider("mock", fresh=True)
     request = direct.build_request("hi", response_format=schema)
     assert request.output is not None and request.output.mode is OutputMode.NATIVE
 
 
 def test_an_error_raised_by_the_routed_call_names_every_attempt() -> None:
-    router = _router(
+    router = router_over(
         [{"target": "mock:a", "max_retries": 1}, {"target": "mock:b"}], max_attempts=10
     )
-    a, b = _mocks(router)
+    a, b = mocks_of(router)
     a.script(*[MockReply(error="server")] * 2)
     b.script(*[MockReply(error="server")] * 3)
     with pytest.raises(ProviderError) as info:

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from routing import Events
 from test_cache_redis import RedisServer
 
 import jackfield
-from jackfield import hookimpl
 from jackfield.events import TextDelta
 from jackfield.plugins.mock import MockProvider
 from jackfield.plugins.openai_compat import OpenAICompatProvider
-from jackfield.router import Router, RouterEvent
+from jackfield.router import Router
 from jackfield.router._redis_state import RedisState
 from jackfield.testing import ErrorReply, FakeLLMServer, RecordedRequest, Reset
 
@@ -40,15 +40,6 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
-
-
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[RouterEvent] = []
-
-    @hookimpl
-    def jackfield_router_event(self, provider: Any, event: RouterEvent) -> None:
-        self.seen.append(event)
 
 
 def test_soak_every_call_succeeds_while_a_healthy_target_exists(
