@@ -11,7 +11,6 @@ oldest lines and counts them, rather than grow or block a call).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -47,6 +46,7 @@ class AuditSink:
         self._pending: deque[dict[str, Any]] = deque(maxlen=max_pending)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.dropped = 0
         self.written = 0
 
@@ -80,17 +80,20 @@ class AuditSink:
                 log.error("jackfield gateway: cannot write the audit log (%s)", exc)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             await self._flush()
 
     async def aclose(self) -> None:
-        """Write what is queued, then stop the writer."""
+        """Write what is queued, then stop the writer.
+
+        The writer is asked to finish, not cancelled: a cancelled ``to_thread`` leaves
+        its thread writing, and a second flush beside it could put later lines first."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})  # its own end, whatever it was; ours propagates
             self._task = None
         await self._flush()
 
